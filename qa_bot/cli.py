@@ -154,16 +154,16 @@ def main(argv: list[str] | None = None) -> int:
     except QaBotError as exc:
         print(f"qa-bot: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): exit quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         print(f"qa-bot: error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("qa-bot: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # the reader went away (e.g. `| head`): exit quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
 
 
 def run() -> None:

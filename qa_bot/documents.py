@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import stat
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -65,8 +66,8 @@ def iter_files(root: Path) -> Iterator[Path]:
         rel = path.relative_to(root)
         if any(part.startswith(".") for part in rel.parts):
             continue
-        if path.suffix.lower() in SUFFIXES and path.is_file():
-            yield path
+        if path.suffix.lower() in SUFFIXES and not path.is_dir():
+            yield path  # broken links and special files too: read_document warns about them
 
 
 def decode(data: bytes, name: str) -> str | None:
@@ -97,6 +98,9 @@ def read_document(path: Path, root: Path) -> Document | None:
     """Read one file; None (with a warning naming it) when it cannot be read as text."""
     source = path.relative_to(root).as_posix()
     try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            log.warning("skipping %s: not a regular file", source)
+            return None
         data = path.read_bytes()
     except OSError as exc:
         log.warning("skipping %s: %s", source, exc.strerror or exc)
@@ -144,7 +148,7 @@ def is_heading_like(line: str) -> bool:
     if _BOILERPLATE.search(s) and words(s) <= 8:
         return True
     n = words(s)
-    if n >= 13:
+    if n >= 13 or (_LIST_ITEM.match(s) and n >= 4):
         return False
     return n < 5 or not _TERMINAL.search(s)
 
@@ -204,7 +208,8 @@ def _paragraph_blocks(lines: list[str], skip: int | None) -> tuple[list[_Block],
         if key in seen and words(line) >= 3:
             close()  # a repeated line (navigation lists) is indexed once, at its first place
             continue
-        if is_heading_like(line) and not current:
+        continues = number < len(lines) and lines[number][:1].islower() and not _TERMINAL.search(line)
+        if is_heading_like(line) and not current and not continues:
             headings.append(line)
             seen.add(key)
             continue
@@ -252,51 +257,51 @@ def passage_id(source: str, text: str) -> str:
     return hashlib.sha256(f"{source}\x00{text}".encode()).hexdigest()[:16]
 
 
-def _windows(block: _Block, max_tokens: int, count_tokens: Callable[[str], int]) -> list[_Block]:
-    """Split a block whose text exceeds max_tokens into sentence-aligned windows that fit."""
-    if count_tokens(block.text()) <= max_tokens:
-        return [block]
-    # Sentence pieces, each tagged with the line it sits on (a sentence may span lines).
-    pieces: list[tuple[int, int, str]] = []  # (first line, last line, text)
+def _windows(block: _Block, max_tokens: int, count_tokens: Callable[[str], int]) -> list[tuple[str, int, int]]:
+    """(text, first line, last line) windows of whole sentences that each fit in max_tokens."""
+    text = block.text()
+    if count_tokens(text) <= max_tokens:
+        return [(text, block.lines[0][0], block.lines[-1][0])]
+    starts, offset = [], 0  # character offset where each line begins in `text`
     for number, line in block.lines:
-        for a, b in _sentence_spans(line):
-            pieces.append((number, number, line[a:b].strip()))
-    # A single sentence still too long is cut at word boundaries.
-    fitted: list[tuple[int, int, str]] = []
-    for first, last, text in pieces:
-        if count_tokens(text) <= max_tokens:
-            fitted.append((first, last, text))
+        starts.append((offset, number))
+        offset += len(line) + 1
+
+    def line_at(pos: int) -> int:
+        return max(n for o, n in starts if o <= pos)
+
+    pieces: list[tuple[int, int, str]] = []  # (first line, last line, sentence)
+    for a, b in _sentence_spans(text):
+        sentence = text[a:b].strip()
+        if count_tokens(sentence) <= max_tokens:
+            pieces.append((line_at(a), line_at(b - 1), sentence))
             continue
-        chunk: list[str] = []
-        for word in text.split():
-            if chunk and count_tokens(" ".join(chunk + [word])) > max_tokens:
-                fitted.append((first, last, " ".join(chunk)))
-                chunk = []
+        # A single sentence still too long is cut at word boundaries.
+        # Word-piece counts add up across whitespace (BERT-style pre-tokenisation), so sum them.
+        chunk: list[tuple[int, str]] = []
+        size = 0
+        for m in re.finditer(r"\S+", text[a:b]):
+            word, n = (line_at(a + m.start()), m.group(0)), count_tokens(m.group(0))
+            if chunk and size + n > max_tokens:
+                pieces.append((chunk[0][0], chunk[-1][0], " ".join(w for _, w in chunk)))
+                chunk, size = [], 0
             chunk.append(word)
+            size += n
         if chunk:
-            fitted.append((first, last, " ".join(chunk)))
-    windows: list[_Block] = []
+            pieces.append((chunk[0][0], chunk[-1][0], " ".join(w for _, w in chunk)))
+    windows: list[tuple[str, int, int]] = []
     current: list[tuple[int, int, str]] = []
-    for piece in fitted:
-        candidate = " ".join(t for _, _, t in current + [piece])
-        if current and count_tokens(candidate) > max_tokens:
-            windows.append(_merge(current))
-            current = []
+    size = 0
+    for piece in pieces:
+        n = count_tokens(piece[2])
+        if current and size + n > max_tokens:
+            windows.append((" ".join(t for _, _, t in current), current[0][0], current[-1][1]))
+            current, size = [], 0
         current.append(piece)
+        size += n
     if current:
-        windows.append(_merge(current))
+        windows.append((" ".join(t for _, _, t in current), current[0][0], current[-1][1]))
     return windows
-
-
-def _merge(pieces: list[tuple[int, int, str]]) -> _Block:
-    """Pieces on the same line join into one entry so the line span stays exact."""
-    lines: list[tuple[int, str]] = []
-    for first, _, text in pieces:
-        if lines and lines[-1][0] == first:
-            lines[-1] = (first, lines[-1][1] + " " + text)
-        else:
-            lines.append((first, text))
-    return _Block(lines)
 
 
 def split_document(
@@ -313,15 +318,14 @@ def split_document(
     date = _date(headings)
     passages: list[Passage] = []
     for number, block in enumerate(blocks, start=1):
-        for window in _windows(block, max_tokens, count):
-            text = window.text()
+        for text, first, last in _windows(block, max_tokens, count):
             passages.append(
                 Passage(
                     id=passage_id(doc.source, text),
                     source=doc.source,
                     paragraph=number,
-                    line_start=window.lines[0][0],
-                    line_end=window.lines[-1][0],
+                    line_start=first,
+                    line_end=last,
                     text=text,
                     title=title,
                     date=date,

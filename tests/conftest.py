@@ -1,0 +1,41 @@
+"""Shared fixtures: the real model is loaded once per session; the seeds index is built once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa_bot.config import DEFAULT_MODEL, PROJECT_ROOT, Settings
+from qa_bot.embed import load_encoder
+
+SEEDS = PROJECT_ROOT / "seeds"
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    return load_encoder(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def seeds_settings(tmp_path_factory, encoder) -> Settings:
+    """Settings for a private copy of the seeds and a fresh index (the user's embeddings/ is untouched)."""
+    root = tmp_path_factory.mktemp("seeds")
+    docs = root / "docs"
+    shutil.copytree(SEEDS, docs)
+    return Settings(docs=docs, index=root / "index", model=DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="session")
+def retriever(seeds_settings):
+    from qa_bot import engine
+
+    return engine.open_retriever(seeds_settings, progress=False)
+
+
+@pytest.fixture
+def docs_copy(tmp_path) -> Path:
+    docs = tmp_path / "docs"
+    shutil.copytree(SEEDS, docs)
+    return docs

@@ -1,0 +1,148 @@
+"""The CLI contract: JSON and JSONL output, exit codes and one-line error messages."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa_bot.cli import main
+
+FIELDS = {"rank", "score", "text", "source", "paragraph", "line_start", "line_end", "title", "date", "highlight"}
+
+
+@pytest.fixture
+def env(seeds_settings, monkeypatch, retriever):
+    """Point the CLI at the session's seeds copy and its built index."""
+    monkeypatch.setenv("QA_BOT_DOCS", str(seeds_settings.docs))
+    monkeypatch.setenv("QA_BOT_INDEX", str(seeds_settings.index))
+    return seeds_settings
+
+
+def _check_result(result: dict, docs: Path) -> None:
+    assert FIELDS <= set(result)
+    lines = (docs / result["source"]).read_text(encoding="utf-8").splitlines()
+    cited = " ".join(lines[result["line_start"] - 1 : result["line_end"]])
+    assert " ".join(result["text"].split()) in " ".join(cited.split())
+    assert result["highlight"] in result["text"]
+
+
+def test_ask_json_follows_the_contract(env, capsys):
+    assert main(["ask", "--json", "-k", "2", "Where did Kim Jong Un meet Putin in 2019?"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["query"] == "Where did Kim Jong Un meet Putin in 2019?"
+    assert out["found"] is True
+    assert [r["rank"] for r in out["results"]] == [1, 2]
+    top = out["results"][0]
+    assert top["source"] == "004_6e374db3219750da.txt" and top["line_start"] == 5
+    assert "Vladivostok" in top["text"]
+    assert top["title"] == "Big landmark in DPRK-Russia friendship" and top["date"] == "April 26, 2023"
+    assert isinstance(top["score"], float)
+    for r in out["results"]:
+        _check_result(r, env.docs)
+
+
+def test_ask_plain_output_has_title_date_and_citation(env, capsys):
+    assert main(["ask", "Where did Kim Jong Un meet Putin in 2019?"]) == 0
+    out = capsys.readouterr().out
+    assert "Big landmark in DPRK-Russia friendship" in out and "April 26, 2023" in out
+    assert "004_6e374db3219750da.txt:5" in out and "Vladivostok" in out
+
+
+def test_jsonl_answers_every_line_in_order(env, capsys, monkeypatch):
+    questions = ["Which country recognized the DPRK first?", "", "What is the capital of Australia?", "x" * 2000, "When was the partnership treaty signed?"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(questions) + "\n"))
+    assert main(["ask", "--jsonl", "-k", "4"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == len(questions)
+    assert rows[0]["found"] and len(rows[0]["results"]) == 4
+    assert rows[0]["results"][0]["source"] == "001_8cc3fda830c0b3fc.txt"
+    assert "error" in rows[1] and rows[1]["results"] == []
+    assert rows[2]["found"] is False and rows[2]["results"] == []
+    assert "too long" in rows[3]["error"]
+    assert rows[4]["query"] == questions[4] and rows[4]["found"]
+    for row in (rows[0], rows[4]):
+        for r in row["results"]:
+            _check_result(r, env.docs)
+
+
+def test_off_topic_question_is_not_found(env, capsys):
+    assert main(["ask", "--json", "What is the capital of Australia?"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"query": "What is the capital of Australia?", "found": False, "results": []}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", "   "], "empty question"),
+        (["ask", "-k", "0", "hello there"], "-k must be between 1 and 100"),
+        (["ask", "--jsonl", "extra"], "reads questions from standard input"),
+    ],
+)
+def test_usage_errors(env, capsys, args, message):
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_and_empty_docs_folders(tmp_path, capsys):
+    assert main(["index", "--docs", str(tmp_path / "nope"), "--index", str(tmp_path / "i")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["ask", "--docs", str(tmp_path / "empty"), "--index", str(tmp_path / "i"), "hello"]) == 1
+    assert "has no .txt or .md files" in capsys.readouterr().err
+    assert not (tmp_path / "i").exists()
+
+
+def test_corrupt_index_is_reported_and_left_alone(seeds_settings, encoder, tmp_path, capsys):
+    from qa_bot import engine
+    from qa_bot.config import Settings
+
+    settings = Settings(docs=seeds_settings.docs, index=tmp_path / "idx")
+    engine.build(settings, progress=False, encoder=encoder)
+    manifest = settings.index / "manifest.json"
+    manifest.write_bytes(manifest.read_bytes()[:500])
+    damaged = manifest.read_bytes()
+    assert main(["ask", "--docs", str(settings.docs), "--index", str(settings.index), "Who signed the treaty?"]) == 1
+    err = capsys.readouterr().err
+    assert "unreadable" in err and "qa-bot index" in err and err.count("\n") == 1
+    assert manifest.read_bytes() == damaged  # nothing the user had was overwritten
+
+
+def test_index_from_another_model_is_refused(seeds_settings, capsys):
+    assert main(["ask", "--index", str(seeds_settings.index), "--docs", str(seeds_settings.docs), "--model", "other-model", "Who signed the treaty?"]) == 1
+    err = capsys.readouterr().err
+    assert "built with model 'all-MiniLM-L6-v2', not 'other-model'" in err
+
+
+def test_ask_refreshes_a_stale_index(docs_copy, tmp_path, capsys, encoder):
+    index = tmp_path / "idx"
+    args = ["--docs", str(docs_copy), "--index", str(index)]
+    assert main(["ask", "--json", *args, "Who signed the treaty?"]) == 0
+    capsys.readouterr()
+    (docs_copy / "ferry.txt").write_text("The ferry between Vladivostok and Rason carries tourists every summer.\n")
+    assert main(["ask", "--json", *args, "Which ferry carries tourists to Rason?"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["results"][0]["source"] == "ferry.txt"
+
+
+def _run(*args, stdin=None, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "qa_bot.cli", *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_help_and_error_paths_in_a_real_process(tmp_path):
+    proc = _run("--help")
+    assert proc.returncode == 0 and "index" in proc.stdout and "ask" in proc.stdout
+    proc = _run("ask", "--docs", str(tmp_path / "missing"), "--index", str(tmp_path / "i"), "hi there")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith("qa-bot: error:") and "Traceback" not in proc.stderr
+    proc = _run("ask", "")
+    assert proc.returncode == 1 and "empty question" in proc.stderr
+    proc = _run("index", env_extra={"QA_BOT_THRESHOLD": "abc"})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr

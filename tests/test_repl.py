@@ -1,0 +1,51 @@
+"""The REPL: commands and answers through a Session, and a real piped process."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+from rich.console import Console
+
+from qa_bot.repl import Session
+
+
+def _session(retriever):
+    out = io.StringIO()
+    return Session(retriever, Console(file=out, width=100, highlight=False), k=3), out
+
+
+def test_commands_and_answers(retriever):
+    session, out = _session(retriever)
+    assert session.handle(":help")
+    assert ":sources" in out.getvalue()
+    assert session.handle(":k 2") and session.k == 2
+    assert session.handle(":k 50") and session.k == 2
+    assert "usage: :k N" in out.getvalue()
+    session.handle(":sources")
+    assert "002_a8a3f57de7ba005e.txt  (30 paragraphs)" in out.getvalue()
+    out.truncate(0)
+    session.handle("Which country recognized the DPRK first?")
+    text = out.getvalue()
+    assert "001_8cc3fda830c0b3fc.txt:9" in text and "2." in text and "3." not in text
+    session.handle("What is the capital of Australia?")
+    assert "Nothing relevant found" in out.getvalue()
+    session.handle(":bogus")
+    assert "unknown command" in out.getvalue()
+    assert session.handle(":quit") is False
+
+
+def test_piped_repl_process(seeds_settings):
+    env = dict(os.environ, QA_BOT_DOCS=str(seeds_settings.docs), QA_BOT_INDEX=str(seeds_settings.index))
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa_bot.cli", "repl"],
+        input="Where did Kim Jong Un meet Putin in 2019?\n:k 1\n\nWhen was the partnership treaty signed?\n:quit\nnever asked\n",
+        capture_output=True, text=True, env=env, timeout=180,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "004_6e374db3219750da.txt:5" in proc.stdout
+    assert "June 19" in proc.stdout
+    assert "never asked" not in proc.stdout
+    assert "Traceback" not in proc.stderr
