@@ -50,6 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("repl", help="interactive questions (also reads piped questions)")
     _common(p, k=True)
+
+    p = sub.add_parser("eval", help="measure retrieval on a question file or a BEIR dataset")
+    _common(p, k=True)
+    p.add_argument("--questions", metavar="FILE", help="question file (default: tests/data/seeds_questions.jsonl)")
+    p.add_argument("--beir", metavar="DIR", help="BEIR-layout dataset (corpus.jsonl, queries.jsonl, qrels/)")
+    p.add_argument("--split", default="test", help="qrels split for --beir (default test)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    p = sub.add_parser("telegram", help="run the Telegram bot (long polling)")
+    _common(p, k=True)
+    p.add_argument("--token-file", metavar="FILE", help="file holding the bot token (else TELEGRAM_BOT_TOKEN)")
+    p.add_argument("--api-url", metavar="URL", help="Bot API base URL (env QA_BOT_TELEGRAM_API_URL)")
+    p.add_argument("--allowed-ids", metavar="IDS", help="comma-separated user/chat ids (env QA_BOT_ALLOWED_IDS)")
+    p.add_argument("--rate-limit", type=int, metavar="N", help="questions per user per minute (default 10)")
     return parser
 
 
@@ -129,7 +143,54 @@ def cmd_repl(args) -> int:
     return run_repl(_settings(args), quiet=args.quiet)
 
 
-COMMANDS = {"index": cmd_index, "ask": cmd_ask, "repl": cmd_repl}
+def cmd_eval(args) -> int:
+    from pathlib import Path
+
+    from . import engine, evaluate
+    from .search import Retriever
+
+    settings = _settings(args)
+    if args.beir:
+        from .embed import load_encoder
+
+        data = evaluate.load_beir(Path(args.beir), args.split)
+        encoder = load_encoder(settings.model)
+        cache = settings.index / f"beir-{Path(args.beir).resolve().name}"
+        stored = evaluate.beir_index(data, encoder, cache, progress=not args.quiet)
+        result = evaluate.evaluate_beir(Retriever(stored, encoder, mode=settings.mode, threshold=settings.threshold), data)
+        result = {"dataset": Path(args.beir).name, "split": args.split, "mode": settings.mode, **result}
+        keys = ("ndcg@10", "recall@100", "mrr@10")
+    else:
+        questions = evaluate.load_questions(Path(args.questions) if args.questions else evaluate.DEFAULT_QUESTIONS)
+        retriever = engine.open_retriever(settings, progress=not args.quiet)
+        result = {"mode": settings.mode, **evaluate.evaluate_questions(retriever, questions)}
+        keys = ("hit@1", "hit@3", "hit@5", "mrr", "unanswerable_not_found", "answerable_not_found")
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"qa-bot eval ({settings.mode})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in keys:
+        value = result[key]
+        table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    Console().print(table)
+    for key in ("missed_top3", "answerable_not_found_questions", "unanswerable_found_questions"):
+        for q in result.get(key, []):
+            print(f"  {key}: {q}")
+    return 0
+
+
+def cmd_telegram(args) -> int:
+    from .telegram import run_bot
+
+    return run_bot(args, _settings(args))
+
+
+COMMANDS = {"index": cmd_index, "ask": cmd_ask, "repl": cmd_repl, "eval": cmd_eval, "telegram": cmd_telegram}
 
 
 def _setup_logging(quiet: bool) -> None:

@@ -304,6 +304,11 @@ def _windows(block: _Block, max_tokens: int, count_tokens: Callable[[str], int])
     return windows
 
 
+def fit_windows(text: str, max_tokens: int, count_tokens: Callable[[str], int]) -> list[str]:
+    """A single paragraph cut into sentence-aligned pieces that each fit the model."""
+    return [t for t, _, _ in _windows(_Block([(1, " ".join(text.split()))]), max_tokens, count_tokens)]
+
+
 def split_document(
     doc: Document,
     max_tokens: int = 254,

@@ -100,3 +100,86 @@ def mrr_at_k(ranked: list[str], qrels: dict[str, int], k: int = 10) -> float:
         if qrels.get(doc, 0) > 0:
             return 1.0 / (i + 1)
     return 0.0
+
+
+@dataclass
+class Beir:
+    """A BEIR-layout dataset: corpus, queries and graded relevance judgements for one split."""
+
+    path: Path
+    corpus: list[dict]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except (OSError, json.JSONDecodeError) as exc:
+        raise QaBotError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def load_beir(path: Path, split: str = "test") -> Beir:
+    for name in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
+        if not (path / name).is_file():
+            raise QaBotError(f"{path} is not a BEIR dataset: {name} is missing")
+    corpus = _read_jsonl(path / "corpus.jsonl")
+    queries = {str(q["_id"]): q["text"] for q in _read_jsonl(path / "queries.jsonl")}
+    qrels: dict[str, dict[str, int]] = {}
+    for number, line in enumerate((path / f"qrels/{split}.tsv").read_text(encoding="utf-8").splitlines()):
+        parts = line.split("\t")
+        if number == 0 and not parts[-1].strip().lstrip("-").isdigit():
+            continue  # header
+        if len(parts) >= 3:
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return Beir(path, corpus, queries, qrels)
+
+
+def beir_index(data: Beir, encoder, cache: Path, progress: bool = True):
+    """The dataset's passages (title + abstract, windowed to fit) indexed under `cache`, reused when unchanged."""
+    import hashlib
+
+    from . import index as index_mod
+    from .documents import Passage, fit_windows, passage_id
+
+    digest = hashlib.sha256((data.path / "corpus.jsonl").read_bytes()).hexdigest()
+    try:
+        previous = index_mod.load(cache)
+    except QaBotError:
+        previous = None
+    if previous is not None and previous.model == encoder.name and previous.files.get("corpus.jsonl", {}).get("sha256") == digest \
+            and previous.extra.get("splitter") == index_mod.SPLITTER_VERSION:
+        return previous
+    passages = []
+    for doc in data.corpus:
+        source = str(doc["_id"])
+        for n, text in enumerate(fit_windows(doc.get("text", ""), encoder.max_tokens, encoder.count_tokens) or [""], start=1):
+            passages.append(Passage(passage_id(source, text), source, 1, 1, 1, text, doc.get("title") or "", None))
+    vectors, _ = index_mod.embed_with_reuse(passages, encoder, previous, progress=progress)
+    files = {"corpus.jsonl": {"sha256": digest, "passages": len(passages)}}
+    return index_mod.write(cache, encoder.name, encoder.dimension, data.path, files, passages, vectors)
+
+
+def ranked_docs(retriever, query: str, n: int = 100) -> list[str]:
+    """Document ids, best first: a document scores as its best passage."""
+    seen: dict[str, None] = {}
+    for row, _ in retriever.rank(query, n * 2):
+        seen.setdefault(retriever.passages[row].source)
+        if len(seen) >= n:
+            break
+    return list(seen)
+
+
+def evaluate_beir(retriever, data: Beir) -> dict:
+    """Mean nDCG@10, recall@100 and MRR@10 over the split's judged queries."""
+    totals = {"ndcg@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0}
+    qids = [q for q in data.qrels if q in data.queries]
+    for qid in qids:
+        ranked = ranked_docs(retriever, data.queries[qid], 100)
+        rel = data.qrels[qid]
+        totals["ndcg@10"] += ndcg_at_k(ranked, rel, 10)
+        totals["recall@100"] += recall_at_k(ranked, rel, 100)
+        totals["mrr@10"] += mrr_at_k(ranked, rel, 10)
+    n = max(len(qids), 1)
+    return {**{k: v / n for k, v in totals.items()}, "queries": len(qids)}

@@ -202,13 +202,6 @@ def update(
     if not documents:
         raise QaBotError(f"no readable .txt or .md files in {docs}")
     rebuilt = previous is None or previous.model != encoder.name or previous.dimension != encoder.dimension
-    reusable: dict[str, int] = {}
-    old_vectors = None
-    if not rebuilt:
-        old_vectors = previous.all_vectors()
-        for row, p in enumerate(previous.passages):
-            reusable.setdefault(text_key(embedding_text(p)), row)
-
     passages: list[Passage] = []
     files: dict[str, dict] = {}
     changed: list[str] = []
@@ -221,28 +214,42 @@ def update(
             changed.append(doc.source)
         passages.extend(doc_passages)
 
-    keys = [text_key(embedding_text(p)) for p in passages]
-    missing = [i for i, key in enumerate(keys) if key not in reusable]
-    vectors = np.zeros((len(passages), encoder.dimension), dtype=np.float32)
-    for i, key in enumerate(keys):
-        if key in reusable:
-            vectors[i] = old_vectors[reusable[key]]
-    if missing:
-        fresh = encoder.encode([embedding_text(passages[i]) for i in missing], progress=progress)
-        vectors[missing] = fresh
-
+    vectors, embedded = embed_with_reuse(passages, encoder, None if rebuilt else previous, progress)
     removed = sorted(set(previous.files) - set(files)) if previous else []
     stored = write(path, encoder.name, encoder.dimension, docs, files, passages, vectors)
     report = UpdateReport(
         files=len(files),
         passages=len(passages),
-        embedded=len(missing),
-        reused=len(passages) - len(missing),
+        embedded=embedded,
+        reused=len(passages) - embedded,
         removed_files=removed,
         changed_files=changed,
         rebuilt=rebuilt,
     )
     return stored, report
+
+
+def embed_with_reuse(
+    passages: list[Passage], encoder: TextEncoder, previous: StoredIndex | None, progress: bool = False
+) -> tuple[np.ndarray, int]:
+    """Vectors for `passages`, copying those whose text `previous` already embedded; returns (vectors, n embedded)."""
+    reusable: dict[str, int] = {}
+    old_vectors = None
+    if previous is not None and previous.model == encoder.name and previous.dimension == encoder.dimension:
+        old_vectors = previous.all_vectors()
+        for row, p in enumerate(previous.passages):
+            reusable.setdefault(text_key(embedding_text(p)), row)
+    keys = [text_key(embedding_text(p)) for p in passages]
+    vectors = np.zeros((len(passages), encoder.dimension), dtype=np.float32)
+    missing = []
+    for i, key in enumerate(keys):
+        if key in reusable:
+            vectors[i] = old_vectors[reusable[key]]
+        else:
+            missing.append(i)
+    if missing:
+        vectors[missing] = encoder.encode([embedding_text(passages[i]) for i in missing], progress=progress)
+    return vectors, len(missing)
 
 
 def build_vector_index(vectors: np.ndarray):

@@ -19,7 +19,9 @@ MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
 # Calibrated on tests/data/seeds_questions.jsonl (see docs/quality.md): the best score below
 # which a question is reported as not answered by the documents.
-DEFAULT_THRESHOLDS = {"dense": 0.40, "bm25": 4.0, "hybrid": 0.40}
+DEFAULT_THRESHOLDS = {"dense": 0.40, "bm25": 0.20, "hybrid": 0.40}
+# Weight of the cosine similarity in hybrid scores, chosen on SciFact train (benchmarks/tune_fusion.py).
+HYBRID_ALPHA = 0.4
 
 
 @dataclass(frozen=True)
@@ -71,29 +73,47 @@ def clean_question(question: str) -> str:
 
 
 class Lexical:
-    """BM25 (bm25s, English stop words, Snowball stemming) over the same passages."""
+    """BM25 (bm25s, English stop words, Snowball stemming) over the same passages.
+
+    `scores` are divided by the sum of the question terms' IDFs (unknown terms count at the
+    highest IDF), which maps them to about 0..1 on the same scale for every question.
+    """
 
     def __init__(self, texts: list[str]):
         import bm25s
         import Stemmer
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
-
         self._bm25s = bm25s
         self.stemmer = Stemmer.Stemmer("english")
-        tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
+        tokens = bm25s.tokenize(texts, stopwords="en_plus", stemmer=self.stemmer, show_progress=False)
         self.model = bm25s.BM25()
         self.model.index(tokens, show_progress=False)
         self.size = len(texts)
+        df = np.zeros(len(tokens.vocab), dtype=np.float64)
+        for ids in tokens.ids:
+            if len(ids):
+                df[np.unique(np.asarray(ids))] += 1
+        n = max(self.size, 1)
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        self.idf = {token: float(idf[i]) for token, i in tokens.vocab.items()}
+        self.idf_unknown = float(np.log(1 + (n + 0.5) / 0.5))
+
+    def tokens(self, question: str) -> list[str]:
+        out = self._bm25s.tokenize([question], stopwords="en_plus", stemmer=self.stemmer, return_ids=False, show_progress=False)[0]
+        return list(dict.fromkeys(out))  # each term once
+
+    def raw_scores(self, question: str) -> tuple[np.ndarray, list[str]]:
+        terms = self.tokens(question)
+        ids = self.model.get_tokens_ids(terms)
+        if not ids:
+            return np.zeros(self.size, dtype=np.float32), terms
+        return np.asarray(self.model.get_scores_from_ids(ids), dtype=np.float32), terms
 
     def scores(self, question: str) -> np.ndarray:
-        tokens = self._bm25s.tokenize(
-            [question], stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False
-        )[0]
-        ids = self.model.get_tokens_ids(tokens)
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self.model.get_scores_from_ids(ids), dtype=np.float32)
+        raw, terms = self.raw_scores(question)
+        total = sum(self.idf.get(t, self.idf_unknown) for t in terms)
+        return raw / total if total > 0 else raw
 
 
 class Retriever:
@@ -103,7 +123,7 @@ class Retriever:
     """
 
     def __init__(self, index: StoredIndex, encoder, mode: str = "hybrid", threshold: float | None = None,
-                 alpha: float = 0.5):
+                 alpha: float = HYBRID_ALPHA):
         if mode not in DEFAULT_THRESHOLDS:
             raise QaBotError(f"unknown mode {mode!r}; choose dense, bm25 or hybrid")
         self.index = index
@@ -128,7 +148,12 @@ class Retriever:
         return rows[0][keep], scores[0][keep], q
 
     def rank(self, question: str, k: int) -> list[tuple[int, float]]:
-        """(row, score) pairs, best first, for the top k passages."""
+        """(row, score) pairs, best first, for the top k passages.
+
+        hybrid: alpha * cosine + (1 - alpha) * BM25 / (sum of the question terms' IDFs), over the
+        union of both retrievers' top candidates. Scores mean the same for every question, so one
+        threshold decides `found`.
+        """
         n = len(self.passages)
         if n == 0:
             return []
@@ -136,19 +161,22 @@ class Retriever:
             rows, scores, _ = self._dense(question, k)
             return list(zip(rows.tolist(), scores.tolist()))
         lex = self.lexical.scores(question)
+        m = max(CANDIDATES, k)
+        lex_top = np.argpartition(-lex, min(m, n - 1))[:m] if n > m else np.arange(n)
         if self.mode == "bm25":
-            top = np.argsort(-lex, kind="stable")[:k]
-            return [(int(i), float(lex[i])) for i in top]
-        rows, dense, q = self._dense(question, max(CANDIDATES, k))
-        cand = np.unique(np.concatenate([rows, np.argsort(-lex, kind="stable")[: max(CANDIDATES, k)]]))
-        vecs = self.index.vectors.reconstruct_batch(cand) if hasattr(self.index.vectors, "reconstruct_batch") \
-            else np.stack([self.index.vectors.reconstruct(int(i)) for i in cand])
-        d = vecs @ q
-        top_lex = float(lex.max())
-        l = lex[cand] / top_lex if top_lex > 0 else np.zeros(len(cand), dtype=np.float32)
-        fused = self.alpha * d + (1 - self.alpha) * l * max(float(d.max()), 0.0)
+            order = lex_top[np.argsort(-lex[lex_top], kind="stable")][:k]
+            return [(int(i), float(lex[i])) for i in order]
+        rows, _, q = self._dense(question, m)
+        cand = np.unique(np.concatenate([rows, lex_top]))
+        fused = self.alpha * (self._vectors(cand) @ q) + (1 - self.alpha) * lex[cand]
         order = np.argsort(-fused, kind="stable")[:k]
         return [(int(cand[i]), float(fused[i])) for i in order]
+
+    def _vectors(self, rows: np.ndarray) -> np.ndarray:
+        index = self.index.vectors
+        if hasattr(index, "reconstruct_batch"):
+            return index.reconstruct_batch(rows.astype(np.int64))
+        return np.stack([index.reconstruct(int(i)) for i in rows])
 
     def ask(self, question: str, k: int = 3, offset: int = 0) -> Answer:
         """Answer a question with the passages ranked offset+1 .. offset+k."""
@@ -157,20 +185,32 @@ class Retriever:
             raise QaBotError("k must be at least 1")
         ranked = self.rank(q, k + offset)
         found = bool(ranked) and ranked[0][1] >= self.threshold
+        if not found:
+            return Answer(query=q, found=False)
+        shown = ranked[offset:]
+        highlights = self.highlights(q, [self.passages[row] for row, _ in shown])
         hits = [
-            Hit(rank=offset + i + 1, score=score, passage=self.passages[row], highlight=self.highlight(q, self.passages[row]))
-            for i, (row, score) in enumerate(ranked[offset:])
+            Hit(rank=offset + i + 1, score=score, passage=self.passages[row], highlight=hl)
+            for i, ((row, score), hl) in enumerate(zip(shown, highlights))
         ]
-        return Answer(query=q, found=found, hits=hits if found else [])
+        return Answer(query=q, found=True, hits=hits)
 
-    def highlight(self, question: str, passage: Passage) -> str:
-        """The sentence of the passage with the most question words in common (an exact substring)."""
-        sentences = split_sentences(passage.text)
-        if len(sentences) <= 1:
-            return passage.text
-        qwords = set(re.findall(r"\w+", question.lower()))
-        best = max(sentences, key=lambda s: len(qwords & set(re.findall(r"\w+", s.lower()))))
-        return best
+    def highlights(self, question: str, passages: list[Passage]) -> list[str]:
+        """For each passage, the sentence closest in meaning to the question (an exact substring)."""
+        split = [split_sentences(p.text) for p in passages]
+        many = [s for parts in split if len(parts) > 1 for s in parts]
+        if not many:
+            return [p.text for p in passages]
+        vectors = self.encoder.encode([question] + many)
+        sims = vectors[1:] @ vectors[0]
+        out, i = [], 0
+        for p, parts in zip(passages, split):
+            if len(parts) <= 1:
+                out.append(p.text)
+                continue
+            out.append(parts[int(np.argmax(sims[i : i + len(parts)]))])
+            i += len(parts)
+        return out
 
     def neighbours(self, passage: Passage, before: int = 1, after: int = 1) -> list[Passage]:
         """Passages around `passage` in its document, in order (for 'Context')."""
