@@ -85,7 +85,9 @@ def main() -> None:
             owner.append(row)
             sents.append(sent)
     owner = np.array(owner)
-    if cache.exists() and np.load(cache).shape[0] == len(sents):
+    if stored.sentence_vectors is not None and stored.sentence_vectors.shape[0] == len(sents):
+        svecs = np.asarray(stored.sentence_vectors, dtype=np.float32)
+    elif cache.exists() and np.load(cache).shape[0] == len(sents):
         svecs = np.load(cache)
     else:
         svecs = enc.encode(sents, progress=True)
@@ -94,11 +96,11 @@ def main() -> None:
     ssc = qvecs @ svecs.T
     for i in range(len(qids)):
         np.maximum.at(best[i], owner, ssc[i])
-    for b in (1.0, 0.7, 0.5, 0.3, 0.0):
-        mixed = b * dense + (1 - b) * best
-        print(f"dense+sent b={b:.1f}         {score(lambda i: mixed[i]):.4f}")
-        for a in (0.5, 0.6, 0.7):
-            print(f"  convex idf-norm a={a:.1f}   {score(lambda i: a * mixed[i] + (1 - a) * bm25[i]):.4f}")
+    for sw in (0.0, 0.3, 0.5, 0.6, 0.7, 1.0):
+        mixed = (1 - sw) * dense + sw * best
+        print(f"dense, sentence weight {sw:.1f}   {score(lambda i: mixed[i]):.4f}")
+        for a in (0.3, 0.4, 0.5, 0.6):
+            print(f"  hybrid sw={sw:.1f} a={a:.1f}      {score(lambda i: a * mixed[i] + (1 - a) * bm25[i]):.4f}")
 
 
 if __name__ == "__main__":

@@ -164,7 +164,8 @@ def cmd_eval(args) -> int:
         questions = evaluate.load_questions(Path(args.questions) if args.questions else evaluate.DEFAULT_QUESTIONS)
         retriever = engine.open_retriever(settings, progress=not args.quiet)
         result = {"mode": settings.mode, **evaluate.evaluate_questions(retriever, questions)}
-        keys = ("hit@1", "hit@3", "hit@5", "mrr", "unanswerable_not_found", "answerable_not_found")
+        keys = ("hit@1", "hit@3", "hit@5", "mrr", "unanswerable_not_found", "off-topic_not_found",
+                "near-topic_not_found", "answerable_not_found")
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -174,7 +175,7 @@ def cmd_eval(args) -> int:
     table = Table(title=f"qa-bot eval ({settings.mode})")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in keys:
+    for key in (key for key in keys if key in result):
         value = result[key]
         table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
     Console().print(table)

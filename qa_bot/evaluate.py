@@ -17,6 +17,7 @@ class Question:
     question: str
     answerable: bool
     gold: list[tuple[str, int]] = field(default_factory=list)  # (source, line)
+    kind: str = ""  # for unanswerable questions: "off-topic" or "near-topic"
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -32,7 +33,7 @@ def load_questions(path: Path) -> list[Question]:
         try:
             rec = json.loads(line)
             gold = [(g["source"], int(g["line"])) for g in rec.get("gold", [])]
-            out.append(Question(rec["question"], bool(rec.get("answerable", bool(gold))), gold))
+            out.append(Question(rec["question"], bool(rec.get("answerable", bool(gold))), gold, str(rec.get("kind", ""))))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             raise QaBotError(f"{path}:{number}: not a question record") from None
     return out
@@ -63,6 +64,10 @@ def evaluate_questions(retriever, questions: list[Question], k: int = 5) -> dict
             wrongly_not_found.append(q.question)
     not_found = [q.question for q in unanswerable if not retriever.ask(q.question, k=1).found]
     n = max(len(answerable), 1)
+    by_kind = {}
+    for kind in sorted({q.kind for q in unanswerable if q.kind}):
+        group = [q for q in unanswerable if q.kind == kind]
+        by_kind[f"{kind}_not_found"] = sum(q.question in not_found for q in group) / len(group)
     return {
         "questions": len(questions),
         "answerable": len(answerable),
@@ -72,6 +77,7 @@ def evaluate_questions(retriever, questions: list[Question], k: int = 5) -> dict
         "hit@5": hits[5] / n,
         "mrr": rr / n,
         "unanswerable_not_found": len(not_found) / max(len(unanswerable), 1),
+        **by_kind,
         "answerable_not_found": len(wrongly_not_found),
         "answerable_not_found_questions": wrongly_not_found,
         "unanswerable_found_questions": [q.question for q in unanswerable if q.question not in not_found],
@@ -154,11 +160,12 @@ def beir_index(data: Beir, encoder, cache: Path, progress: bool = True):
     passages = []
     for doc in data.corpus:
         source = str(doc["_id"])
-        for n, text in enumerate(fit_windows(doc.get("text", ""), encoder.max_tokens, encoder.count_tokens) or [""], start=1):
+        body = doc.get("text") or doc.get("title") or "(empty)"
+        for text in fit_windows(body, encoder.max_tokens, encoder.count_tokens):
             passages.append(Passage(passage_id(source, text), source, 1, 1, 1, text, doc.get("title") or "", None))
-    vectors, _ = index_mod.embed_with_reuse(passages, encoder, previous, progress=progress)
+    vectors, sentences, counts, _ = index_mod.embed_with_reuse(passages, encoder, previous, progress=progress)
     files = {"corpus.jsonl": {"sha256": digest, "passages": len(passages)}}
-    return index_mod.write(cache, encoder.name, encoder.dimension, data.path, files, passages, vectors)
+    return index_mod.write(cache, encoder.name, encoder.dimension, data.path, files, passages, vectors, sentences, counts)
 
 
 def ranked_docs(retriever, query: str, n: int = 100) -> list[str]:

@@ -7,6 +7,7 @@ atomic (temporary name, then rename), and nothing loaded from disk can execute c
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -18,14 +19,14 @@ from typing import Protocol
 
 import numpy as np
 
-from .documents import Passage, iter_files, read_folder, split_document
+from .documents import Passage, iter_files, read_folder, split_document, split_sentences
 from .errors import QaBotError
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-SPLITTER_VERSION = 1
+SPLITTER_VERSION = 2
 
 
 class TextEncoder(Protocol):
@@ -61,6 +62,16 @@ class StoredIndex:
     vectors: object  # faiss.Index
     vector_file: str = ""
     extra: dict = field(default_factory=dict)
+    sentence_vectors: np.ndarray | None = None  # float16, one row per sentence, passages in order
+    sentence_counts: np.ndarray | None = None  # sentences per passage
+
+    def sentence_offsets(self) -> np.ndarray:
+        """Row of each passage's first sentence in `sentence_vectors` (length n + 1)."""
+        if self._offsets is None:
+            self._offsets = np.concatenate([[0], np.cumsum(self.sentence_counts)]).astype(np.int64)
+        return self._offsets
+
+    _offsets: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -128,6 +139,19 @@ def load(path: Path) -> StoredIndex | None:
         raise _corrupt(path, f"{vector_file} is truncated or corrupt") from None
     if vectors.ntotal != len(passages) or vectors.d != dimension:
         raise _corrupt(path, f"{vector_file} holds {vectors.ntotal} vectors for {len(passages)} passages")
+    sentence_vectors = counts = None
+    sentence_file = manifest.get("sentence_file")
+    if sentence_file:
+        spath = path / str(sentence_file)
+        if Path(sentence_file).name != sentence_file or not spath.is_file():
+            raise _corrupt(path, f"{sentence_file} is missing")
+        try:
+            sentence_vectors = np.load(spath, mmap_mode="r", allow_pickle=False)
+            counts = np.asarray(manifest["sentence_counts"], dtype=np.int64)
+        except (OSError, ValueError, KeyError, TypeError):
+            raise _corrupt(path, f"{sentence_file} is truncated or corrupt") from None
+        if counts.shape != (len(passages),) or sentence_vectors.shape != (int(counts.sum()), dimension):
+            raise _corrupt(path, f"{sentence_file} does not match the passages")
     return StoredIndex(
         path=path,
         model=model,
@@ -138,6 +162,8 @@ def load(path: Path) -> StoredIndex | None:
         vectors=vectors,
         vector_file=vector_file,
         extra={"splitter": manifest.get("splitter"), "created": manifest.get("created")},
+        sentence_vectors=sentence_vectors,
+        sentence_counts=counts,
     )
 
 
@@ -214,14 +240,14 @@ def update(
             changed.append(doc.source)
         passages.extend(doc_passages)
 
-    vectors, embedded = embed_with_reuse(passages, encoder, None if rebuilt else previous, progress)
+    vectors, sentences, counts, embedded = embed_with_reuse(passages, encoder, None if rebuilt else previous, progress)
     removed = sorted(set(previous.files) - set(files)) if previous else []
-    stored = write(path, encoder.name, encoder.dimension, docs, files, passages, vectors)
+    stored = write(path, encoder.name, encoder.dimension, docs, files, passages, vectors, sentences, counts)
     report = UpdateReport(
         files=len(files),
         passages=len(passages),
         embedded=embedded,
-        reused=len(passages) - embedded,
+        reused=max(len(passages) + int(counts.sum()) - embedded, 0),
         removed_files=removed,
         changed_files=changed,
         rebuilt=rebuilt,
@@ -229,27 +255,54 @@ def update(
     return stored, report
 
 
+def _embed_texts(texts: list[str], encoder: TextEncoder, known: dict[str, np.ndarray], progress: bool, desc: str) -> tuple[np.ndarray, int]:
+    """Vectors for texts, taking those in `known` (text key -> vector) and encoding the rest once each."""
+    keys = [text_key(t) for t in texts]
+    vectors = np.zeros((len(texts), encoder.dimension), dtype=np.float32)
+    todo: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        if key in known:
+            vectors[i] = known[key]
+        else:
+            todo.setdefault(key, []).append(i)
+    if todo:
+        firsts = [rows[0] for rows in todo.values()]
+        fresh = encoder.encode([texts[i] for i in firsts], progress=progress, desc=desc)
+        for vec, rows in zip(fresh, todo.values()):
+            vectors[rows] = vec
+    return vectors, len(todo)
+
+
 def embed_with_reuse(
     passages: list[Passage], encoder: TextEncoder, previous: StoredIndex | None, progress: bool = False
-) -> tuple[np.ndarray, int]:
-    """Vectors for `passages`, copying those whose text `previous` already embedded; returns (vectors, n embedded)."""
-    reusable: dict[str, int] = {}
-    old_vectors = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Passage and sentence vectors, copying what `previous` already embedded.
+
+    Returns (passage vectors, sentence vectors as float16, sentences per passage, texts embedded).
+    A one-sentence passage's sentence vector is its passage vector, never encoded twice.
+    """
+    known: dict[str, np.ndarray] = {}
+    known_sentences: dict[str, np.ndarray] = {}
     if previous is not None and previous.model == encoder.name and previous.dimension == encoder.dimension:
-        old_vectors = previous.all_vectors()
+        old = previous.all_vectors()
         for row, p in enumerate(previous.passages):
-            reusable.setdefault(text_key(embedding_text(p)), row)
-    keys = [text_key(embedding_text(p)) for p in passages]
-    vectors = np.zeros((len(passages), encoder.dimension), dtype=np.float32)
-    missing = []
-    for i, key in enumerate(keys):
-        if key in reusable:
-            vectors[i] = old_vectors[reusable[key]]
-        else:
-            missing.append(i)
-    if missing:
-        vectors[missing] = encoder.encode([embedding_text(passages[i]) for i in missing], progress=progress)
-    return vectors, len(missing)
+            known.setdefault(text_key(embedding_text(p)), old[row])
+        if previous.sentence_vectors is not None:
+            offsets = previous.sentence_offsets()
+            for row, p in enumerate(previous.passages):
+                parts = split_sentences(p.text)
+                if len(parts) == previous.sentence_counts[row]:
+                    for j, part in enumerate(parts):
+                        known_sentences.setdefault(text_key(part), previous.sentence_vectors[offsets[row] + j])
+    vectors, n_passages = _embed_texts([embedding_text(p) for p in passages], encoder, known, progress, "passages")
+    split = [split_sentences(p.text) for p in passages]
+    for p, parts, vec in zip(passages, split, vectors):
+        if len(parts) == 1 and parts[0] == embedding_text(p):
+            known_sentences.setdefault(text_key(parts[0]), vec)
+    flat = [part for parts in split for part in parts]
+    sentence_vectors, n_sentences = _embed_texts(flat, encoder, known_sentences, progress, "sentences")
+    counts = np.array([len(parts) for parts in split], dtype=np.int64)
+    return vectors, sentence_vectors.astype(np.float16), counts, n_passages + n_sentences
 
 
 def build_vector_index(vectors: np.ndarray):
@@ -282,6 +335,8 @@ def write(
     files: dict[str, dict],
     passages: list[Passage],
     vectors: np.ndarray,
+    sentence_vectors: np.ndarray,
+    sentence_counts: np.ndarray,
 ) -> StoredIndex:
     """Write vectors under a fresh name, then swap the manifest in: the rename is the commit.
 
@@ -294,8 +349,12 @@ def write(
     except OSError as exc:
         raise QaBotError(f"cannot create index folder {path}: {exc.strerror or exc}") from None
     index = build_vector_index(vectors)
-    vector_file = f"vectors-{uuid.uuid4().hex[:12]}.faiss"
+    generation = uuid.uuid4().hex[:12]
+    vector_file = f"vectors-{generation}.faiss"
+    sentence_file = f"sentences-{generation}.npy"
     data = faiss.serialize_index(index).tobytes()
+    buffer = io.BytesIO()
+    np.save(buffer, np.ascontiguousarray(sentence_vectors, dtype=np.float16), allow_pickle=False)
     manifest = {
         "format": FORMAT,
         "splitter": SPLITTER_VERSION,
@@ -304,17 +363,21 @@ def write(
         "docs": str(docs.resolve()),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "vector_file": vector_file,
+        "sentence_file": sentence_file,
+        "sentence_counts": [int(c) for c in sentence_counts],
         "files": files,
         "passages": [p.to_dict() for p in passages],
     }
     try:
         _atomic_write_bytes(path / vector_file, data)
+        _atomic_write_bytes(path / sentence_file, buffer.getvalue())
         _atomic_write_bytes(path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
     except OSError as exc:
-        (path / vector_file).unlink(missing_ok=True)  # the old manifest still names the old vectors
+        for new in (vector_file, sentence_file):  # the old manifest still names the old files
+            (path / new).unlink(missing_ok=True)
         raise QaBotError(f"cannot write index to {path}: {exc.strerror or exc}") from None
-    for old in path.glob("vectors-*.faiss"):
-        if old.name != vector_file:
+    for old in [*path.glob("vectors-*.faiss"), *path.glob("sentences-*.npy")]:
+        if old.name not in (vector_file, sentence_file):
             old.unlink(missing_ok=True)
     return StoredIndex(
         path=path,
@@ -326,4 +389,6 @@ def write(
         vectors=index,
         vector_file=vector_file,
         extra={"splitter": SPLITTER_VERSION, "created": manifest["created"]},
+        sentence_vectors=np.ascontiguousarray(sentence_vectors, dtype=np.float16),
+        sentence_counts=np.asarray(sentence_counts, dtype=np.int64),
     )

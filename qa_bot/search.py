@@ -19,9 +19,11 @@ MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
 # Calibrated on tests/data/seeds_questions.jsonl (see docs/quality.md): the best score below
 # which a question is reported as not answered by the documents.
-DEFAULT_THRESHOLDS = {"dense": 0.40, "bm25": 0.20, "hybrid": 0.40}
+DEFAULT_THRESHOLDS = {"dense": 0.41, "bm25": 0.085, "hybrid": 0.22}
 # Weight of the cosine similarity in hybrid scores, chosen on SciFact train (benchmarks/tune_fusion.py).
 HYBRID_ALPHA = 0.4
+# Share of a passage's dense score that comes from its best-matching sentence.
+SENTENCE_WEIGHT = 0.7
 
 
 @dataclass(frozen=True)
@@ -140,75 +142,101 @@ class Retriever:
             self._lexical = Lexical([f"{p.title} {p.date or ''} {p.text}" for p in self.passages])
         return self._lexical
 
-    def _dense(self, question: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Top-n rows and scores from FAISS, plus the question vector."""
-        q = np.asarray(self.encoder.encode_query(question), dtype=np.float32)
-        scores, rows = self.index.vectors.search(q[None, :], min(n, len(self.passages)))
-        keep = rows[0] >= 0
-        return rows[0][keep], scores[0][keep], q
-
     def rank(self, question: str, k: int) -> list[tuple[int, float]]:
-        """(row, score) pairs, best first, for the top k passages.
+        """(row, score) pairs, best first, for the top k passages."""
+        return self._rank(question, k)[0]
 
-        hybrid: alpha * cosine + (1 - alpha) * BM25 / (sum of the question terms' IDFs), over the
+    def _rank(self, question: str, k: int) -> tuple[list[tuple[int, float]], np.ndarray | None]:
+        """Ranked (row, score) pairs and the question vector (None in bm25 mode).
+
+        dense: a passage scores as a blend of its own cosine and its best sentence's.
+        hybrid: alpha * that + (1 - alpha) * BM25 / (sum of the question terms' IDFs), over the
         union of both retrievers' top candidates. Scores mean the same for every question, so one
         threshold decides `found`.
         """
         n = len(self.passages)
         if n == 0:
-            return []
-        if self.mode == "dense":
-            rows, scores, _ = self._dense(question, k)
-            return list(zip(rows.tolist(), scores.tolist()))
-        lex = self.lexical.scores(question)
+            return [], None
         m = max(CANDIDATES, k)
-        lex_top = np.argpartition(-lex, min(m, n - 1))[:m] if n > m else np.arange(n)
-        if self.mode == "bm25":
-            order = lex_top[np.argsort(-lex[lex_top], kind="stable")][:k]
-            return [(int(i), float(lex[i])) for i in order]
-        rows, _, q = self._dense(question, m)
-        cand = np.unique(np.concatenate([rows, lex_top]))
-        fused = self.alpha * (self._vectors(cand) @ q) + (1 - self.alpha) * lex[cand]
-        order = np.argsort(-fused, kind="stable")[:k]
-        return [(int(cand[i]), float(fused[i])) for i in order]
+        if self.mode != "bm25":
+            q = np.asarray(self.encoder.encode_query(question), dtype=np.float32)
+            _, found_rows = self.index.vectors.search(q[None, :], min(m, n))
+            dense_rows = found_rows[0][found_rows[0] >= 0]
+        if self.mode == "dense":
+            cand, score = dense_rows, self.dense_scores(dense_rows, q)
+        else:
+            lex = self.lexical.scores(question)
+            lex_top = np.argpartition(-lex, m)[:m] if n > m else np.arange(n)
+            if self.mode == "bm25":
+                cand, score, q = lex_top, lex[lex_top], None
+            else:
+                cand = np.unique(np.concatenate([dense_rows, lex_top]))
+                score = self.alpha * self.dense_scores(cand, q) + (1 - self.alpha) * lex[cand]
+        order = np.argsort(-score, kind="stable")[:k]
+        return [(int(cand[i]), float(score[i])) for i in order], q
 
     def _vectors(self, rows: np.ndarray) -> np.ndarray:
         index = self.index.vectors
         if hasattr(index, "reconstruct_batch"):
-            return index.reconstruct_batch(rows.astype(np.int64))
+            return index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
         return np.stack([index.reconstruct(int(i)) for i in rows])
+
+    def _sentence_sims(self, rows: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Cosine of every sentence of the given passages, and each passage's segment start."""
+        sv = self.index.sentence_vectors
+        if sv is None or len(rows) == 0:
+            return None
+        offsets = self.index.sentence_offsets()
+        starts, counts = offsets[rows], self.index.sentence_counts[rows]
+        idx = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        sims = np.asarray(sv[idx], dtype=np.float32) @ q
+        return sims, np.cumsum(counts) - counts
+
+    def dense_scores(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Blend of each passage's cosine with its best sentence's cosine."""
+        cos = self._vectors(rows) @ q
+        found = self._sentence_sims(rows, q)
+        if found is None or SENTENCE_WEIGHT == 0:
+            return cos
+        sims, segments = found
+        best = np.maximum.reduceat(sims, segments)
+        return (1 - SENTENCE_WEIGHT) * cos + SENTENCE_WEIGHT * best
 
     def ask(self, question: str, k: int = 3, offset: int = 0) -> Answer:
         """Answer a question with the passages ranked offset+1 .. offset+k."""
         q = clean_question(question)
         if k < 1:
             raise QaBotError("k must be at least 1")
-        ranked = self.rank(q, k + offset)
+        ranked, qvec = self._rank(q, k + offset)
         found = bool(ranked) and ranked[0][1] >= self.threshold
         if not found:
             return Answer(query=q, found=False)
         shown = ranked[offset:]
-        highlights = self.highlights(q, [self.passages[row] for row, _ in shown])
+        highlights = self.highlights(q, [row for row, _ in shown], qvec)
         hits = [
             Hit(rank=offset + i + 1, score=score, passage=self.passages[row], highlight=hl)
             for i, ((row, score), hl) in enumerate(zip(shown, highlights))
         ]
         return Answer(query=q, found=True, hits=hits)
 
-    def highlights(self, question: str, passages: list[Passage]) -> list[str]:
+    def highlights(self, question: str, rows: list[int], q: np.ndarray | None = None) -> list[str]:
         """For each passage, the sentence closest in meaning to the question (an exact substring)."""
+        passages = [self.passages[row] for row in rows]
         split = [split_sentences(p.text) for p in passages]
-        many = [s for parts in split if len(parts) > 1 for s in parts]
-        if not many:
+        if all(len(parts) <= 1 for parts in split):
             return [p.text for p in passages]
-        vectors = self.encoder.encode([question] + many)
-        sims = vectors[1:] @ vectors[0]
+        if q is None:
+            q = np.asarray(self.encoder.encode_query(question), dtype=np.float32)
+        found = self._sentence_sims(np.asarray(rows, dtype=np.int64), q)
+        counts = [len(parts) for parts in split]
+        if found is None or len(found[0]) != sum(counts):
+            flat = [s for parts in split for s in parts]
+            sims = self.encoder.encode(flat) @ q
+        else:
+            sims = found[0]
         out, i = [], 0
         for p, parts in zip(passages, split):
-            if len(parts) <= 1:
-                out.append(p.text)
-                continue
-            out.append(parts[int(np.argmax(sims[i : i + len(parts)]))])
+            out.append(parts[int(np.argmax(sims[i : i + len(parts)]))] if len(parts) > 1 else p.text)
             i += len(parts)
         return out
 

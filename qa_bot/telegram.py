@@ -6,6 +6,10 @@ chat_data, nothing global. Search runs in a thread so one slow question never st
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # RetryAfter.retry_after as a timedelta, without a deprecation warning
+
 import asyncio
 import html
 import logging

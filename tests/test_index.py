@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -11,6 +12,14 @@ from qa_bot import index as index_mod
 from qa_bot.config import Settings
 from qa_bot.embed import Encoder
 from qa_bot.errors import QaBotError
+
+
+@pytest.fixture
+def built(docs_copy, tmp_path, seeds_settings, retriever):
+    """A copy of the session's seeds index (built once) for tests that change it."""
+    path = tmp_path / "idx"
+    shutil.copytree(seeds_settings.index, path)
+    return path, index_mod.load(path)
 
 
 def _build(docs, path, encoder, previous=None):
@@ -22,17 +31,20 @@ def _build(docs, path, encoder, previous=None):
 def test_unchanged_files_are_never_re_encoded(docs_copy, tmp_path, encoder):
     path = tmp_path / "idx"
     first, report, encoded = _build(docs_copy, path, encoder)
-    assert encoded == len(first) == report.passages > 50
+    sentences = int(first.sentence_counts.sum())
+    assert report.passages == len(first) > 50 and sentences > len(first)
+    # every passage, and every sentence of a multi-sentence passage, is encoded exactly once
+    assert encoded == report.embedded == len(first) + sum(int(c) for c in first.sentence_counts if c > 1)
     loaded = index_mod.load(path)
     assert not index_mod.is_stale(loaded, docs_copy)
     again, report, encoded = _build(docs_copy, path, encoder, loaded)
-    assert encoded == 0 and report.reused == len(first)
+    assert encoded == 0 and report.embedded == 0
     np.testing.assert_array_equal(again.all_vectors(), first.all_vectors())
+    np.testing.assert_array_equal(again.sentence_vectors, first.sentence_vectors)
 
 
-def test_changed_added_and_deleted_files(docs_copy, tmp_path, encoder):
-    path = tmp_path / "idx"
-    first, _, _ = _build(docs_copy, path, encoder)
+def test_changed_added_and_deleted_files(docs_copy, built, encoder):
+    path, first = built
     target = docs_copy / "004_6e374db3219750da.txt"
     target.write_text(target.read_text(encoding="utf-8") + "\nA brand new closing paragraph about a ferry line to Rason.\n", encoding="utf-8")
     (docs_copy / "new.md").write_text("# Ferry\n\nThe ferry between Vladivostok and Rason carries tourists in summer.\n", encoding="utf-8")
@@ -48,22 +60,22 @@ def test_changed_added_and_deleted_files(docs_copy, tmp_path, encoder):
     reloaded = index_mod.load(path)
     assert [p.id for p in reloaded.passages] == [p.id for p in second.passages]
     assert reloaded.vectors.ntotal == len(second.passages)
-    assert len(list(path.glob("vectors-*.faiss"))) == 1  # the old vector file is gone
+    assert len(list(path.glob("vectors-*.faiss"))) == 1  # the old vector files are gone
+    assert len(list(path.glob("sentences-*.npy"))) == 1
+    assert reloaded.sentence_vectors.shape[0] == int(reloaded.sentence_counts.sum())
 
 
-def test_changed_model_forces_full_rebuild(docs_copy, tmp_path, encoder):
-    path = tmp_path / "idx"
-    first, _, _ = _build(docs_copy, path, encoder)
+def test_changed_model_forces_full_rebuild(docs_copy, built, encoder):
+    path, first = built
     other = Encoder(encoder.path)  # the same weights under another name count as another model
     assert other.name != encoder.name
     second, report, encoded = _build(docs_copy, path, other, index_mod.load(path))
-    assert report.rebuilt and encoded == len(second) and report.reused == 0
+    assert report.rebuilt and encoded == report.embedded > len(second)
     assert index_mod.load(path).model == other.name
 
 
-def test_a_build_killed_midway_leaves_the_previous_index_intact(docs_copy, tmp_path, encoder, monkeypatch):
-    path = tmp_path / "idx"
-    first, _, _ = _build(docs_copy, path, encoder)
+def test_a_build_killed_midway_leaves_the_previous_index_intact(docs_copy, built, encoder, monkeypatch):
+    path, first = built
     manifest = (path / "manifest.json").read_bytes()
     (docs_copy / "extra.txt").write_text("An extra paragraph that will never be stored in the index.\n")
 
@@ -95,9 +107,13 @@ def test_a_build_killed_midway_leaves_the_previous_index_intact(docs_copy, tmp_p
     assert not list(path.glob(".*.tmp"))
 
 
-def test_damaged_indexes_get_a_clear_message(docs_copy, tmp_path, encoder):
-    path = tmp_path / "idx"
-    stored, _, _ = _build(docs_copy, path, encoder)
+def test_damaged_indexes_get_a_clear_message(built):
+    path, stored = built
+    manifest = (path / "manifest.json").read_bytes()
+    sentences = next(path.glob("sentences-*.npy"))
+    sentences.write_bytes(sentences.read_bytes()[:1000])
+    with pytest.raises(QaBotError, match="sentences-.*(truncated|does not match)"):
+        index_mod.load(path)
     vec = path / stored.vector_file
     data = vec.read_bytes()
     vec.write_bytes(data[: len(data) // 2])

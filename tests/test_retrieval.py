@@ -9,6 +9,7 @@ def test_question_set_is_substantial():
     questions = load_questions(DEFAULT_QUESTIONS)
     assert sum(q.answerable for q in questions) >= 60
     assert sum(not q.answerable for q in questions) >= 15
+    assert {q.kind for q in questions if not q.answerable} == {"off-topic", "near-topic"}
 
 
 def test_seeds_question_set_default_mode(retriever, capsys):
@@ -16,11 +17,12 @@ def test_seeds_question_set_default_mode(retriever, capsys):
     with capsys.disabled():
         print(
             f"\nseeds questions ({retriever.mode}): hit@1 {result['hit@1']:.3f}  hit@3 {result['hit@3']:.3f}  "
-            f"MRR {result['mrr']:.3f}  unanswerable not found {result['unanswerable_not_found']:.2f}  "
-            f"answerable not found {result['answerable_not_found']}"
+            f"MRR {result['mrr']:.3f}  not found: off-topic {result['off-topic_not_found']:.2f}, "
+            f"near-topic {result['near-topic_not_found']:.2f}; answerable wrongly not found {result['answerable_not_found']}"
         )
     assert result["hit@3"] >= 0.95, result["missed_top3"]
-    assert result["unanswerable_not_found"] >= 0.9, result["unanswerable_found_questions"]
+    assert result["hit@1"] >= 0.85
+    assert result["off-topic_not_found"] >= 0.9, result["unanswerable_found_questions"]
     assert result["answerable_not_found"] <= 1, result["answerable_not_found_questions"]
 
 
