@@ -17,7 +17,7 @@ from qa_bot.config import PROJECT_ROOT
 from qa_bot.embed import load_encoder
 from qa_bot.evaluate import beir_index, load_beir, ndcg_at_k
 from qa_bot.documents import split_sentences
-from qa_bot.search import Lexical
+from qa_bot.lexical import Lexical
 
 SCIFACT = PROJECT_ROOT.parent / "shared" / "bench" / "scifact"
 
@@ -57,7 +57,7 @@ def main() -> None:
     passages = stored.passages
     sources = np.array([p.source for p in passages])
     vecs = stored.all_vectors()
-    lex = Lexical([f"{p.title} {p.text}" for p in passages])
+    lex = Lexical.build([f"{p.title} {p.text}" for p in passages])
     qids = [q for q in data.qrels if q in data.queries]
     qvecs = enc.encode([data.queries[q] for q in qids])
     dense = qvecs @ vecs.T

@@ -25,6 +25,8 @@ def _common(parser: argparse.ArgumentParser, k: bool = False) -> None:
     parser.add_argument("--index", metavar="DIR", help="where the index lives (env QA_BOT_INDEX; default: embeddings/)")
     parser.add_argument("--model", metavar="NAME", help="sentence-transformers name or path (env QA_BOT_MODEL)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or warnings")
+    parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"),
+                        help="embedding backend when building the index (env QA_BOT_BACKEND; default torch)")
     if k:
         parser.add_argument("-k", type=int, default=None, metavar="N", help="passages per answer (default 3)")
         parser.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="ranking (env QA_BOT_MODE; default hybrid)")
@@ -70,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args, **extra):
     from .config import Settings
 
-    flags = {key: getattr(args, key, None) for key in ("docs", "index", "model", "mode", "threshold")}
+    flags = {key: getattr(args, key, None) for key in ("docs", "index", "model", "mode", "threshold", "backend")}
     if getattr(args, "k", None) is not None:
         if not 1 <= args.k <= 100:
             raise QaBotError("-k must be between 1 and 100")

@@ -30,6 +30,7 @@ class Settings:
     k: int = 3
     mode: str = "hybrid"
     threshold: float | None = None  # None: the mode's calibrated default
+    backend: str = "torch"  # how passages are embedded at index time: torch, onnx or onnx-int8
 
     @classmethod
     def from_env(cls, **flags) -> "Settings":
@@ -44,6 +45,8 @@ class Settings:
             values["model"] = env["QA_BOT_MODEL"]
         if env.get("QA_BOT_MODE"):
             values["mode"] = env["QA_BOT_MODE"]
+        if env.get("QA_BOT_BACKEND"):
+            values["backend"] = env["QA_BOT_BACKEND"]
         if env.get("QA_BOT_THRESHOLD"):
             values["threshold"] = float(env["QA_BOT_THRESHOLD"])
         values.update({k: v for k, v in flags.items() if v is not None})

@@ -1,4 +1,8 @@
-"""Glue for every front end: settings in, a ready Retriever out (index built or refreshed as needed)."""
+"""Glue for every front end: settings in, a ready Retriever out (index built or refreshed as needed).
+
+Building needs the torch model (and exports it to ONNX beside the index once); answering
+questions from a built index loads only the ONNX export, so the query path never imports torch.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from .errors import QaBotError
 
 log = logging.getLogger(__name__)
 
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
 
 def _check_model(stored: index_mod.StoredIndex, settings: Settings) -> None:
     if stored.model != settings.model:
@@ -20,24 +26,76 @@ def _check_model(stored: index_mod.StoredIndex, settings: Settings) -> None:
         )
 
 
-def build(settings: Settings, progress: bool = True, encoder=None) -> tuple[index_mod.StoredIndex, index_mod.UpdateReport]:
-    """`qa-bot index`: bring the index up to date, rebuilding from scratch if it is damaged or from another model."""
+def _onnx_record(stored: index_mod.StoredIndex | None, settings: Settings, backend: str) -> dict | None:
+    """The ONNX export recorded in `stored`, if it is for this model and backend and still on disk."""
+    if stored is None or stored.model != settings.model:
+        return None
+    record = stored.extra.get("onnx")
+    if not isinstance(record, dict) or bool(record.get("quantized")) != (backend == "onnx-int8"):
+        return None
+    try:
+        model_file = stored.path / record["file"]
+        ok = model_file.stat().st_size == record["size"] and (stored.path / record["tokenizer"]).is_file()
+    except (OSError, KeyError, TypeError):
+        return None
+    return record if ok else None
+
+
+def onnx_encoder(model: str, index_path, record: dict):
+    from .embed import OnnxEncoder
+
+    return OnnxEncoder(model, index_path / record["file"], index_path / record["tokenizer"],
+                       int(record.get("max_seq_length", 256)))
+
+
+def build(settings: Settings, progress: bool = True, encoder=None, backend: str | None = None):
+    """`qa-bot index`: bring the index up to date, rebuilding from scratch if it is damaged or from another model.
+
+    Returns (StoredIndex, UpdateReport). `encoder` overrides the model used for embedding (tests).
+    """
+    backend = backend or settings.backend
+    if backend not in BACKENDS:
+        raise QaBotError(f"unknown backend {backend!r}; choose torch, onnx or onnx-int8")
     index_mod.check_docs(settings.docs)
     try:
         previous = index_mod.load(settings.index)
     except QaBotError as exc:
         log.warning("%s; building a new one", exc)
         previous = None
-    if encoder is None:
+    torch_encoder = encoder
+    if torch_encoder is None:
         from .embed import load_encoder
 
-        encoder = load_encoder(settings.model)
-    return index_mod.update(settings.index, settings.docs, encoder, previous, progress=progress)
+        torch_encoder = load_encoder(settings.model)
+    record = _onnx_record(previous, settings, backend)
+    if record is None and hasattr(torch_encoder, "path"):
+        from .embed import export_onnx
+
+        record = export_onnx(torch_encoder, settings.index / "onnx", quantize=backend == "onnx-int8")
+    embedder = torch_encoder
+    if backend != "torch":
+        if record is None:
+            raise QaBotError(f"model {settings.model!r} cannot be exported to ONNX; use --backend torch")
+        embedder = onnx_encoder(settings.model, settings.index, record)
+    meta = {"backend": backend, "onnx": record}
+    return index_mod.update(settings.index, settings.docs, embedder, previous, progress=progress, meta=meta)
+
+
+def query_encoder(stored: index_mod.StoredIndex, settings: Settings):
+    """The ONNX export recorded with the index when present (fast, no torch), else the torch model."""
+    record = _onnx_record(stored, settings, stored.extra.get("backend", "torch"))
+    if record is not None:
+        try:
+            return onnx_encoder(stored.model, stored.path, record)
+        except QaBotError as exc:
+            log.warning("%s; using the torch model", exc)
+    from .embed import load_encoder
+
+    return load_encoder(settings.model)
 
 
 def open_retriever(settings: Settings, progress: bool = True, notify: Callable[[str], None] | None = None):
     """Load the index (building or refreshing it when missing or stale) and return a Retriever."""
-    from .embed import load_encoder
     from .search import Retriever
 
     stored = index_mod.load(settings.index)  # raises on a damaged index: never overwrite it silently
@@ -47,10 +105,17 @@ def open_retriever(settings: Settings, progress: bool = True, notify: Callable[[
         index_mod.check_docs(settings.docs)
         if notify:
             notify("building the index of %s ..." % settings.docs if stored is None else "documents changed; updating the index ...")
-        encoder = load_encoder(settings.model)
-        stored, _ = index_mod.update(settings.index, settings.docs, encoder, stored, progress=progress)
-    else:
-        if not settings.docs.exists():
-            log.warning("docs folder %s not found; answering from the index as built", settings.docs)
-        encoder = load_encoder(settings.model)
-    return Retriever(stored, encoder, mode=settings.mode, threshold=settings.threshold)
+        backend = stored.extra.get("backend", settings.backend) if stored is not None else settings.backend
+        stored, _ = build(settings, progress=progress, backend=backend)
+    elif not settings.docs.exists():
+        log.warning("docs folder %s not found; answering from the index as built", settings.docs)
+    from concurrent.futures import ThreadPoolExecutor
+
+    # The ONNX session loads in C++ without the GIL: build the BM25 index meanwhile.
+    with ThreadPoolExecutor(1) as pool:
+        encoder = pool.submit(query_encoder, stored, settings)
+        retriever = Retriever(stored, None, mode=settings.mode, threshold=settings.threshold)
+        if settings.mode != "dense":
+            retriever.lexical
+        retriever.encoder = encoder.result()
+    return retriever

@@ -13,6 +13,7 @@ import logging
 import os
 import time
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-SPLITTER_VERSION = 2
+SPLITTER_VERSION = 3
 
 
 class TextEncoder(Protocol):
@@ -64,6 +65,7 @@ class StoredIndex:
     extra: dict = field(default_factory=dict)
     sentence_vectors: np.ndarray | None = None  # float16, one row per sentence, passages in order
     sentence_counts: np.ndarray | None = None  # sentences per passage
+    lexical: object | None = None  # lexical.Lexical: BM25 over the same passages
 
     def sentence_offsets(self) -> np.ndarray:
         """Row of each passage's first sentence in `sentence_vectors` (length n + 1)."""
@@ -152,6 +154,23 @@ def load(path: Path) -> StoredIndex | None:
             raise _corrupt(path, f"{sentence_file} is truncated or corrupt") from None
         if counts.shape != (len(passages),) or sentence_vectors.shape != (int(counts.sum()), dimension):
             raise _corrupt(path, f"{sentence_file} does not match the passages")
+    lexical = None
+    lexical_file = manifest.get("lexical_file")
+    if lexical_file:
+        from .lexical import Lexical
+
+        lpath = path / str(lexical_file)
+        if Path(lexical_file).name != lexical_file or not lpath.is_file():
+            raise _corrupt(path, f"{lexical_file} is missing")
+        try:
+            with np.load(lpath, allow_pickle=False) as arrays:
+                data, indices, indptr = arrays["data"], arrays["indices"], arrays["indptr"]
+            meta = json.loads(lpath.with_suffix(".json").read_text(encoding="utf-8"))
+            lexical = Lexical(data, indices, indptr, meta["vocab"], meta["stopwords"], int(meta["size"]))
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+            raise _corrupt(path, f"{lexical_file} is truncated or corrupt") from None
+        if lexical.size != len(passages) or len(indptr) not in (len(meta["vocab"]), len(meta["vocab"]) + 1):
+            raise _corrupt(path, f"{lexical_file} does not match the passages")
     return StoredIndex(
         path=path,
         model=model,
@@ -161,9 +180,11 @@ def load(path: Path) -> StoredIndex | None:
         passages=passages,
         vectors=vectors,
         vector_file=vector_file,
-        extra={"splitter": manifest.get("splitter"), "created": manifest.get("created")},
+        extra={"splitter": manifest.get("splitter"), "created": manifest.get("created"),
+               "backend": manifest.get("backend", "torch"), "onnx": manifest.get("onnx")},
         sentence_vectors=sentence_vectors,
         sentence_counts=counts,
+        lexical=lexical,
     )
 
 
@@ -218,16 +239,24 @@ def update(
     encoder: TextEncoder,
     previous: StoredIndex | None = None,
     progress: bool = False,
+    meta: dict | None = None,
 ) -> tuple[StoredIndex, UpdateReport]:
     """Bring the index at `path` in line with `docs`, embedding only text not embedded before.
 
-    A different model in `previous` means nothing can be reused: everything is embedded again.
+    A different model (or embedding backend, in `meta`) in `previous` means nothing can be
+    reused: everything is embedded again. `meta` is stored in the manifest as it is.
     """
+    meta = dict(meta or {})
     check_docs(docs)
     documents = read_folder(docs)
     if not documents:
         raise QaBotError(f"no readable .txt or .md files in {docs}")
-    rebuilt = previous is None or previous.model != encoder.name or previous.dimension != encoder.dimension
+    rebuilt = (
+        previous is None
+        or previous.model != encoder.name
+        or previous.dimension != encoder.dimension
+        or previous.extra.get("backend", "torch") != meta.get("backend", "torch")
+    )
     passages: list[Passage] = []
     files: dict[str, dict] = {}
     changed: list[str] = []
@@ -242,7 +271,7 @@ def update(
 
     vectors, sentences, counts, embedded = embed_with_reuse(passages, encoder, None if rebuilt else previous, progress)
     removed = sorted(set(previous.files) - set(files)) if previous else []
-    stored = write(path, encoder.name, encoder.dimension, docs, files, passages, vectors, sentences, counts)
+    stored = write(path, encoder.name, encoder.dimension, docs, files, passages, vectors, sentences, counts, meta)
     report = UpdateReport(
         files=len(files),
         passages=len(passages),
@@ -337,6 +366,7 @@ def write(
     vectors: np.ndarray,
     sentence_vectors: np.ndarray,
     sentence_counts: np.ndarray,
+    meta: dict | None = None,
 ) -> StoredIndex:
     """Write vectors under a fresh name, then swap the manifest in: the rename is the commit.
 
@@ -355,6 +385,13 @@ def write(
     data = faiss.serialize_index(index).tobytes()
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(sentence_vectors, dtype=np.float16), allow_pickle=False)
+    from .lexical import Lexical, passage_text
+
+    lexical = Lexical.build([passage_text(p) for p in passages]) if passages else None
+    lexical_file = f"lexical-{generation}.npz"
+    lexical_buffer = io.BytesIO()
+    if lexical is not None:
+        np.savez(lexical_buffer, **lexical.arrays())
     manifest = {
         "format": FORMAT,
         "splitter": SPLITTER_VERSION,
@@ -364,20 +401,27 @@ def write(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "vector_file": vector_file,
         "sentence_file": sentence_file,
+        "lexical_file": lexical_file if lexical is not None else None,
         "sentence_counts": [int(c) for c in sentence_counts],
+        **(meta or {}),
         "files": files,
         "passages": [p.to_dict() for p in passages],
     }
     try:
         _atomic_write_bytes(path / vector_file, data)
         _atomic_write_bytes(path / sentence_file, buffer.getvalue())
+        if lexical is not None:
+            _atomic_write_bytes(path / lexical_file, lexical_buffer.getvalue())
+            _atomic_write_bytes(path / lexical_file.replace(".npz", ".json"), json.dumps(lexical.meta()).encode())
         _atomic_write_bytes(path / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
     except OSError as exc:
-        for new in (vector_file, sentence_file):  # the old manifest still names the old files
+        for new in (vector_file, sentence_file, lexical_file, lexical_file.replace(".npz", ".json")):
+            # the old manifest still names the old files
             (path / new).unlink(missing_ok=True)
         raise QaBotError(f"cannot write index to {path}: {exc.strerror or exc}") from None
-    for old in [*path.glob("vectors-*.faiss"), *path.glob("sentences-*.npy")]:
-        if old.name not in (vector_file, sentence_file):
+    keep = (vector_file, sentence_file, lexical_file, lexical_file.replace(".npz", ".json"))
+    for old in [*path.glob("vectors-*.faiss"), *path.glob("sentences-*.npy"), *path.glob("lexical-*.np[z]"), *path.glob("lexical-*.json")]:
+        if old.name not in keep:
             old.unlink(missing_ok=True)
     return StoredIndex(
         path=path,
@@ -388,7 +432,8 @@ def write(
         passages=passages,
         vectors=index,
         vector_file=vector_file,
-        extra={"splitter": SPLITTER_VERSION, "created": manifest["created"]},
+        extra={"splitter": SPLITTER_VERSION, "created": manifest["created"], **(meta or {})},
         sentence_vectors=np.ascontiguousarray(sentence_vectors, dtype=np.float16),
         sentence_counts=np.asarray(sentence_counts, dtype=np.int64),
+        lexical=lexical,
     )

@@ -14,6 +14,7 @@ import numpy as np
 from .documents import Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
+from .lexical import Lexical, passage_text
 
 MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
@@ -74,50 +75,6 @@ def clean_question(question: str) -> str:
     return q
 
 
-class Lexical:
-    """BM25 (bm25s, English stop words, Snowball stemming) over the same passages.
-
-    `scores` are divided by the sum of the question terms' IDFs (unknown terms count at the
-    highest IDF), which maps them to about 0..1 on the same scale for every question.
-    """
-
-    def __init__(self, texts: list[str]):
-        import bm25s
-        import Stemmer
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
-        self._bm25s = bm25s
-        self.stemmer = Stemmer.Stemmer("english")
-        tokens = bm25s.tokenize(texts, stopwords="en_plus", stemmer=self.stemmer, show_progress=False)
-        self.model = bm25s.BM25()
-        self.model.index(tokens, show_progress=False)
-        self.size = len(texts)
-        df = np.zeros(len(tokens.vocab), dtype=np.float64)
-        for ids in tokens.ids:
-            if len(ids):
-                df[np.unique(np.asarray(ids))] += 1
-        n = max(self.size, 1)
-        idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
-        self.idf = {token: float(idf[i]) for token, i in tokens.vocab.items()}
-        self.idf_unknown = float(np.log(1 + (n + 0.5) / 0.5))
-
-    def tokens(self, question: str) -> list[str]:
-        out = self._bm25s.tokenize([question], stopwords="en_plus", stemmer=self.stemmer, return_ids=False, show_progress=False)[0]
-        return list(dict.fromkeys(out))  # each term once
-
-    def raw_scores(self, question: str) -> tuple[np.ndarray, list[str]]:
-        terms = self.tokens(question)
-        ids = self.model.get_tokens_ids(terms)
-        if not ids:
-            return np.zeros(self.size, dtype=np.float32), terms
-        return np.asarray(self.model.get_scores_from_ids(ids), dtype=np.float32), terms
-
-    def scores(self, question: str) -> np.ndarray:
-        raw, terms = self.raw_scores(question)
-        total = sum(self.idf.get(t, self.idf_unknown) for t in terms)
-        return raw / total if total > 0 else raw
-
-
 class Retriever:
     """The object a user holds: ask a question, get cited passages.
 
@@ -138,8 +95,9 @@ class Retriever:
 
     @property
     def lexical(self) -> Lexical:
+        """BM25 stored with the index (built here only for an index written without one)."""
         if self._lexical is None:
-            self._lexical = Lexical([f"{p.title} {p.date or ''} {p.text}" for p in self.passages])
+            self._lexical = self.index.lexical or Lexical.build([passage_text(p) for p in self.passages])
         return self._lexical
 
     def rank(self, question: str, k: int) -> list[tuple[int, float]]:

@@ -1,0 +1,59 @@
+"""The fast paths give the same answers: ONNX query embeddings, stored BM25, no torch when answering."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from qa_bot import engine
+from qa_bot.lexical import Lexical, passage_text
+
+QUESTIONS = ["Where did Kim Jong Un meet Putin in 2019?", "Which country recognized the DPRK first?",
+             "What is the capital of Australia?", "a", "Ünïcödé  question with  spaces?"]
+
+
+def test_onnx_query_embeddings_match_sentence_transformers(retriever, seeds_settings, encoder):
+    onnx = engine.query_encoder(retriever.index, seeds_settings)
+    assert type(onnx).__name__ == "OnnxEncoder"
+    texts = QUESTIONS + [p.text for p in retriever.passages[:20]]
+    ours = np.stack([onnx.encode_query(t) for t in QUESTIONS] + list(onnx.encode([p.text for p in retriever.passages[:20]])))
+    reference = encoder.encode(texts)
+    cosine = (ours * reference).sum(axis=1)
+    print(f"\nONNX fp32 vs sentence-transformers: min cosine {cosine.min():.6f}")
+    assert cosine.min() >= 0.999
+    assert [onnx.count_tokens(t) for t in texts] == [encoder.count_tokens(t) for t in texts]
+
+
+def test_stored_bm25_scores_equal_bm25s(retriever):
+    import bm25s
+    import Stemmer
+
+    texts = [passage_text(p) for p in retriever.passages]
+    stemmer = Stemmer.Stemmer("english")
+    model = bm25s.BM25()
+    model.index(bm25s.tokenize(texts, stopwords="en_plus", stemmer=stemmer, show_progress=False), show_progress=False)
+    lexical = retriever.index.lexical
+    assert isinstance(lexical, Lexical)
+    for q in QUESTIONS[:3] + ["treaty partnership June", "Taedonggang diplomatic club reception"]:
+        ours, terms = lexical.raw_scores(q)
+        query = bm25s.tokenize([q], stopwords="en_plus", stemmer=stemmer, return_ids=False, show_progress=False)[0]
+        assert terms == list(dict.fromkeys(query))
+        ids = model.get_tokens_ids(query)
+        expected = model.get_scores(ids) if ids else np.zeros(len(texts))
+        np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_answering_never_imports_torch(seeds_settings, retriever):
+    code = (
+        "import sys, json; from qa_bot.cli import main; rc = main(['ask', '--json', 'Where did Kim Jong Un meet Putin in 2019?']);"
+        "print(json.dumps({'rc': rc, 'heavy': sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'bm25s', 'scipy') if m in sys.modules)}))"
+    )
+    env = dict(os.environ, QA_BOT_DOCS=str(seeds_settings.docs), QA_BOT_INDEX=str(seeds_settings.index))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    answer, status = proc.stdout.strip().splitlines()[-2:]
+    assert json.loads(status) == {"rc": 0, "heavy": []}, proc.stderr
+    assert json.loads(answer)["results"][0]["source"] == "004_6e374db3219750da.txt"
