@@ -149,17 +149,23 @@ def cmd_eval(args) -> int:
     from pathlib import Path
 
     from . import engine, evaluate
+    from . import index as index_mod
     from .search import Retriever
 
     settings = _settings(args)
     if args.beir:
-        from .embed import load_encoder
-
         data = evaluate.load_beir(Path(args.beir), args.split)
-        encoder = load_encoder(settings.model)
-        cache = settings.index / f"beir-{Path(args.beir).resolve().name}"
-        stored = evaluate.beir_index(data, encoder, cache, progress=not args.quiet)
-        result = evaluate.evaluate_beir(Retriever(stored, encoder, mode=settings.mode, threshold=settings.threshold), data)
+        suffix = "" if settings.backend == "torch" else f"-{settings.backend}"
+        cache = settings.index / f"beir-{Path(args.beir).resolve().name}{suffix}"
+        try:
+            previous = index_mod.load(cache)
+        except QaBotError:
+            previous = None
+        encoder, meta = engine.embedder_for(settings, cache, settings.backend, previous)
+        stored = evaluate.beir_index(data, encoder, cache, progress=not args.quiet, meta=meta)
+        result = evaluate.evaluate_beir(Retriever(stored, engine.query_encoder(stored, settings), mode=settings.mode,
+                                                  threshold=settings.threshold), data)
+        result["backend"] = settings.backend
         result = {"dataset": Path(args.beir).name, "split": args.split, "mode": settings.mode, **result}
         keys = ("ndcg@10", "recall@100", "mrr@10")
     else:

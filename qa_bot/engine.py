@@ -54,14 +54,24 @@ def build(settings: Settings, progress: bool = True, encoder=None, backend: str 
     Returns (StoredIndex, UpdateReport). `encoder` overrides the model used for embedding (tests).
     """
     backend = backend or settings.backend
-    if backend not in BACKENDS:
-        raise QaBotError(f"unknown backend {backend!r}; choose torch, onnx or onnx-int8")
     index_mod.check_docs(settings.docs)
     try:
         previous = index_mod.load(settings.index)
     except QaBotError as exc:
         log.warning("%s; building a new one", exc)
         previous = None
+    embedder, meta = embedder_for(settings, settings.index, backend, previous, encoder)
+    return index_mod.update(settings.index, settings.docs, embedder, previous, progress=progress, meta=meta)
+
+
+def embedder_for(settings: Settings, index_path, backend: str, previous=None, encoder=None):
+    """The encoder that embeds passages for `backend`, and the manifest fields that record it.
+
+    The torch model is always loaded here: it is the source of the ONNX export (made once,
+    beside the index) that answers questions without torch.
+    """
+    if backend not in BACKENDS:
+        raise QaBotError(f"unknown backend {backend!r}; choose torch, onnx or onnx-int8")
     torch_encoder = encoder
     if torch_encoder is None:
         from .embed import load_encoder
@@ -71,14 +81,13 @@ def build(settings: Settings, progress: bool = True, encoder=None, backend: str 
     if record is None and hasattr(torch_encoder, "path"):
         from .embed import export_onnx
 
-        record = export_onnx(torch_encoder, settings.index / "onnx", quantize=backend == "onnx-int8")
+        record = export_onnx(torch_encoder, index_path / "onnx", quantize=backend == "onnx-int8")
     embedder = torch_encoder
     if backend != "torch":
         if record is None:
             raise QaBotError(f"model {settings.model!r} cannot be exported to ONNX; use --backend torch")
-        embedder = onnx_encoder(settings.model, settings.index, record)
-    meta = {"backend": backend, "onnx": record}
-    return index_mod.update(settings.index, settings.docs, embedder, previous, progress=progress, meta=meta)
+        embedder = onnx_encoder(settings.model, index_path, record)
+    return embedder, {"backend": backend, "onnx": record}
 
 
 def query_encoder(stored: index_mod.StoredIndex, settings: Settings):

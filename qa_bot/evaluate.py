@@ -142,7 +142,7 @@ def load_beir(path: Path, split: str = "test") -> Beir:
     return Beir(path, corpus, queries, qrels)
 
 
-def beir_index(data: Beir, encoder, cache: Path, progress: bool = True):
+def beir_index(data: Beir, encoder, cache: Path, progress: bool = True, meta: dict | None = None):
     """The dataset's passages (title + abstract, windowed to fit) indexed under `cache`, reused when unchanged."""
     import hashlib
 
@@ -153,6 +153,9 @@ def beir_index(data: Beir, encoder, cache: Path, progress: bool = True):
     try:
         previous = index_mod.load(cache)
     except QaBotError:
+        previous = None
+    meta = meta or {"backend": "torch"}
+    if previous is not None and previous.extra.get("backend", "torch") != meta.get("backend", "torch"):
         previous = None
     if previous is not None and previous.model == encoder.name and previous.files.get("corpus.jsonl", {}).get("sha256") == digest \
             and previous.extra.get("splitter") == index_mod.SPLITTER_VERSION:
@@ -165,7 +168,7 @@ def beir_index(data: Beir, encoder, cache: Path, progress: bool = True):
             passages.append(Passage(passage_id(source, text), source, 1, 1, 1, text, doc.get("title") or "", None))
     vectors, sentences, counts, _ = index_mod.embed_with_reuse(passages, encoder, previous, progress=progress)
     files = {"corpus.jsonl": {"sha256": digest, "passages": len(passages)}}
-    return index_mod.write(cache, encoder.name, encoder.dimension, data.path, files, passages, vectors, sentences, counts)
+    return index_mod.write(cache, encoder.name, encoder.dimension, data.path, files, passages, vectors, sentences, counts, meta)
 
 
 def ranked_docs(retriever, query: str, n: int = 100) -> list[str]:

@@ -137,6 +137,7 @@ def load(path: Path) -> StoredIndex | None:
         raise _corrupt(path, f"{vector_file} is missing")
     try:
         vectors = faiss.read_index(str(vpath))
+        tune_vector_index(vectors)
     except Exception:
         raise _corrupt(path, f"{vector_file} is truncated or corrupt") from None
     if vectors.ntotal != len(passages) or vectors.d != dimension:
@@ -334,13 +335,51 @@ def embed_with_reuse(
     return vectors, sentence_vectors.astype(np.float16), counts, n_passages + n_sentences
 
 
-def build_vector_index(vectors: np.ndarray):
-    """Exact inner-product search over normalised vectors (cosine similarity)."""
+FLAT_LIMIT = 50_000  # exact search up to here; beyond it an IVF index (see docs/performance.md)
+
+
+def vector_index_kind(n: int) -> str:
+    """'flat', 'ivf' or 'hnsw': QA_BOT_VECTOR_INDEX when set, else by corpus size."""
+    kind = os.environ.get("QA_BOT_VECTOR_INDEX", "auto").lower()
+    if kind not in ("auto", "flat", "ivf", "hnsw"):
+        raise QaBotError(f"QA_BOT_VECTOR_INDEX must be auto, flat, ivf or hnsw (got {kind!r})")
+    if kind == "auto":
+        kind = "flat" if n <= FLAT_LIMIT else "ivf"
+    return "flat" if n < 1000 else kind  # too few vectors to cluster
+
+
+def tune_vector_index(index) -> None:
+    """Search-time settings that are not stored with a FAISS index."""
     import faiss
 
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    ivf = faiss.try_extract_index_ivf(index) if hasattr(faiss, "try_extract_index_ivf") else None
+    if ivf is not None:
+        ivf.nprobe = max(16, ivf.nlist // 128)
+        ivf.make_direct_map()  # rows can be read back (fusion, incremental updates)
+    if hasattr(index, "hnsw"):
+        index.hnsw.efSearch = 128
+
+
+def build_vector_index(vectors: np.ndarray, kind: str | None = None):
+    """Inner-product search over normalised vectors (cosine similarity): exact, IVF or HNSW."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, d = vectors.shape
+    kind = kind or vector_index_kind(n)
+    if kind == "ivf":
+        nlist = int(min(max(4 * np.sqrt(n), 64), 65536))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors[np.random.default_rng(0).choice(n, min(n, nlist * 64), replace=False)]
+        index.train(sample)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+    else:
+        index = faiss.IndexFlatIP(d)
+    if n:
+        index.add(vectors)
+    tune_vector_index(index)
     return index
 
 

@@ -92,6 +92,9 @@ class Retriever:
         self.threshold = DEFAULT_THRESHOLDS[mode] if threshold is None else threshold
         self.passages = index.passages
         self._lexical: Lexical | None = None
+        import faiss
+
+        faiss.omp_set_num_threads(1)  # one query at a time: threads only add contention here
 
     @property
     def lexical(self) -> Lexical:

@@ -1,0 +1,330 @@
+"""qa-bot benchmark suite: prints every speed and memory figure of docs/performance.md.
+
+    .venv/bin/python -m benchmarks [--quick] [--json FILE]
+
+Real passages come from seeds/ and, when present, ../shared/bench/scifact (its cached index
+under embeddings/beir-scifact is reused). The 100k-passage query benchmark tiles real SciFact
+passage embeddings with small noise; the index-scale part uses real embeddings plus noise as
+synthetic vectors (embedding a million paragraphs takes hours here). Ratios are measured in
+the same run, interleaved, because these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
+PY = sys.executable
+QA = [PY, "-m", "qa_bot.cli"]
+QUESTION = "Where did Kim Jong Un meet Putin in 2019?"
+RESULTS: dict[str, dict] = {}
+
+
+def record(section: str, **figures) -> None:
+    RESULTS.setdefault(section, {}).update(figures)
+    for key, value in figures.items():
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        print(f"  {section:<14} {key:<42} {shown}", flush=True)
+
+
+def pct(values, q) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def timed(cmd, env=None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one fresh process."""
+    wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+               "subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+               "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([PY, "-c", wrapper, *cmd], capture_output=True, text=True, env=env).stdout.split()
+    return float(out[0]), int(out[1])
+
+
+# --------------------------------------------------------------------------- 1, 2, 6: cold start
+
+
+def bench_cold(runs: int) -> None:
+    print("cold start (seeds index built; medians of interleaved runs)")
+    env = dict(os.environ)
+    subprocess.run([*QA, "index", "-q"], check=True, env=env)
+    model = ROOT / "embeddings"
+    from qa_bot.embed import bundled_model_dir
+
+    commands = {
+        "ask": [*QA, "ask", QUESTION],
+        "import_st": [PY, "-c", "import sentence_transformers"],
+        "st_model": [PY, "-c", f"from sentence_transformers import SentenceTransformer; SentenceTransformer({str(bundled_model_dir())!r}, device='cpu')"],
+        "help": [*QA, "--help"],
+        "error_empty_question": [*QA, "ask", ""],
+        "error_missing_docs": [*QA, "ask", "--docs", "/nonexistent", "--index", "/tmp/qa-bot-none", "hi"],
+    }
+    times = {k: [] for k in commands}
+    rss = {k: [] for k in commands}
+    for _ in range(runs):
+        for key, cmd in commands.items():
+            t, m = timed(cmd, env)
+            times[key].append(t)
+            rss[key].append(m)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    record("cold", ask_s=med["ask"], import_sentence_transformers_s=med["import_st"],
+           ask_over_import_ratio=med["ask"] / med["import_st"], help_s=med["help"],
+           error_empty_question_s=med["error_empty_question"], error_missing_docs_s=med["error_missing_docs"],
+           ask_peak_rss_mib=statistics.median(rss["ask"]) / 1024,
+           st_model_peak_rss_mib=statistics.median(rss["st_model"]) / 1024,
+           rss_ratio=statistics.median(rss["ask"]) / statistics.median(rss["st_model"]))
+    assert model.exists()
+
+
+# --------------------------------------------------------------------------- 3: indexing throughput
+
+
+def scifact_passages(n: int) -> list[str]:
+    from qa_bot import index as index_mod
+
+    cached = index_mod.load(ROOT / "embeddings" / "beir-scifact") if (ROOT / "embeddings" / "beir-scifact").exists() else None
+    if cached is not None:
+        return [p.text for p in cached.passages[:n]]
+    if (SCIFACT / "corpus.jsonl").exists():
+        with open(SCIFACT / "corpus.jsonl") as fh:
+            return [json.loads(line)["text"][:1500] for _, line in zip(range(n), fh)]
+    from qa_bot.documents import read_folder, split_document
+
+    texts = [p.text for d in read_folder(ROOT / "seeds") for p in split_document(d)]
+    return (texts * (n // len(texts) + 1))[:n]
+
+
+def bench_encode(n: int, rounds: int) -> None:
+    print(f"indexing throughput ({n} SciFact passages, interleaved rounds)")
+    from qa_bot.embed import Encoder, OnnxEncoder, export_onnx
+
+    texts = scifact_passages(n)
+    torch_enc = Encoder()
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        fp32 = export_onnx(torch_enc, tmp / "fp32")
+        int8 = export_onnx(torch_enc, tmp / "int8", quantize=True)
+        encoders = {
+            "torch": torch_enc,
+            "onnx": OnnxEncoder("m", tmp / fp32["file"].replace("onnx/", "fp32/"), tmp / "fp32" / "tokenizer.json"),
+            "onnx-int8": OnnxEncoder("m", tmp / int8["file"].replace("onnx/", "int8/"), tmp / "int8" / "tokenizer.json"),
+        }
+        rates = {k: [] for k in encoders}
+        vectors = {}
+        for _ in range(rounds):
+            for key, enc in encoders.items():
+                t = time.perf_counter()
+                vectors[key] = enc.encode(texts)
+                rates[key].append(len(texts) / (time.perf_counter() - t))
+        med = {k: statistics.median(v) for k, v in rates.items()}
+        cos8 = (vectors["onnx-int8"] * vectors["torch"]).sum(1)
+        cos32 = (vectors["onnx"] * vectors["torch"]).sum(1)
+        record("encode", torch_per_s=med["torch"], onnx_fp32_per_s=med["onnx"], onnx_int8_per_s=med["onnx-int8"],
+               onnx_fp32_ratio=med["onnx"] / med["torch"], onnx_int8_ratio=med["onnx-int8"] / med["torch"],
+               onnx_fp32_min_cosine=float(cos32.min()), onnx_int8_min_cosine=float(cos8.min()),
+               onnx_int8_mean_cosine=float(cos8.mean()))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- 4: warm query latency at scale
+
+
+def synthetic_index(n: int, tmp: Path):
+    """n passages: real SciFact (or seeds) passages tiled, their embeddings plus small noise."""
+    from qa_bot import index as index_mod
+    from qa_bot.documents import Passage, passage_id
+
+    base = index_mod.load(ROOT / "embeddings" / "beir-scifact") if (ROOT / "embeddings" / "beir-scifact" / "manifest.json").exists() else None
+    if base is None:
+        base = index_mod.load(ROOT / "embeddings")
+    vecs = base.all_vectors()
+    svecs = np.asarray(base.sentence_vectors, dtype=np.float32)
+    rng = np.random.default_rng(1)
+    reps = n // len(vecs) + 1
+
+    def noisy(x: np.ndarray, copy: int) -> np.ndarray:
+        if copy == 0:
+            return x
+        y = x + rng.normal(0, 0.02, x.shape).astype(np.float32)
+        return y / np.linalg.norm(y, axis=1, keepdims=True)
+
+    tiled = np.concatenate([noisy(vecs, c) for c in range(reps)])[:n]
+    whole = n // len(vecs)
+    rest = n - whole * len(vecs)
+    counts = np.concatenate([base.sentence_counts] * whole + [base.sentence_counts[:rest]])
+    sentences = np.concatenate([noisy(svecs, c) for c in range(whole)] + [noisy(svecs[: int(base.sentence_counts[:rest].sum())], whole)])
+    passages = []
+    for i in range(n):
+        p = base.passages[i % len(base.passages)]
+        text = p.text if i < len(base.passages) else f"{p.text} (copy {i // len(base.passages)})"
+        passages.append(Passage(passage_id(f"{p.source}#{i}", text), f"{p.source}#{i}", 1, 1, 1, text, p.title, None))
+    t = time.perf_counter()
+    stored = index_mod.write(tmp, base.model, base.dimension, ROOT / "seeds", {}, passages, tiled, sentences.astype(np.float16), counts)
+    return stored, time.perf_counter() - t
+
+
+def bench_warm(n: int) -> None:
+    print(f"warm query latency, hybrid, {n:,} passages (SciFact test questions)")
+    from qa_bot import engine, index as index_mod
+    from qa_bot.config import Settings
+    from qa_bot.search import Retriever
+
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        stored, build_s = synthetic_index(n, tmp / "idx")
+        t = time.perf_counter()
+        loaded = index_mod.load(tmp / "idx")
+        load_s = time.perf_counter() - t
+        seeds = index_mod.load(ROOT / "embeddings")
+        encoder = engine.query_encoder(seeds, Settings())
+        retriever = Retriever(loaded, encoder, mode="hybrid")
+        queries = [json.loads(line)["text"] for line in open(SCIFACT / "queries.jsonl")][:300] if SCIFACT.exists() else [QUESTION] * 300
+        for q in queries[:10]:
+            retriever.ask(q)
+        lat = []
+        for q in queries:
+            t = time.perf_counter()
+            retriever.ask(q, k=3)
+            lat.append((time.perf_counter() - t) * 1000)
+        record("warm", passages=n, p50_ms=pct(lat, 50), p99_ms=pct(lat, 99), index_write_s=build_s, index_load_s=load_s,
+               vector_index=type(loaded.vectors).__name__)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- 5: vector index at scale
+
+
+def bench_scale(sizes: list[int]) -> None:
+    print("vector index choice (real embeddings + noise; queries are perturbed real embeddings)")
+    import faiss
+
+    from qa_bot import index as index_mod
+
+    faiss.omp_set_num_threads(1)
+    base_path = ROOT / "embeddings" / "beir-scifact"
+    base = index_mod.load(base_path if (base_path / "manifest.json").exists() else ROOT / "embeddings")
+    real = base.all_vectors()
+    rng = np.random.default_rng(7)
+    for n in sizes:
+        reps = n // len(real) + 1
+        parts = [real] + [real + rng.normal(0, 0.03, real.shape).astype(np.float32) for _ in range(reps - 1)]
+        data = np.concatenate(parts)[:n]
+        data /= np.linalg.norm(data, axis=1, keepdims=True)
+        queries = real[rng.choice(len(real), 200)] + rng.normal(0, 0.03, (200, real.shape[1])).astype(np.float32)
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+        exact = faiss.IndexFlatIP(data.shape[1])
+        exact.add(data)
+        t = time.perf_counter()
+        _, truth = exact.search(queries, 10)
+        flat_ms = (time.perf_counter() - t) / len(queries) * 1000
+        kinds = ["flat", "ivf", "hnsw"] if n <= 200_000 else ["flat", "ivf"]
+        for kind in kinds:
+            if kind == "flat":
+                index, build_s = exact, 0.0
+            else:
+                faiss.omp_set_num_threads(os.cpu_count() or 1)
+                t = time.perf_counter()
+                index = index_mod.build_vector_index(data, kind)
+                build_s = time.perf_counter() - t
+                faiss.omp_set_num_threads(1)
+            lat = []
+            found = []
+            for q in queries:
+                t = time.perf_counter()
+                _, ids = index.search(q[None, :], 10)
+                lat.append((time.perf_counter() - t) * 1000)
+                found.append(ids[0])
+            recall = float(np.mean([len(set(f) & set(g)) / 10 for f, g in zip(found, truth)]))
+            size = len(faiss.serialize_index(index))
+            record(f"scale {n // 1000}k", **{f"{kind}_recall@10": recall, f"{kind}_p50_ms": pct(lat, 50),
+                                            f"{kind}_build_s": build_s, f"{kind}_bytes_per_vector": size / n})
+        record(f"scale {n // 1000}k", chosen=index_mod.vector_index_kind(n), flat_batch_ms_per_query=flat_ms)
+        del exact, data
+
+
+# --------------------------------------------------------------------------- 7: bot throughput
+
+
+def bench_bot(chats: int) -> None:
+    print(f"bot throughput ({chats} questions from {chats} chats at once, local fake Bot API)")
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fake_telegram import FakeBotApi, message
+
+    from qa_bot import engine
+    from qa_bot.config import Settings
+    from qa_bot.telegram import BotConfig, build_application
+
+    token = "123456789:AAEhBP0av28jLkPLFhO5bRw9Qs3Yhkp2vXo"
+    retriever = engine.open_retriever(Settings(), progress=False)
+    questions = ["Where did Kim Jong Un meet Putin in 2019?", "Which country recognized the DPRK first?",
+                 "When was the partnership treaty signed?", "What did the leaders agree on in Vladivostok?"]
+
+    async def run() -> list[float]:
+        with FakeBotApi(token) as api:
+            app = build_application(token, retriever, BotConfig(rate_limit=1000), base_url=api.base_url, poll_read=2.0)
+            await app.initialize()
+            await app.start()
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            try:
+                start = time.monotonic()
+                for chat in range(chats):
+                    api.push(message(questions[chat % len(questions)], chat_id=10_000 + chat))
+                deadline = start + 60
+                while time.monotonic() < deadline and len({c.params["chat_id"] for c in api.sent()}) < chats:
+                    await asyncio.sleep(0.01)
+                first = {}
+                for c in api.sent():
+                    first.setdefault(c.params["chat_id"], c.at - start)
+                return list(first.values())
+            finally:
+                await app.updater.stop()
+                await app.stop()
+                await app.shutdown()
+
+    times = asyncio.run(run())
+    record("bot", chats=chats, answered=len(times), p50_s=pct(times, 50), p99_s=pct(times, 99), max_s=max(times))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, no 1M index")
+    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results.json"), help="where to write the figures")
+    ap.add_argument("--only", nargs="*", help="sections: cold encode warm scale bot")
+    args = ap.parse_args()
+    os.chdir(ROOT)
+    only = set(args.only or ["cold", "encode", "warm", "scale", "bot"])
+    started = time.perf_counter()
+    if "cold" in only:
+        bench_cold(runs=3 if args.quick else 7)
+    if "encode" in only:
+        bench_encode(n=96 if args.quick else 256, rounds=2 if args.quick else 3)
+    if "warm" in only:
+        bench_warm(20_000 if args.quick else 100_000)
+    if "scale" in only:
+        bench_scale([100_000] if args.quick else [100_000, 1_000_000])
+    if "bot" in only:
+        bench_bot(50)
+    RESULTS["run"] = {"seconds": time.perf_counter() - started, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
+    Path(args.json).write_text(json.dumps(RESULTS, indent=1))
+    print(f"wrote {args.json} ({RESULTS['run']['seconds']:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
