@@ -348,3 +348,31 @@ def test_cli_token_errors_before_any_network_call(tmp_path, monkeypatch, capsys)
     assert "malformed" in err and "12345:short" not in err
     assert main(["telegram", "--token-file", str(tmp_path / "nope")]) == 1
     assert "cannot read token file" in capsys.readouterr().err
+
+
+def test_qa_bot_telegram_process_answers_a_private_question(seeds_settings, retriever, tmp_path):
+    """`qa-bot telegram` as a user runs it: a real process, real HTTP, the local Bot API server."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with FakeBotApi(TOKEN) as api:
+        env = dict(os.environ, TELEGRAM_BOT_TOKEN=TOKEN, QA_BOT_TELEGRAM_API_URL=api.base_url,
+                   QA_BOT_DOCS=str(seeds_settings.docs), QA_BOT_INDEX=str(seeds_settings.index))
+        log_file = tmp_path / "bot.log"
+        with open(log_file, "w") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "qa_bot.cli", "telegram"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            api.wait_for(lambda calls: any(c.method == "getUpdates" for c in calls), timeout=120)
+            api.push(message("Where did Kim Jong Un meet Putin in 2019?", chat_id=777))
+            api.wait_for(lambda calls: any(c.method == "sendMessage" for c in calls), timeout=60)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+        text = api.sent()[0].params["text"]
+        assert "004_6e374db3219750da.txt:5" in text and "Vladivostok" in text
+        output = log_file.read_text()
+        assert TOKEN not in output and TOKEN.split(":")[1] not in output
+        assert "Traceback" not in output
+        assert proc.returncode == 0, output
