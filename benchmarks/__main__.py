@@ -299,6 +299,93 @@ def bench_bot(chats: int) -> None:
     record("bot", chats=chats, answered=len(times), p50_s=pct(times, 50), p99_s=pct(times, 99), max_s=max(times))
 
 
+# --------------------------------------------------------------------------- 8: side by side with txtai
+
+TXTAI_BUILD = """
+import sys, time, json
+t = time.perf_counter()
+from txtai import Embeddings
+texts = [open(p, encoding="utf-8").read().strip() for p in sys.argv[3:]]
+emb = Embeddings(path=sys.argv[1], content=True, backend="faiss", faiss={"nprobe": 1})
+emb.index([(i, t, None) for i, t in enumerate(texts)])
+emb.save(sys.argv[2])
+print(time.perf_counter() - t)
+"""
+TXTAI_QUERY = """
+import sys, time
+from txtai import Embeddings
+import faiss; faiss.omp_set_num_threads(1)
+emb = Embeddings(); emb.load(sys.argv[1])
+print(emb.search(sys.argv[2], 3)[0]["text"][:60])
+"""
+
+
+def bench_txtai(n: int, runs: int) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("txtai") is None:
+        print("txtai side by side: skipped (pip install txtai into .venv to run it)")
+        return
+    print(f"side by side with txtai ({n} SciFact passages, same model, FAISS on 1 thread at query time)")
+    from qa_bot import engine
+    from qa_bot.config import Settings
+    from qa_bot.embed import bundled_model_dir
+
+    texts = scifact_passages(n)
+    tmp = Path(tempfile.mkdtemp())
+    try:
+        docs = tmp / "docs"
+        docs.mkdir()
+        files = []
+        for i, text in enumerate(texts):
+            f = docs / f"p{i:05d}.txt"
+            f.write_text(text + "\n", encoding="utf-8")
+            files.append(str(f))
+        model = str(bundled_model_dir())
+        queries = [json.loads(line)["text"] for line in open(SCIFACT / "queries.jsonl")][:100] if SCIFACT.exists() else [QUESTION] * 100
+        # build: from process start, each its own process
+        ours_build, _ = timed([*QA, "index", "-q", "--docs", str(docs), "--index", str(tmp / "ours")])
+        theirs_build, _ = timed([PY, "-c", TXTAI_BUILD, model, str(tmp / "txtai"), *files])
+        cold = {"ours": [], "txtai": []}
+        rss = {"ours": [], "txtai": []}
+        for _ in range(runs):
+            t, m = timed([*QA, "ask", "--docs", str(docs), "--index", str(tmp / "ours"), queries[0]])
+            cold["ours"].append(t)
+            rss["ours"].append(m)
+            t, m = timed([PY, "-c", TXTAI_QUERY, str(tmp / "txtai"), queries[0]])
+            cold["txtai"].append(t)
+            rss["txtai"].append(m)
+        retriever = engine.open_retriever(Settings(docs=docs, index=tmp / "ours"), progress=False)
+        from txtai import Embeddings
+        import faiss
+
+        emb = Embeddings()
+        emb.load(str(tmp / "txtai"))
+        faiss.omp_set_num_threads(1)
+        warm = {"ours": [], "txtai": []}
+        for q in queries[:5]:
+            retriever.ask(q)
+            emb.search(q, 3)
+        for q in queries:
+            t = time.perf_counter()
+            retriever.ask(q, k=3)
+            warm["ours"].append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            emb.search(q, 3)
+            warm["txtai"].append((time.perf_counter() - t) * 1000)
+        med = {k: statistics.median(v) for k, v in cold.items()}
+        record("txtai", passages=n, ours_build_s=ours_build, txtai_build_s=theirs_build,
+               ours_cold_query_s=med["ours"], txtai_cold_query_s=med["txtai"],
+               ours_warm_p50_ms=pct(warm["ours"], 50), txtai_warm_p50_ms=pct(warm["txtai"], 50),
+               ours_cold_peak_rss_mib=statistics.median(rss["ours"]) / 1024,
+               txtai_cold_peak_rss_mib=statistics.median(rss["txtai"]) / 1024,
+               build_speedup=theirs_build / ours_build, cold_speedup=med["txtai"] / med["ours"],
+               warm_speedup=pct(warm["txtai"], 50) / pct(warm["ours"], 50),
+               memory_ratio=statistics.median(rss["ours"]) / statistics.median(rss["txtai"]))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -306,10 +393,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks")
     ap.add_argument("--quick", action="store_true", help="smaller sizes, no 1M index")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results.json"), help="where to write the figures")
-    ap.add_argument("--only", nargs="*", help="sections: cold encode warm scale bot")
+    ap.add_argument("--only", nargs="*", help="sections: cold encode warm scale bot txtai")
     args = ap.parse_args()
     os.chdir(ROOT)
-    only = set(args.only or ["cold", "encode", "warm", "scale", "bot"])
+    only = set(args.only or ["cold", "encode", "warm", "scale", "bot", "txtai"])
     started = time.perf_counter()
     if "cold" in only:
         bench_cold(runs=3 if args.quick else 7)
@@ -321,6 +408,8 @@ def main() -> None:
         bench_scale([100_000] if args.quick else [100_000, 1_000_000])
     if "bot" in only:
         bench_bot(50)
+    if "txtai" in only:
+        bench_txtai(200 if args.quick else 500, runs=3 if args.quick else 5)
     RESULTS["run"] = {"seconds": time.perf_counter() - started, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
     Path(args.json).write_text(json.dumps(RESULTS, indent=1))
     print(f"wrote {args.json} ({RESULTS['run']['seconds']:.0f} s)")

@@ -9,7 +9,6 @@ normalised scores over a grid of weights. Never run it on the test split to choo
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 

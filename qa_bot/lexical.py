@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class Lexical:
         self.stopwords = frozenset(stopwords)
         self.size = size
         self.stemmer = Stemmer.Stemmer("english")
+        self._lock = threading.Lock()  # PyStemmer objects are not thread-safe (the bot searches in threads)
         df = np.diff(indptr).astype(np.float64)  # passages containing each term
         n = max(size, 1)
         self.idf_array = np.log(1 + (n - df + 0.5) / (df + 0.5))
@@ -70,7 +72,9 @@ class Lexical:
     def tokens(self, question: str) -> list[str]:
         """Lower-case, split, drop stop words, stem: the same steps bm25s applied to passages."""
         words = [w for w in TOKEN.findall(question.lower()) if w not in self.stopwords]
-        return list(dict.fromkeys(self.stemmer.stemWords(words)))  # each term once
+        with self._lock:
+            stems = self.stemmer.stemWords(words)
+        return list(dict.fromkeys(stems))  # each term once
 
     @property
     def idf(self) -> dict[str, float]:

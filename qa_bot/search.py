@@ -5,7 +5,6 @@ Scoring lives here; reading files lives in documents.py and drawing answers in r
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 

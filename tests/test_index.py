@@ -109,11 +109,14 @@ def test_a_build_killed_midway_leaves_the_previous_index_intact(docs_copy, built
 
 def test_damaged_indexes_get_a_clear_message(built):
     path, stored = built
-    manifest = (path / "manifest.json").read_bytes()
-    sentences = next(path.glob("sentences-*.npy"))
-    sentences.write_bytes(sentences.read_bytes()[:1000])
-    with pytest.raises(QaBotError, match="sentences-.*(truncated|does not match)"):
-        index_mod.load(path)
+    for pattern in ("sentences-*.npy", "lexical-*.npz"):
+        part = next(path.glob(pattern))
+        whole = part.read_bytes()
+        part.write_bytes(whole[:1000])
+        with pytest.raises(QaBotError, match=f"{pattern[:8]}.*(truncated|does not match)"):
+            index_mod.load(path)
+        part.write_bytes(whole)
+    assert len(index_mod.load(path)) == len(stored)
     vec = path / stored.vector_file
     data = vec.read_bytes()
     vec.write_bytes(data[: len(data) // 2])
