@@ -112,6 +112,14 @@ def _corrupt(path: Path, what: str) -> QaBotError:
     return QaBotError(f"index at {path} is unreadable ({what}); rebuild it with: qa-bot index --index {path}")
 
 
+def _part(path: Path, name) -> Path:
+    """A file the manifest names: a plain name inside the index folder, present on disk."""
+    name = str(name)
+    if Path(name).name != name or not (path / name).is_file():
+        raise _corrupt(path, f"{name} is missing")
+    return path / name
+
+
 def load(path: Path) -> StoredIndex | None:
     """The index stored in `path`, or None when there is none; QaBotError when it is damaged."""
     manifest_path = path / MANIFEST
@@ -132,12 +140,11 @@ def load(path: Path) -> StoredIndex | None:
         raise _corrupt(path, f"{MANIFEST} is missing fields") from None
     import faiss
 
-    vpath = path / vector_file
-    if not vpath.is_file() or Path(vector_file).name != vector_file:
-        raise _corrupt(path, f"{vector_file} is missing")
     try:
-        vectors = faiss.read_index(str(vpath))
+        vectors = faiss.read_index(str(_part(path, vector_file)))
         tune_vector_index(vectors)
+    except QaBotError:
+        raise
     except Exception:
         raise _corrupt(path, f"{vector_file} is truncated or corrupt") from None
     if vectors.ntotal != len(passages) or vectors.d != dimension:
@@ -145,9 +152,7 @@ def load(path: Path) -> StoredIndex | None:
     sentence_vectors = counts = None
     sentence_file = manifest.get("sentence_file")
     if sentence_file:
-        spath = path / str(sentence_file)
-        if Path(sentence_file).name != sentence_file or not spath.is_file():
-            raise _corrupt(path, f"{sentence_file} is missing")
+        spath = _part(path, sentence_file)
         try:
             sentence_vectors = np.load(spath, mmap_mode="r", allow_pickle=False)
             counts = np.asarray(manifest["sentence_counts"], dtype=np.int64)
@@ -160,9 +165,7 @@ def load(path: Path) -> StoredIndex | None:
     if lexical_file:
         from .lexical import Lexical
 
-        lpath = path / str(lexical_file)
-        if Path(lexical_file).name != lexical_file or not lpath.is_file():
-            raise _corrupt(path, f"{lexical_file} is missing")
+        lpath = _part(path, lexical_file)
         try:
             with np.load(lpath, allow_pickle=False) as arrays:
                 data, indices, indptr = arrays["data"], arrays["indices"], arrays["indptr"]
