@@ -26,7 +26,7 @@ def _common(parser: argparse.ArgumentParser, k: bool = False) -> None:
     parser.add_argument("--model", metavar="NAME", help="sentence-transformers name or path (env QA_BOT_MODEL)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or warnings")
     parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"),
-                        help="embedding backend when building the index (env QA_BOT_BACKEND; default torch)")
+                        help="embedding backend when building the index (env QA_BOT_BACKEND; default onnx-int8)")
     if k:
         parser.add_argument("-k", type=int, default=None, metavar="N", help="passages per answer (default 3)")
         parser.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="ranking (env QA_BOT_MODE; default hybrid)")

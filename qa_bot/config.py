@@ -30,7 +30,7 @@ class Settings:
     k: int = 3
     mode: str = "hybrid"
     threshold: float | None = None  # None: the mode's calibrated default
-    backend: str = "torch"  # how passages are embedded at index time: torch, onnx or onnx-int8
+    backend: str = "onnx-int8"  # how passages are embedded at index time: torch, onnx or onnx-int8
 
     @classmethod
     def from_env(cls, **flags) -> "Settings":

@@ -114,8 +114,7 @@ def open_retriever(settings: Settings, progress: bool = True, notify: Callable[[
         index_mod.check_docs(settings.docs)
         if notify:
             notify("building the index of %s ..." % settings.docs if stored is None else "documents changed; updating the index ...")
-        backend = stored.extra.get("backend", settings.backend) if stored is not None else settings.backend
-        stored, _ = build(settings, progress=progress, backend=backend)
+        stored, _ = build(settings, progress=progress)
     elif not settings.docs.exists():
         log.warning("docs folder %s not found; answering from the index as built", settings.docs)
     from concurrent.futures import ThreadPoolExecutor

@@ -24,7 +24,8 @@ def built(docs_copy, tmp_path, seeds_settings, retriever):
 
 def _build(docs, path, encoder, previous=None):
     before = encoder.texts_encoded
-    stored, report = index_mod.update(path, docs, encoder, previous)
+    backend = "onnx-int8" if type(encoder).__name__ == "OnnxEncoder" else "torch"
+    stored, report = index_mod.update(path, docs, encoder, previous, meta={"backend": backend})
     return stored, report, encoder.texts_encoded - before
 
 
@@ -43,8 +44,9 @@ def test_unchanged_files_are_never_re_encoded(docs_copy, tmp_path, encoder):
     np.testing.assert_array_equal(again.sentence_vectors, first.sentence_vectors)
 
 
-def test_changed_added_and_deleted_files(docs_copy, built, encoder):
+def test_changed_added_and_deleted_files(docs_copy, built, retriever):
     path, first = built
+    encoder = retriever.encoder  # the index was built with the default backend (ONNX int8)
     target = docs_copy / "004_6e374db3219750da.txt"
     target.write_text(target.read_text(encoding="utf-8") + "\nA brand new closing paragraph about a ferry line to Rason.\n", encoding="utf-8")
     (docs_copy / "new.md").write_text("# Ferry\n\nThe ferry between Vladivostok and Rason carries tourists in summer.\n", encoding="utf-8")
