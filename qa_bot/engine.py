@@ -64,30 +64,105 @@ def build(settings: Settings, progress: bool = True, encoder=None, backend: str 
     return index_mod.update(settings.index, settings.docs, embedder, previous, progress=progress, meta=meta)
 
 
+def _export_cache(settings: Settings, quantize: bool):
+    """Per-user cache of ONNX exports, keyed by model files: later indexes skip torch entirely."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    from .embed import resolve_model
+
+    model = Path(resolve_model(settings.model))
+    if not model.is_dir():
+        return None
+    stamp = [settings.model, str(model.resolve()), str(quantize), "export-1"]
+    for f in sorted(model.glob("*")):
+        if f.is_file():
+            st = f.stat()
+            stamp.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
+    key = hashlib.sha256("|".join(stamp).encode()).hexdigest()[:20]
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa-bot" / "onnx"
+    return root / key
+
+
+def _copy_export(source, target) -> bool:
+    """Copy (hard-link where possible) an export folder's files; False when any is missing."""
+    import os
+    import shutil
+
+    files = [f for f in source.iterdir() if f.is_file()] if source.is_dir() else []
+    if not any(f.suffix == ".onnx" for f in files) or not (source / "record.json").is_file():
+        return False
+    target.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        tmp = target / f".{f.name}.tmp"
+        try:
+            os.link(f, tmp)
+        except OSError:
+            shutil.copyfile(f, tmp)
+        os.replace(tmp, target / f.name)
+    return True
+
+
+def _onnx_export(settings: Settings, index_path, quantize: bool, load_torch) -> dict | None:
+    """An ONNX export in `index_path/onnx`: from the per-user cache when there, else made with torch."""
+    import json
+    import os
+    from pathlib import Path
+
+    from .embed import ONNX_DIR, export_onnx
+
+    cache = None
+    try:
+        cache = _export_cache(settings, quantize)
+        if cache is not None and _copy_export(cache, index_path / ONNX_DIR):
+            return json.loads((cache / "record.json").read_text())
+    except (OSError, ValueError, QaBotError):
+        pass
+    torch_encoder = load_torch()
+    if not hasattr(torch_encoder, "path"):
+        return None
+    record = export_onnx(torch_encoder, index_path / ONNX_DIR, quantize=quantize)
+    if record is not None and cache is not None:
+        try:
+            import shutil
+
+            staging = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+            staging.mkdir(parents=True, exist_ok=True)
+            for name in (record["file"], record["tokenizer"]):
+                shutil.copyfile(index_path / name, staging / Path(name).name)
+            (staging / "record.json").write_text(json.dumps(record))
+            if cache.exists():
+                shutil.rmtree(staging)
+            else:
+                staging.replace(cache)  # the rename publishes a complete entry
+        except OSError:
+            pass
+    return record
+
+
 def embedder_for(settings: Settings, index_path, backend: str, previous=None, encoder=None):
     """The encoder that embeds passages for `backend`, and the manifest fields that record it.
 
-    The torch model is always loaded here: it is the source of the ONNX export (made once,
-    beside the index) that answers questions without torch.
+    The ONNX export (beside the index, answering questions without torch) comes from the
+    per-user cache when it can; torch is loaded only to make it, or for --backend torch.
     """
     if backend not in BACKENDS:
         raise QaBotError(f"unknown backend {backend!r}; choose torch, onnx or onnx-int8")
-    torch_encoder = encoder
-    if torch_encoder is None:
+
+    def load_torch():
+        if encoder is not None:
+            return encoder
         from .embed import load_encoder
 
-        torch_encoder = load_encoder(settings.model)
-    record = _onnx_record(previous, settings, backend)
-    if record is None and hasattr(torch_encoder, "path"):
-        from .embed import export_onnx
+        return load_encoder(settings.model)
 
-        record = export_onnx(torch_encoder, index_path / "onnx", quantize=backend == "onnx-int8")
-    embedder = torch_encoder
-    if backend != "torch":
-        if record is None:
-            raise QaBotError(f"model {settings.model!r} cannot be exported to ONNX; use --backend torch")
-        embedder = onnx_encoder(settings.model, index_path, record)
-    return embedder, {"backend": backend, "onnx": record}
+    record = _onnx_record(previous, settings, backend) or _onnx_export(settings, index_path, backend == "onnx-int8", load_torch)
+    if backend == "torch":
+        return load_torch(), {"backend": backend, "onnx": record}
+    if record is None:
+        raise QaBotError(f"model {settings.model!r} cannot be exported to ONNX; use --backend torch")
+    return onnx_encoder(settings.model, index_path, record), {"backend": backend, "onnx": record}
 
 
 def query_encoder(stored: index_mod.StoredIndex, settings: Settings):

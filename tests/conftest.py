@@ -39,3 +39,17 @@ def docs_copy(tmp_path) -> Path:
     docs = tmp_path / "docs"
     shutil.copytree(SEEDS, docs)
     return docs
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Keep the per-user ONNX export cache of the test session out of the user's ~/.cache."""
+    import os
+
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old

@@ -61,3 +61,18 @@ def test_answering_never_imports_torch(seeds_settings, retriever):
     answer, status = proc.stdout.strip().splitlines()[-2:]
     assert json.loads(status) == {"rc": 0, "heavy": []}, proc.stderr
     assert json.loads(answer)["results"][0]["source"] == "004_6e374db3219750da.txt"
+
+
+def test_a_second_index_reuses_the_cached_onnx_export_without_torch(retriever, docs_copy, tmp_path):
+    code = (
+        "import sys, json; from qa_bot.cli import main; rc = main(['index', '-q', '--docs', sys.argv[1], '--index', sys.argv[2]]);"
+        "print(json.dumps({'rc': rc, 'torch': 'torch' in sys.modules}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(docs_copy), str(tmp_path / "idx")], capture_output=True,
+                          text=True, env=dict(os.environ), timeout=300)
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 0, "torch": False}, proc.stderr
+    from qa_bot import index as index_mod
+
+    stored = index_mod.load(tmp_path / "idx")
+    assert stored.extra["backend"] == "onnx-int8" and len(stored) == len(retriever.passages)
+    np.testing.assert_allclose(stored.all_vectors(), retriever.index.all_vectors(), atol=1e-5)
