@@ -344,7 +344,11 @@ def bench_txtai(n: int, runs: int) -> None:
         model = str(bundled_model_dir())
         queries = [json.loads(line)["text"] for line in open(SCIFACT / "queries.jsonl")][:100] if SCIFACT.exists() else [QUESTION] * 100
         # build: from process start, each its own process
-        ours_build, _ = timed([*QA, "index", "-q", "--docs", str(docs), "--index", str(tmp / "ours")])
+        # The first index of a model exports it to ONNX (needs torch); later ones take the export
+        # from the per-user cache. A private cache dir makes the first build a true first build.
+        env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "cache"))
+        first_build, _ = timed([*QA, "index", "-q", "--docs", str(docs), "--index", str(tmp / "first")], env)
+        ours_build, _ = timed([*QA, "index", "-q", "--docs", str(docs), "--index", str(tmp / "ours")], env)
         theirs_build, _ = timed([PY, "-c", TXTAI_BUILD, model, str(tmp / "txtai"), *files])
         cold = {"ours": [], "txtai": []}
         rss = {"ours": [], "txtai": []}
@@ -374,12 +378,12 @@ def bench_txtai(n: int, runs: int) -> None:
             emb.search(q, 3)
             warm["txtai"].append((time.perf_counter() - t) * 1000)
         med = {k: statistics.median(v) for k, v in cold.items()}
-        record("txtai", passages=n, ours_build_s=ours_build, txtai_build_s=theirs_build,
+        record("txtai", passages=n, ours_first_build_s=first_build, ours_build_s=ours_build, txtai_build_s=theirs_build,
                ours_cold_query_s=med["ours"], txtai_cold_query_s=med["txtai"],
                ours_warm_p50_ms=pct(warm["ours"], 50), txtai_warm_p50_ms=pct(warm["txtai"], 50),
                ours_cold_peak_rss_mib=statistics.median(rss["ours"]) / 1024,
                txtai_cold_peak_rss_mib=statistics.median(rss["txtai"]) / 1024,
-               build_speedup=theirs_build / ours_build, cold_speedup=med["txtai"] / med["ours"],
+               first_build_speedup=theirs_build / first_build, build_speedup=theirs_build / ours_build, cold_speedup=med["txtai"] / med["ours"],
                warm_speedup=pct(warm["txtai"], 50) / pct(warm["ours"], 50),
                memory_ratio=statistics.median(rss["ours"]) / statistics.median(rss["txtai"]))
     finally:
