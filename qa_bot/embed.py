@@ -53,7 +53,7 @@ class Encoder:
     `texts_encoded` counts every text sent to the model, so tests can prove reuse.
     """
 
-    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 32):
+    def __init__(self, name: str = DEFAULT_MODEL, batch_size: int = 8):  # small batches are faster on CPU
         self.name = name
         self.batch_size = batch_size
         self.path = resolve_model(name)
@@ -225,7 +225,7 @@ class OnnxEncoder:
     """
 
     def __init__(self, name: str, model_file: Path, tokenizer_file: Path, max_seq_length: int = 256,
-                 batch_size: int = 16, threads: int | None = None):
+                 batch_size: int = 8, threads: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
