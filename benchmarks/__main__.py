@@ -402,6 +402,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="smaller sizes, no 1M index")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results.json"), help="where to write the figures")
     ap.add_argument("--only", nargs="*", help="sections: cold encode warm scale bot txtai")
+    ap.add_argument("--txtai-passages", type=int, default=None, help="passages for the txtai comparison (default 500)")
     args = ap.parse_args()
     os.chdir(ROOT)
     only = set(args.only or ["cold", "encode", "warm", "scale", "bot", "txtai"])
@@ -417,7 +418,7 @@ def main() -> None:
     if "bot" in only:
         bench_bot(50)
     if "txtai" in only:
-        bench_txtai(200 if args.quick else 500, runs=3 if args.quick else 5)
+        bench_txtai(args.txtai_passages or (200 if args.quick else 500), runs=3 if args.quick else 5)
     RESULTS["run"] = {"seconds": time.perf_counter() - started, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d")}
     Path(args.json).write_text(json.dumps(RESULTS, indent=1))
     print(f"wrote {args.json} ({RESULTS['run']['seconds']:.0f} s)")
