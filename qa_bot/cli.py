@@ -26,7 +26,7 @@ def _common(parser: argparse.ArgumentParser, k: bool = False) -> None:
     parser.add_argument("--model", metavar="NAME", help="sentence-transformers name or path (env QA_BOT_MODEL)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or warnings")
     parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"),
-                        help="embedding backend when building the index (env QA_BOT_BACKEND; default onnx-int8)")
+                        help="embedding backend when building the index (env QA_BOT_BACKEND; default: the index's own, else onnx-int8)")
     if k:
         parser.add_argument("-k", type=int, default=None, metavar="N", help="passages per answer (default 3)")
         parser.add_argument("--mode", choices=("hybrid", "dense", "bm25"), help="ranking (env QA_BOT_MODE; default hybrid)")
@@ -150,22 +150,24 @@ def cmd_eval(args) -> int:
 
     from . import engine, evaluate
     from . import index as index_mod
+    from .config import DEFAULT_BACKEND
     from .search import Retriever
 
     settings = _settings(args)
     if args.beir:
         data = evaluate.load_beir(Path(args.beir), args.split)
-        suffix = "" if settings.backend == "torch" else f"-{settings.backend}"
+        backend = settings.backend or DEFAULT_BACKEND
+        suffix = "" if backend == "torch" else f"-{backend}"
         cache = settings.index / f"beir-{Path(args.beir).resolve().name}{suffix}"
         try:
             previous = index_mod.load(cache)
         except QaBotError:
             previous = None
-        encoder, meta = engine.embedder_for(settings, cache, settings.backend, previous)
+        encoder, meta = engine.embedder_for(settings, cache, backend, previous)
         stored = evaluate.beir_index(data, encoder, cache, progress=not args.quiet, meta=meta)
         result = evaluate.evaluate_beir(Retriever(stored, engine.query_encoder(stored, settings), mode=settings.mode,
                                                   threshold=settings.threshold), data)
-        result["backend"] = settings.backend
+        result["backend"] = backend
         result = {"dataset": Path(args.beir).name, "split": args.split, "mode": settings.mode, **result}
         keys = ("ndcg@10", "recall@100", "mrr@10")
     else:

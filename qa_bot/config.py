@@ -8,6 +8,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_BACKEND = "onnx-int8"
 MODES = ("hybrid", "dense", "bm25")
 
 
@@ -30,7 +31,7 @@ class Settings:
     k: int = 3
     mode: str = "hybrid"
     threshold: float | None = None  # None: the mode's calibrated default
-    backend: str = "onnx-int8"  # how passages are embedded at index time: torch, onnx or onnx-int8
+    backend: str | None = None  # embedding at index time: torch, onnx, onnx-int8; None: the index's own, else onnx-int8
 
     @classmethod
     def from_env(cls, **flags) -> "Settings":

@@ -10,7 +10,7 @@ import logging
 from typing import Callable
 
 from . import index as index_mod
-from .config import Settings
+from .config import DEFAULT_BACKEND, Settings
 from .errors import QaBotError
 
 log = logging.getLogger(__name__)
@@ -53,13 +53,14 @@ def build(settings: Settings, progress: bool = True, encoder=None, backend: str 
 
     Returns (StoredIndex, UpdateReport). `encoder` overrides the model used for embedding (tests).
     """
-    backend = backend or settings.backend
     index_mod.check_docs(settings.docs)
     try:
         previous = index_mod.load(settings.index)
     except QaBotError as exc:
         log.warning("%s; building a new one", exc)
         previous = None
+    # An explicit choice wins; otherwise an index keeps the backend it was built with.
+    backend = backend or settings.backend or (previous.extra.get("backend") if previous else None) or DEFAULT_BACKEND
     embedder, meta = embedder_for(settings, settings.index, backend, previous, encoder)
     return index_mod.update(settings.index, settings.docs, embedder, previous, progress=progress, meta=meta)
 

@@ -146,3 +146,17 @@ def test_help_and_error_paths_in_a_real_process(tmp_path):
     assert proc.returncode == 1 and "empty question" in proc.stderr
     proc = _run("index", env_extra={"QA_BOT_THRESHOLD": "abc"})
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+
+
+def test_a_refresh_keeps_the_backend_the_index_was_built_with(docs_copy, tmp_path, capsys, encoder):
+    from qa_bot import engine
+    from qa_bot import index as index_mod
+    from qa_bot.config import Settings
+
+    settings = Settings(docs=docs_copy, index=tmp_path / "idx", backend="torch")
+    engine.build(settings, progress=False, encoder=encoder)
+    (docs_copy / "ferry.txt").write_text("The ferry between Vladivostok and Rason carries tourists every summer.\n")
+    assert main(["ask", "--json", "--docs", str(docs_copy), "--index", str(settings.index), "Which ferry goes to Rason?"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"][0]["source"] == "ferry.txt"
+    stored = index_mod.load(settings.index)
+    assert stored.extra["backend"] == "torch" and any(p.source == "ferry.txt" for p in stored.passages)
