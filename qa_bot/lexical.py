@@ -76,10 +76,6 @@ class Lexical:
             stems = self.stemmer.stemWords(words)
         return list(dict.fromkeys(stems))  # each term once
 
-    @property
-    def idf(self) -> dict[str, float]:
-        return {t: float(self.idf_array[i]) for t, i in self.vocab.items()}
-
     def raw_scores(self, question: str) -> tuple[np.ndarray, list[str]]:
         terms = self.tokens(question)
         scores = np.zeros(self.size, dtype=np.float32)
