@@ -122,6 +122,8 @@ def _part(path: Path, name) -> Path:
 
 def load(path: Path) -> StoredIndex | None:
     """The index stored in `path`, or None when there is none; QaBotError when it is damaged."""
+    if path.exists() and not path.is_dir():
+        raise QaBotError(f"index path {path} is not a folder; pass --index DIR (or set QA_BOT_INDEX)")
     manifest_path = path / MANIFEST
     if not manifest_path.exists():
         return None

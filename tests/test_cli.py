@@ -144,6 +144,8 @@ def test_help_and_error_paths_in_a_real_process(tmp_path):
     assert proc.stderr.strip().startswith("qa-bot: error:") and "Traceback" not in proc.stderr
     proc = _run("ask", "")
     assert proc.returncode == 1 and "empty question" in proc.stderr
+    proc = _run("ask", "--index", __file__, "hello there")
+    assert proc.returncode == 1 and "is not a folder" in proc.stderr and "Traceback" not in proc.stderr
     proc = _run("index", env_extra={"QA_BOT_THRESHOLD": "abc"})
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
 
