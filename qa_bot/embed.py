@@ -58,7 +58,6 @@ class Encoder:
         self.batch_size = batch_size
         self.path = resolve_model(name)
         self.texts_encoded = 0
-        self._tokenizer = None
         try:
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging

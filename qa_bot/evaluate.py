@@ -43,6 +43,11 @@ def is_hit(result: dict, gold: list[tuple[str, int]]) -> bool:
     return any(result["source"] == s and result["line_start"] <= line <= result["line_end"] for s, line in gold)
 
 
+def _found(retriever, question: str) -> bool:
+    ranked = retriever.rank(question, 1)
+    return bool(ranked) and ranked[0][1] >= retriever.threshold
+
+
 def evaluate_questions(retriever, questions: list[Question], k: int = 5) -> dict:
     """hit@1/3/5 and MRR over answerable questions (ranking regardless of `found`), plus `found` accuracy."""
     answerable = [q for q in questions if q.answerable]
@@ -60,9 +65,9 @@ def evaluate_questions(retriever, questions: list[Question], k: int = 5) -> dict
         rr += 1.0 / rank if rank else 0.0
         if rank is None or rank > 3:
             misses.append(q.question)
-        if not retriever.ask(q.question, k=1).found:
+        if not ranked or ranked[0][1] < retriever.threshold:  # what `ask` reports as found: false
             wrongly_not_found.append(q.question)
-    not_found = [q.question for q in unanswerable if not retriever.ask(q.question, k=1).found]
+    not_found = [q.question for q in unanswerable if not _found(retriever, q.question)]
     n = max(len(answerable), 1)
     by_kind = {}
     for kind in sorted({q.kind for q in unanswerable if q.kind}):

@@ -260,10 +260,10 @@ async def reply_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, quest
 
 def help_text(context: ContextTypes.DEFAULT_TYPE) -> str:
     retriever = context.bot_data["retriever"]
-    titles = []
-    for source in retriever.index.sources():
-        title = next(p.title for p in retriever.passages if p.source == source)
-        titles.append(f"• {html.escape(title)}")
+    first_titles: dict[str, str] = {}
+    for p in retriever.passages:  # one pass: the title of each document, in index order
+        first_titles.setdefault(p.source, p.title)
+    titles = [f"• {html.escape(title)}" for title in first_titles.values()]
     return (
         "I answer questions with quoted passages from these documents, each with a citation:\n"
         + "\n".join(titles[:30])
