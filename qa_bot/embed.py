@@ -122,109 +122,19 @@ def load_encoder(name: str = DEFAULT_MODEL) -> Encoder:
 
 
 
-# --------------------------------------------------------------------------- ONNX
-
-ONNX_DIR = "onnx"
-
-
-def _pooling(model_path: Path) -> str | None:
-    """'mean' or 'cls' from the model's sentence-transformers pooling config; None if unsupported."""
-    import json
-
-    config = model_path / "1_Pooling" / "config.json"
-    if not config.exists():
-        return "mean"
-    data = json.loads(config.read_text())
-    if data.get("pooling_mode_mean_tokens"):
-        return "mean"
-    if data.get("pooling_mode_cls_token"):
-        return "cls"
-    return None
-
-
-def export_onnx(encoder: "Encoder", target: Path, quantize: bool = False) -> dict | None:
-    """Write the encoder's transformer with pooling and L2 normalisation as one ONNX graph.
-
-    Returns the manifest record ({file, sha256, tokenizer, max_seq_length}), or None when the
-    model has no local tokenizer.json or uses a pooling this export does not cover.
-    """
-    import hashlib
-    import shutil
-    import tempfile
-
-    model_path = Path(encoder.path)
-    pooling = _pooling(model_path) if model_path.is_dir() else None
-    if pooling is None or not (model_path / "tokenizer.json").exists():
-        return None
-    import torch
-    from transformers import AutoModel
-
-    base = AutoModel.from_pretrained(str(model_path))
-    base.eval()
-
-    class Embedder(torch.nn.Module):
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            # keyword arguments: transformers 5 changed the positional order
-            hidden = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
-            if pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
-
-    target.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target, prefix=".export-"))
-    try:
-        ids = torch.ones(2, 8, dtype=torch.long)
-        axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
-                "token_type_ids": {0: "batch", 1: "seq"}, "embedding": {0: "batch"}}
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                Embedder(base), (ids, ids, torch.zeros_like(ids)), str(tmp / "model.onnx"),
-                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["embedding"],
-                dynamic_axes=axes, opset_version=17, dynamo=False,
-            )
-        name = "model.onnx"
-        if quantize:
-            import logging
-
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            logging.getLogger().disabled, was = True, logging.getLogger().disabled
-            try:
-                quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "model-int8.onnx"), weight_type=QuantType.QInt8,
-                                 per_channel=True, op_types_to_quantize=["MatMul"])
-            finally:
-                logging.getLogger().disabled = was
-            (tmp / "model.onnx").unlink()
-            name = "model-int8.onnx"
-        shutil.copy(model_path / "tokenizer.json", tmp / "tokenizer.json")
-        digest = hashlib.sha256((tmp / name).read_bytes()).hexdigest()
-        for f in tmp.iterdir():
-            os.replace(f, target / f.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return {"file": f"{ONNX_DIR}/{name}", "sha256": digest, "size": (target / name).stat().st_size,
-            "tokenizer": f"{ONNX_DIR}/tokenizer.json", "max_seq_length": encoder.max_seq_length,
-            "quantized": quantize}
+# --------------------------------------------------------------------------- ONNX (exports: export.py)
 
 
 class OnnxEncoder:
     """The same embeddings from onnxruntime and the model's fast tokenizer: no torch at all.
 
     Used for questions (milliseconds to load) and, with --backend onnx/onnx-int8, for indexing.
+    With workers > 1 (indexing), that many batches run at once, each on one thread: small
+    batches such as sentences parallelise far better across batches than inside one.
     """
 
     def __init__(self, name: str, model_file: Path, tokenizer_file: Path, max_seq_length: int = 256,
-                 batch_size: int = 8, threads: int | None = None):
+                 batch_size: int = 8, threads: int | None = None, workers: int = 1):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -232,8 +142,9 @@ class OnnxEncoder:
         self.batch_size = batch_size
         self.max_seq_length = max_seq_length
         self.texts_encoded = 0
+        self.workers = max(1, workers)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        options.intra_op_num_threads = 1 if self.workers > 1 else threads or min(os.cpu_count() or 1, 4)
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
@@ -283,14 +194,27 @@ class OnnxEncoder:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(texts), desc=desc, unit="text", file=sys.stderr)
-        for start in range(0, len(texts), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            out[rows] = self._run([texts[i] for i in rows])
-            self.texts_encoded += len(rows)
+        batches = [order[start : start + self.batch_size] for start in range(0, len(texts), self.batch_size)]
+
+        def run(rows: list[int]) -> np.ndarray:
+            return self._run([texts[i] for i in rows])
+
+        pool = None
+        if self.workers > 1 and len(batches) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(self.workers)  # onnxruntime and tokenizers release the GIL
+        try:
+            for rows, vectors in zip(batches, pool.map(run, batches) if pool else map(run, batches)):
+                out[rows] = vectors
+                self.texts_encoded += len(rows)
+                if bar:
+                    bar.update(len(rows))
+        finally:
+            if pool:
+                pool.shutdown(cancel_futures=True)
             if bar:
-                bar.update(len(rows))
-        if bar:
-            bar.close()
+                bar.close()
         return out
 
     def encode_query(self, text: str) -> np.ndarray:

@@ -41,11 +41,11 @@ def _onnx_record(stored: index_mod.StoredIndex | None, settings: Settings, backe
     return record if ok else None
 
 
-def onnx_encoder(model: str, index_path, record: dict):
+def onnx_encoder(model: str, index_path, record: dict, workers: int = 1):
     from .embed import OnnxEncoder
 
     return OnnxEncoder(model, index_path / record["file"], index_path / record["tokenizer"],
-                       int(record.get("max_seq_length", 256)))
+                       int(record.get("max_seq_length", 256)), workers=workers)
 
 
 def build(settings: Settings, progress: bool = True, encoder=None, backend: str | None = None):
@@ -76,7 +76,7 @@ def _export_cache(settings: Settings, quantize: bool):
     model = Path(resolve_model(settings.model))
     if not model.is_dir():
         return None
-    stamp = [settings.model, str(model.resolve()), str(quantize), "export-1"]
+    stamp = [settings.model, str(model.resolve()), str(quantize), "export-3"]
     for f in sorted(model.glob("*")):
         if f.is_file():
             st = f.stat()
@@ -105,13 +105,40 @@ def _copy_export(source, target) -> bool:
     return True
 
 
-def _onnx_export(settings: Settings, index_path, quantize: bool, load_torch) -> dict | None:
-    """An ONNX export in `index_path/onnx`: from the per-user cache when there, else made with torch."""
+def _export_elsewhere(model_dir, target, quantize: bool) -> dict | None:
+    """Run the ONNX export in a child process: torch's import, threads and memory stay there."""
+    import json
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "qa_bot.export", str(model_dir), str(target), *(["--int8"] if quantize else [])]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as exc:
+        raise QaBotError(f"cannot start the ONNX export: {exc}") from None
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    if done.returncode != 0:
+        raise QaBotError(f"ONNX export of {model_dir} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise QaBotError(f"ONNX export of {model_dir} printed no record") from None
+
+
+def _onnx_export(settings: Settings, index_path, quantize: bool, torch_encoder=None) -> dict | None:
+    """An ONNX export in `index_path/onnx`: from the per-user cache when there, else made now.
+
+    BERT-family models are written from their weights here, without torch. Others need
+    torch.onnx.export: here when torch is loaded anyway (`--backend torch`, tests), else in a
+    child process, so an ONNX build never holds torch.
+    """
     import json
     import os
     from pathlib import Path
 
-    from .embed import ONNX_DIR, export_onnx
+    from . import bert_onnx
+    from .embed import resolve_model
+    from .export import ONNX_DIR, export_onnx
 
     cache = None
     try:
@@ -120,10 +147,13 @@ def _onnx_export(settings: Settings, index_path, quantize: bool, load_torch) -> 
             return json.loads((cache / "record.json").read_text())
     except (OSError, ValueError, QaBotError):
         pass
-    torch_encoder = load_torch()
-    if not hasattr(torch_encoder, "path"):
-        return None
-    record = export_onnx(torch_encoder, index_path / ONNX_DIR, quantize=quantize)
+    model_dir = Path(getattr(torch_encoder, "path", None) or resolve_model(settings.model))
+    if not model_dir.is_dir():
+        record = None
+    elif torch_encoder is not None or bert_onnx.supported(model_dir):
+        record = export_onnx(model_dir, index_path / ONNX_DIR, quantize=quantize)
+    else:
+        record = _export_elsewhere(model_dir, index_path / ONNX_DIR, quantize)
     if record is not None and cache is not None:
         try:
             import shutil
@@ -146,24 +176,22 @@ def embedder_for(settings: Settings, index_path, backend: str, previous=None, en
     """The encoder that embeds passages for `backend`, and the manifest fields that record it.
 
     The ONNX export (beside the index, answering questions without torch) comes from the
-    per-user cache when it can; torch is loaded only to make it, or for --backend torch.
+    per-user cache when it can; torch is loaded here only for --backend torch.
     """
     if backend not in BACKENDS:
         raise QaBotError(f"unknown backend {backend!r}; choose torch, onnx or onnx-int8")
-
-    def load_torch():
-        if encoder is not None:
-            return encoder
+    if encoder is None and backend == "torch":
         from .embed import load_encoder
 
-        return load_encoder(settings.model)
-
-    record = _onnx_record(previous, settings, backend) or _onnx_export(settings, index_path, backend == "onnx-int8", load_torch)
+        encoder = load_encoder(settings.model)
+    record = _onnx_record(previous, settings, backend) or _onnx_export(settings, index_path, backend == "onnx-int8", encoder)
     if backend == "torch":
-        return load_torch(), {"backend": backend, "onnx": record}
+        return encoder, {"backend": backend, "onnx": record}
     if record is None:
         raise QaBotError(f"model {settings.model!r} cannot be exported to ONNX; use --backend torch")
-    return onnx_encoder(settings.model, index_path, record), {"backend": backend, "onnx": record}
+    import os
+
+    return onnx_encoder(settings.model, index_path, record, workers=os.cpu_count() or 1), {"backend": backend, "onnx": record}
 
 
 def query_encoder(stored: index_mod.StoredIndex, settings: Settings):

@@ -17,17 +17,24 @@ QUESTIONS = ["Where did Kim Jong Un meet Putin in 2019?", "Which country recogni
 
 
 def test_onnx_embeddings_match_sentence_transformers(retriever, seeds_settings, encoder, tmp_path):
-    from qa_bot.embed import export_onnx
+    from qa_bot.export import export_onnx
 
     assert type(engine.query_encoder(retriever.index, seeds_settings)).__name__ == "OnnxEncoder"
+    assert retriever.index.extra["onnx"]["via"] == "weights"  # the bundled BERT model needs no torch to export
     texts = QUESTIONS + [p.text for p in retriever.passages[:20]]
     reference = encoder.encode(texts)
-    for quantize, floor in ((False, 0.999), (True, 0.98)):
-        record = export_onnx(encoder, tmp_path / "onnx", quantize=quantize)
-        onnx = engine.onnx_encoder(encoder.name, tmp_path, record)
+    exports = {
+        "fp32, from the weights": (export_onnx(encoder.path, tmp_path / "a" / "onnx"), 0.999),
+        "int8, from the weights": (export_onnx(encoder.path, tmp_path / "b" / "onnx", quantize=True), 0.98),
+        # the route for non-BERT models: torch.onnx.export in a child process
+        "fp32, torch.onnx.export": (engine._export_elsewhere(encoder.path, tmp_path / "c" / "onnx", False), 0.999),
+    }
+    for (label, (record, floor)), folder in zip(exports.items(), "abc"):
+        assert record["via"] == ("torch" if "torch" in label else "weights")
+        onnx = engine.onnx_encoder(encoder.name, tmp_path / folder, record)
         ours = np.stack([onnx.encode_query(t) for t in QUESTIONS] + list(onnx.encode(texts[len(QUESTIONS):])))
         cosine = (ours * reference).sum(axis=1)
-        print(f"\nONNX {'int8' if quantize else 'fp32'} vs sentence-transformers: min cosine {cosine.min():.4f}, mean {cosine.mean():.4f}")
+        print(f"\nONNX {label} vs sentence-transformers: min cosine {cosine.min():.4f}, mean {cosine.mean():.4f}")
         assert cosine.min() >= floor
         assert [onnx.count_tokens(t) for t in texts] == [encoder.count_tokens(t) for t in texts]
 
