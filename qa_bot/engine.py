@@ -191,7 +191,8 @@ def embedder_for(settings: Settings, index_path, backend: str, previous=None, en
         raise QaBotError(f"model {settings.model!r} cannot be exported to ONNX; use --backend torch")
     import os
 
-    return onnx_encoder(settings.model, index_path, record, workers=os.cpu_count() or 1), {"backend": backend, "onnx": record}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return onnx_encoder(settings.model, index_path, record, workers=cores), {"backend": backend, "onnx": record}
 
 
 def query_encoder(stored: index_mod.StoredIndex, settings: Settings):

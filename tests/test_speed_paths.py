@@ -39,6 +39,15 @@ def test_onnx_embeddings_match_sentence_transformers(retriever, seeds_settings, 
         assert [onnx.count_tokens(t) for t in texts] == [encoder.count_tokens(t) for t in texts]
 
 
+def test_parallel_batches_give_the_same_vectors_in_order(retriever):
+    record = retriever.index.extra["onnx"]
+    texts = [p.text for p in retriever.passages[:60]]
+    one = engine.onnx_encoder(retriever.index.model, retriever.index.path, record, workers=1).encode(texts)
+    two = engine.onnx_encoder(retriever.index.model, retriever.index.path, record, workers=2).encode(texts)
+    np.testing.assert_allclose(two, one, atol=2e-4)  # same batches; only the threads differ
+    assert np.allclose(np.linalg.norm(two, axis=1), 1, atol=1e-4)
+
+
 def test_stored_bm25_scores_equal_bm25s(retriever):
     import bm25s
     import Stemmer
