@@ -151,7 +151,11 @@ def _onnx_export(settings: Settings, index_path, quantize: bool, torch_encoder=N
     if not model_dir.is_dir():
         record = None
     elif torch_encoder is not None or bert_onnx.supported(model_dir):
-        record = export_onnx(model_dir, index_path / ONNX_DIR, quantize=quantize)
+        try:
+            record = export_onnx(model_dir, index_path / ONNX_DIR, quantize=quantize)
+        except Exception as exc:  # damaged weights or config: one line, the index left as it was
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise QaBotError(f"cannot export model {model_dir} to ONNX: {reason}") from None
     else:
         record = _export_elsewhere(model_dir, index_path / ONNX_DIR, quantize)
     if record is not None and cache is not None:

@@ -120,6 +120,23 @@ def test_index_from_another_model_is_refused(seeds_settings, capsys):
     assert "built with model 'all-MiniLM-L6-v2', not 'other-model'" in err
 
 
+def test_a_damaged_model_folder_gets_one_line(seeds_settings, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from qa_bot.embed import bundled_model_dir
+
+    model = tmp_path / "model"
+    shutil.copytree(bundled_model_dir(), model)
+    weights = model / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:4096])  # a download cut short
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    index = tmp_path / "idx"
+    assert main(["index", "-q", "--docs", str(seeds_settings.docs), "--index", str(index), "--model", str(model)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot export model" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (index / "manifest.json").exists()
+
+
 def test_ask_refreshes_a_stale_index(docs_copy, tmp_path, capsys, encoder):
     index = tmp_path / "idx"
     args = ["--docs", str(docs_copy), "--index", str(index)]
