@@ -116,13 +116,13 @@ def scifact_passages(n: int) -> list[str]:
 
 def bench_encode(n: int, rounds: int) -> None:
     print(f"indexing throughput ({n} SciFact passages, interleaved rounds)")
-    from qa_bot.embed import Encoder, OnnxEncoder
+    from qa_bot.embed import Encoder, OnnxEncoder, usable_cores
     from qa_bot.export import export_onnx
 
     texts = scifact_passages(n)
     torch_enc = Encoder()
     st = torch_enc.model
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = usable_cores()
     tmp = Path(tempfile.mkdtemp())
     try:
         fp32 = export_onnx(torch_enc.path, tmp / "fp32")

@@ -6,6 +6,7 @@ with the onnx package in about a second: the first index of a model never import
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def build(model_path: Path, pooling: str = "mean"):
     eps = float(config.get("layer_norm_eps", 1e-12))
 
     nodes, inits = [], []
-    counter = iter(range(1_000_000))
+    counter = itertools.count()
 
     def const(name: str, value) -> str:
         inits.append(numpy_helper.from_array(np.asarray(value), name))

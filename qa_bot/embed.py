@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import DEFAULT_MODEL
-from .errors import QaBotError
+from .errors import QaBotError, first_line
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -66,8 +66,7 @@ class Encoder:
 
             self.model = SentenceTransformer(self.path, device="cpu", local_files_only=True)
         except Exception as exc:  # network-free load failed: say which model and why, in one line
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise QaBotError(f"cannot load model {name!r} (offline): {reason}") from None
+            raise QaBotError(f"cannot load model {name!r} (offline): {first_line(exc)}") from None
         self.dimension = int(self.model.get_embedding_dimension()) if hasattr(
             self.model, "get_embedding_dimension"
         ) else int(self.model.get_sentence_embedding_dimension())
@@ -125,6 +124,11 @@ def load_encoder(name: str = DEFAULT_MODEL) -> Encoder:
 # --------------------------------------------------------------------------- ONNX (exports: export.py)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class OnnxEncoder:
     """The same embeddings from onnxruntime and the model's fast tokenizer: no torch at all.
 
@@ -144,7 +148,7 @@ class OnnxEncoder:
         self.texts_encoded = 0
         self.workers = max(1, workers)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 1 if self.workers > 1 else threads or min(os.cpu_count() or 1, 4)
+        options.intra_op_num_threads = 1 if self.workers > 1 else threads or min(usable_cores(), 4)
         options.inter_op_num_threads = 1
         # concurrent runs would each grow the arena to their peak; plain allocation costs no speed here
         options.enable_cpu_mem_arena = self.workers == 1
@@ -154,7 +158,7 @@ class OnnxEncoder:
             self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
             self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         except Exception as exc:
-            raise QaBotError(f"cannot load the ONNX model {model_file}: {str(exc).splitlines()[0] if str(exc) else exc}; "
+            raise QaBotError(f"cannot load the ONNX model {model_file}: {first_line(exc)}; "
                              "rebuild with: qa-bot index") from None
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_seq_length)

@@ -11,7 +11,7 @@ from typing import Callable
 
 from . import index as index_mod
 from .config import DEFAULT_BACKEND, Settings
-from .errors import QaBotError
+from .errors import QaBotError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,7 @@ def _onnx_export(settings: Settings, index_path, quantize: bool, torch_encoder=N
         try:
             record = export_onnx(model_dir, index_path / ONNX_DIR, quantize=quantize)
         except Exception as exc:  # damaged weights or config: one line, the index left as it was
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise QaBotError(f"cannot export model {model_dir} to ONNX: {reason}") from None
+            raise QaBotError(f"cannot export model {model_dir} to ONNX: {first_line(exc)}") from None
     else:
         record = _export_elsewhere(model_dir, index_path / ONNX_DIR, quantize)
     if record is not None and cache is not None:
@@ -193,10 +192,9 @@ def embedder_for(settings: Settings, index_path, backend: str, previous=None, en
         return encoder, {"backend": backend, "onnx": record}
     if record is None:
         raise QaBotError(f"model {settings.model!r} cannot be exported to ONNX; use --backend torch")
-    import os
+    from .embed import usable_cores
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return onnx_encoder(settings.model, index_path, record, workers=cores), {"backend": backend, "onnx": record}
+    return onnx_encoder(settings.model, index_path, record, workers=usable_cores()), {"backend": backend, "onnx": record}
 
 
 def query_encoder(stored: index_mod.StoredIndex, settings: Settings):

@@ -38,8 +38,9 @@ def model_max_seq_length(model_path: Path) -> int:
         except (OSError, ValueError):
             return {}
 
-    if read("sentence_bert_config.json").get("max_seq_length"):
-        return int(read("sentence_bert_config.json")["max_seq_length"])
+    configured = read("sentence_bert_config.json").get("max_seq_length")
+    if configured:
+        return int(configured)
     limits = [read("tokenizer_config.json").get("model_max_length"), read("config.json").get("max_position_embeddings"), 512]
     return min(int(x) for x in limits if isinstance(x, (int, float)))
 
