@@ -688,7 +688,7 @@ def read_options(args) -> tuple[BotConfig, RunOptions, Path | None]:
         raise QaBotError(f"bad setting: --port must be between 1 and 65535 (got {port})")
     webhook = _option(args.webhook_url, "QA_BOT_WEBHOOK_URL")
     if webhook and not re.match(r"^https?://[^/\s]+", webhook):
-        raise QaBotError(f"bad setting: --webhook-url must be an https:// URL (got {webhook!r})")
+        raise QaBotError(f"bad setting: --webhook-url must be an http(s) URL; Telegram itself needs https (got {webhook!r})")
     secret = _option(args.webhook_secret, "QA_BOT_WEBHOOK_SECRET")
     if secret is not None and not SECRET_RE.match(secret):
         raise QaBotError("bad setting: --webhook-secret (or QA_BOT_WEBHOOK_SECRET) must be 1-256 characters of "
