@@ -631,10 +631,15 @@ async def serve(app: Application, options: RunOptions, stop: asyncio.Event | Non
             deadline = time.monotonic() + options.startup_timeout
         if options.webhook_url:
             async def start_webhook():
-                await app.updater.start_webhook(
-                    listen=options.listen, port=options.port, url_path=urlsplit(options.webhook_url).path or "/",
-                    webhook_url=options.webhook_url, secret_token=options.secret, allowed_updates=Update.ALL_TYPES,
-                    bootstrap_retries=0, drop_pending_updates=False)
+                try:
+                    await app.updater.start_webhook(
+                        listen=options.listen, port=options.port, url_path=urlsplit(options.webhook_url).path or "/",
+                        webhook_url=options.webhook_url, secret_token=options.secret, allowed_updates=Update.ALL_TYPES,
+                        bootstrap_retries=0, drop_pending_updates=False)
+                except RuntimeError as exc:  # tornado missing: PTB says which extra to install
+                    raise QaBotError(f"webhook mode unavailable: {first_line(exc)}") from None
+                except OSError as exc:  # the port is taken or the address is not ours
+                    raise QaBotError(f"cannot listen on {options.listen}:{options.port}: {exc.strerror or exc}") from None
             await _start_with_retries("setWebhook", start_webhook, app, options, deadline)
         else:
             async def start_polling():
