@@ -300,3 +300,18 @@ def test_webhook_mode_checks_the_secret_on_every_request(retriever, logs):
             await task
 
     asyncio.run(scenario())
+
+
+def test_webhook_port_in_use_is_one_line(retriever, logs):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        async def scenario():
+            with FakeBotApi(TOKEN) as api:
+                options = RunOptions(api_url=api.base_url, webhook_url=f"http://127.0.0.1:{port}/hook", port=port, secret="abc")
+                with pytest.raises(QaBotError, match=f"cannot listen on 127.0.0.1:{port}"):
+                    await serve(_app(retriever, api.base_url), options, asyncio.Event())
+
+        asyncio.run(scenario())
