@@ -527,6 +527,10 @@ def build_application(
 # --------------------------------------------------------------------------- running
 
 
+def _ends_in_bot(url: str) -> bool:
+    return urlsplit(url).path.rstrip("/").endswith("/bot")
+
+
 def _reason(exc: BaseException, token: str) -> str:
     """One line saying why a Bot API call failed, without the token."""
     return redact(first_line(exc), token)
@@ -538,6 +542,7 @@ async def _start_with_retries(what: str, action, app: Application, options: RunO
     A rejected token (401) or a wrong URL (404) gives up at once: retrying cannot help.
     """
     token, url = app.bot.token, options.api_url
+    hint = "" if _ends_in_bot(url) else "; the URL should end in /bot, e.g. https://api.telegram.org/bot"
     attempt, delay = 0, 0.5
     while True:
         attempt += 1
@@ -558,10 +563,10 @@ async def _start_with_retries(what: str, action, app: Application, options: RunO
             left = deadline - time.monotonic()
             if left <= delay:
                 raise QaBotError(f"could not reach the Bot API at {url} for {options.startup_timeout:g} s "
-                                 f"({what}: {reason}); giving up") from None
+                                 f"({what}: {reason}){hint}; giving up") from None
             if attempt == 1 or attempt % options.warn_every == 0:
-                log.warning("cannot reach the Bot API at %s (%s: %s); attempt %d, retrying for another %.0f s",
-                            url, what, reason, attempt, left)
+                log.warning("cannot reach the Bot API at %s (%s: %s)%s; attempt %d, retrying for another %.0f s",
+                            url, what, reason, hint, attempt, left)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
@@ -725,7 +730,7 @@ def run_bot(args, settings) -> int:
         raw = os.environ.get("TELEGRAM_BOT_TOKEN", "")
     token = check_token(raw)
     install_redaction(token)
-    if not urlsplit(options.api_url).path.rstrip("/").endswith("/bot"):
+    if not _ends_in_bot(options.api_url):
         log.warning("the Bot API URL %s does not end in /bot; Telegram's is https://api.telegram.org/bot", options.api_url)
     store = StateStore(state_path or default_state_path(token))
     config.default_k = settings.k

@@ -121,10 +121,15 @@ def test_server_error_forever_and_a_url_without_bot(retriever, logs):
             root = api.base_url.removesuffix("bot")  # http://127.0.0.1:PORT/ : every call is a 404
             with pytest.raises(QaBotError, match="404 Not Found.*should end in /bot"):
                 await serve(_app(retriever, root), RunOptions(api_url=root, startup_timeout=3), asyncio.Event())
+            bare = root.rstrip("/")  # http://127.0.0.1:PORT : the token lands in the port
+            with pytest.raises(QaBotError, match=r"could not reach .* for 2 s .*should end in /bot") as info:
+                await serve(_app(retriever, bare), RunOptions(api_url=bare, startup_timeout=2), asyncio.Event())
+            assert SECRET not in str(info.value)
 
     asyncio.run(scenario())
     warnings = [line for line in logs.lines if line.startswith("WARNING") and "cannot reach the Bot API" in line]
-    assert warnings and all("Internal Server Error" in line for line in warnings)
+    assert any("/bot (getMe: Internal Server Error)" in line for line in warnings)
+    assert any("should end in /bot" in line for line in warnings)
 
 
 def test_conflict_is_one_clear_line_then_a_bounded_exit(retriever, logs):
