@@ -7,7 +7,6 @@ Every user-facing failure is one line on stderr and a non-zero exit, never a tra
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys

@@ -536,12 +536,14 @@ def _reason(exc: BaseException, token: str) -> str:
     return redact(first_line(exc), token)
 
 
-async def _start_with_retries(what: str, action, app: Application, options: RunOptions, deadline: float) -> None:
+async def _start_with_retries(what: str, action, token: str, options: RunOptions, deadline: float,
+                              stop: asyncio.Event | None = None) -> None:
     """Run a start-up step until it succeeds; warn every few failures; give up at `deadline`.
 
-    A rejected token (401) or a wrong URL (404) gives up at once: retrying cannot help.
+    A rejected token (401) or a wrong URL (404) gives up at once: retrying cannot help. Setting
+    `stop` while it waits to retry ends it as an interrupt.
     """
-    token, url = app.bot.token, options.api_url
+    url = options.api_url
     hint = "" if _ends_in_bot(url) else "; the URL should end in /bot, e.g. https://api.telegram.org/bot"
     attempt, delay = 0, 0.5
     while True:
@@ -567,8 +569,27 @@ async def _start_with_retries(what: str, action, app: Application, options: RunO
             if attempt == 1 or attempt % options.warn_every == 0:
                 log.warning("cannot reach the Bot API at %s (%s: %s)%s; attempt %d, retrying for another %.0f s",
                             url, what, reason, hint, attempt, left)
-            await asyncio.sleep(delay)
+            try:
+                await asyncio.wait_for((stop or asyncio.Event()).wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+            else:
+                raise KeyboardInterrupt
             delay = min(delay * 2, 10.0)
+
+
+async def check_bot_api(token: str, options: RunOptions) -> None:
+    """Wait until the Bot API accepts the token (getMe), within the start-up timeout.
+
+    Done before the index is loaded, so a bad token or URL is reported before a long build.
+    """
+    from telegram import Bot
+    from telegram.request import HTTPXRequest
+
+    _quiet_ptb_logs()
+    bot = Bot(token, base_url=options.api_url, request=HTTPXRequest(connection_pool_size=1, connect_timeout=10.0, read_timeout=15.0))
+    await _start_with_retries("getMe", bot.initialize, token, options, time.monotonic() + options.startup_timeout)
+    await bot.shutdown()
 
 
 CONFLICT = ("409 Conflict: another instance is polling Telegram with this bot token; "
@@ -587,11 +608,8 @@ def _quiet_ptb_logs() -> None:
     logging.getLogger("telegram.ext.Updater").setLevel(logging.CRITICAL)
 
 
-async def serve(app: Application, options: RunOptions, stop: asyncio.Event | None = None, prepare=None) -> None:
+async def serve(app: Application, options: RunOptions, stop: asyncio.Event | None = None) -> None:
     """Run the bot until `stop` is set (or SIGINT/SIGTERM when None); raise QaBotError on a fatal problem.
-
-    `prepare` (a blocking callable, run in a thread once the token is accepted) loads what the
-    handlers need, so a bad token or URL is reported before a long index build.
 
     Start-up (getMe, then deleteWebhook or setWebhook) is retried with a warning every few
     attempts for `options.startup_timeout` seconds; once running, network trouble is retried
@@ -628,12 +646,10 @@ async def serve(app: Application, options: RunOptions, stop: asyncio.Event | Non
                 stop.set()
 
     deadline = time.monotonic() + options.startup_timeout
-    await _start_with_retries("getMe", app.initialize, app, options, deadline)
+    token = app.bot.token
+    await _start_with_retries("getMe", app.initialize, token, options, deadline, stop)
     watcher = None
     try:
-        if prepare is not None:
-            await asyncio.to_thread(prepare)
-            deadline = time.monotonic() + options.startup_timeout
         if options.webhook_url:
             async def start_webhook():
                 try:
@@ -645,12 +661,12 @@ async def serve(app: Application, options: RunOptions, stop: asyncio.Event | Non
                     raise QaBotError(f"webhook mode unavailable: {first_line(exc)}") from None
                 except OSError as exc:  # the port is taken or the address is not ours
                     raise QaBotError(f"cannot listen on {options.listen}:{options.port}: {exc.strerror or exc}") from None
-            await _start_with_retries("setWebhook", start_webhook, app, options, deadline)
+            await _start_with_retries("setWebhook", start_webhook, token, options, deadline, stop)
         else:
             async def start_polling():
                 await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
                                                 bootstrap_retries=0, error_callback=on_poll_error)
-            await _start_with_retries("deleteWebhook", start_polling, app, options, deadline)
+            await _start_with_retries("deleteWebhook", start_polling, token, options, deadline, stop)
             watcher = asyncio.create_task(watch_conflict())
         await app.start()
         log.info("bot running (%s); Ctrl-C stops it",
@@ -733,21 +749,19 @@ def run_bot(args, settings) -> int:
     if not _ends_in_bot(options.api_url):
         log.warning("the Bot API URL %s does not end in /bot; Telegram's is https://api.telegram.org/bot", options.api_url)
     store = StateStore(state_path or default_state_path(token))
-    config.default_k = settings.k
-    app = build_application(token, None, config, base_url=options.api_url, store=store)
     logging.getLogger("qa_bot").setLevel(logging.INFO)
     logging.getLogger().setLevel(logging.INFO if not args.quiet else logging.WARNING)
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    def prepare() -> None:
+    try:
+        log.info("connecting to the Bot API at %s", options.api_url)
+        asyncio.run(check_bot_api(token, options))
         retriever = engine.open_retriever(settings, progress=not args.quiet)
-        app.bot_data["retriever"] = retriever
+        config.default_k = settings.k
+        app = build_application(token, retriever, config, base_url=options.api_url, store=store)
         log.info("bot starting: %d passages from %d documents; allow-list %s; state in %s", len(retriever.passages),
                  len(retriever.index.sources()), "on" if config.allowed_ids else "off", store.path)
-
-    log.info("connecting to the Bot API at %s", options.api_url)
-    try:
-        asyncio.run(serve(app, options, prepare=prepare))
+        asyncio.run(serve(app, options))
     finally:
         store.close()
     return 0

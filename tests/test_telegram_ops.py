@@ -320,3 +320,14 @@ def test_webhook_port_in_use_is_one_line(retriever, logs):
                     await serve(_app(retriever, api.base_url), options, asyncio.Event())
 
         asyncio.run(scenario())
+
+
+def test_ctrl_c_during_start_up_retries_leaves_at_once(seeds_settings, tmp_path):
+    url = f"http://127.0.0.1:{free_port()}/bot"
+    proc = subprocess.Popen([sys.executable, "-m", "qa_bot.cli", "telegram", "--startup-timeout", "120"],
+                            env=_bot_env(url, seeds_settings, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 130 and out.strip().splitlines()[-1] == "qa-bot: interrupted", out
+    assert "Traceback" not in out and "retrying" in out
