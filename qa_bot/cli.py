@@ -7,7 +7,6 @@ Every user-facing failure is one line on stderr and a non-zero exit, never a tra
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -52,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("repl", help="interactive questions (also reads piped questions)")
     _common(p, k=True)
+    p.add_argument("--no-history", action="store_true", help="keep no history of questions on disk")
 
     p = sub.add_parser("eval", help="measure retrieval on a question file or a BEIR dataset")
     _common(p, k=True)
@@ -60,12 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="qrels split for --beir (default test)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    p = sub.add_parser("telegram", help="run the Telegram bot (long polling)")
+    p = sub.add_parser("telegram", help="run the Telegram bot (long polling, or a webhook with --webhook-url)")
     _common(p, k=True)
     p.add_argument("--token-file", metavar="FILE", help="file holding the bot token (else TELEGRAM_BOT_TOKEN)")
-    p.add_argument("--api-url", metavar="URL", help="Bot API base URL (env QA_BOT_TELEGRAM_API_URL)")
+    p.add_argument("--api-url", metavar="URL", help="Bot API base URL, ending in /bot (env QA_BOT_TELEGRAM_API_URL)")
     p.add_argument("--allowed-ids", metavar="IDS", help="comma-separated user/chat ids (env QA_BOT_ALLOWED_IDS)")
-    p.add_argument("--rate-limit", type=int, metavar="N", help="questions per user per minute (default 10)")
+    p.add_argument("--rate-limit", type=int, metavar="N", help="questions per user per minute (env QA_BOT_RATE_LIMIT; default 10)")
+    p.add_argument("--state", metavar="FILE",
+                   help="SQLite file for per-chat settings, rate limits and refusals (env QA_BOT_STATE; "
+                        "default $XDG_STATE_HOME/qa-bot/telegram/bot-ID.sqlite3)")
+    p.add_argument("--startup-timeout", type=float, metavar="S",
+                   help="give up when the Bot API cannot be reached for S seconds at start-up (env QA_BOT_STARTUP_TIMEOUT; default 300)")
+    p.add_argument("--webhook-url", metavar="URL", help="receive updates by webhook at this public https URL instead of polling (env QA_BOT_WEBHOOK_URL)")
+    p.add_argument("--listen", metavar="ADDR", help="address the webhook server binds (env QA_BOT_LISTEN; default 127.0.0.1)")
+    p.add_argument("--port", type=int, metavar="N", help="port the webhook server binds (env QA_BOT_PORT; default 8443)")
+    p.add_argument("--webhook-secret", metavar="SECRET",
+                   help="secret Telegram sends with every webhook request (env QA_BOT_WEBHOOK_SECRET; default: a new random one each start)")
     return parser
 
 
@@ -84,23 +94,44 @@ def _settings(args, **extra):
         raise QaBotError(f"bad setting: {exc}") from None
 
 
+def _shown_query(question: str) -> str:
+    """The question as echoed in JSON errors: valid Unicode, whitespace collapsed."""
+    from .render import valid_unicode
+
+    return " ".join(valid_unicode(question).split())
+
+
 def cmd_index(args) -> int:
     from . import engine
 
     settings = _settings(args)
     stored, report = engine.build(settings, progress=not args.quiet)
     if not args.quiet:
-        print(
+        from .render import safe_text
+
+        print(safe_text(
             f"indexed {report.passages} passages from {report.files} files into {settings.index} "
             f"({report.embedded} embedded, {report.reused} reused"
             + (f", removed {len(report.removed_files)} files" if report.removed_files else "")
             + (", full rebuild" if report.rebuilt else "")
             + ")"
-        )
+        ))
     return 0
 
 
 def cmd_ask(args) -> int:
+    if not args.json:
+        return _ask(args)
+    try:
+        return _ask(args)
+    except QaBotError as exc:  # --json: the error as JSON on stdout too, then the one line on stderr
+        from .render import json_line
+
+        print(json_line({"query": _shown_query(" ".join(args.question)), "error": str(exc)}))
+        raise
+
+
+def _ask(args) -> int:
     from . import engine
     from .search import clean_question
 
@@ -113,28 +144,29 @@ def cmd_ask(args) -> int:
     if args.jsonl:
         return _ask_jsonl(retriever, settings.k)
     answer = retriever.ask(question, k=settings.k)
-    if args.json:
-        from .render import to_json
+    from .render import console, print_answer, to_json
 
+    if args.json:
         print(to_json(answer))
     else:
-        from rich.console import Console
-
-        from .render import rich_answer
-
-        Console(highlight=False).print(rich_answer(answer))
+        print_answer(console(), answer)
     return 0
 
 
 def _ask_jsonl(retriever, k: int) -> int:
-    """One JSON object per input line, in order; a bad line gets an `error` field, not a crash."""
-    for line in sys.stdin:
-        question = line.rstrip("\n")
+    """One JSON object per input line, in order; a bad line gets an `error` field, not a crash.
+
+    Lines are split on \\n and decoded one by one (bad bytes replaced), so output stays aligned.
+    """
+    from .render import json_line
+    from .repl import input_lines
+
+    for question in input_lines(sys.stdin):
         try:
             record = retriever.ask(question, k=k).to_dict()
         except QaBotError as exc:
-            record = {"query": " ".join(question.split()), "found": False, "results": [], "error": str(exc)}
-        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            record = {"query": _shown_query(question), "found": False, "results": [], "error": str(exc)}
+        sys.stdout.write(json_line(record) + "\n")
         sys.stdout.flush()
     return 0
 
@@ -142,7 +174,7 @@ def _ask_jsonl(retriever, k: int) -> int:
 def cmd_repl(args) -> int:
     from .repl import run_repl
 
-    return run_repl(_settings(args), quiet=args.quiet)
+    return run_repl(_settings(args), quiet=args.quiet, history=not args.no_history)
 
 
 def cmd_eval(args) -> int:
@@ -176,10 +208,11 @@ def cmd_eval(args) -> int:
         result = {"mode": settings.mode, **evaluate.evaluate_questions(retriever, questions)}
         keys = ("hit@1", "hit@3", "hit@5", "mrr", "unanswerable_not_found", "off-topic_not_found",
                 "near-topic_not_found", "answerable_not_found")
+    from .render import console, json_line, safe_text
+
     if args.json:
-        print(json.dumps(result, ensure_ascii=False))
+        print(json_line(result))
         return 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"qa-bot eval ({settings.mode})")
@@ -188,10 +221,10 @@ def cmd_eval(args) -> int:
     for key in (key for key in keys if key in result):
         value = result[key]
         table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
-    Console().print(table)
+    console().print(table)
     for key in ("missed_top3", "answerable_not_found_questions", "unanswerable_found_questions"):
         for q in result.get(key, []):
-            print(f"  {key}: {q}")
+            print(f"  {key}: {safe_text(q)}")
     return 0
 
 
@@ -204,9 +237,18 @@ def cmd_telegram(args) -> int:
 COMMANDS = {"index": cmd_index, "ask": cmd_ask, "repl": cmd_repl, "eval": cmd_eval, "telegram": cmd_telegram}
 
 
+class SafeFormatter(logging.Formatter):
+    """Log lines for a terminal: file names and document text in messages lose escape sequences."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from .render import safe_text
+
+        return safe_text(super().format(record))
+
+
 def _setup_logging(quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("qa-bot: %(levelname)s: %(message)s"))
+    handler.setFormatter(SafeFormatter("qa-bot: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.ERROR if quiet else logging.WARNING)
@@ -224,14 +266,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except QaBotError as exc:
-        print(f"qa-bot: error: {exc}", file=sys.stderr)
+        from .render import safe_text
+
+        print(f"qa-bot: error: {safe_text(exc)}", file=sys.stderr)
         return EXIT_ERROR
     except BrokenPipeError:
         # the reader went away (e.g. `| head`): exit quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:
-        print(f"qa-bot: error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""), file=sys.stderr)
+        from .render import safe_text
+
+        print(safe_text(f"qa-bot: error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")), file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("qa-bot: interrupted", file=sys.stderr)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -10,6 +12,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_BACKEND = "onnx-int8"
 MODES = ("hybrid", "dense", "bm25")
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def _default_docs() -> Path:
@@ -35,23 +38,64 @@ class Settings:
 
     @classmethod
     def from_env(cls, **flags) -> "Settings":
-        """Defaults, overridden by QA_BOT_DOCS/INDEX/MODEL/MODE/THRESHOLD, overridden by flags that are not None."""
+        """Defaults, overridden by QA_BOT_DOCS/INDEX/MODEL/MODE/BACKEND/THRESHOLD, overridden by flags that are not None.
+
+        A bad value raises ValueError naming the variable or flag it came from.
+        """
         env = os.environ
         values: dict = {}
-        if env.get("QA_BOT_DOCS"):
-            values["docs"] = Path(env["QA_BOT_DOCS"])
-        if env.get("QA_BOT_INDEX"):
-            values["index"] = Path(env["QA_BOT_INDEX"])
-        if env.get("QA_BOT_MODEL"):
-            values["model"] = env["QA_BOT_MODEL"]
-        if env.get("QA_BOT_MODE"):
-            values["mode"] = env["QA_BOT_MODE"]
-        if env.get("QA_BOT_BACKEND"):
-            values["backend"] = env["QA_BOT_BACKEND"]
-        if env.get("QA_BOT_THRESHOLD"):
-            values["threshold"] = float(env["QA_BOT_THRESHOLD"])
-        values.update({k: v for k, v in flags.items() if v is not None})
+        for key in ("docs", "index", "model", "mode", "backend"):
+            name = f"QA_BOT_{key.upper()}"
+            if env.get(name):
+                values[key] = env[name]
+        threshold = env_number("QA_BOT_THRESHOLD", float)
+        if threshold is not None:
+            values["threshold"] = threshold
+        given = {k: v for k, v in flags.items() if v is not None}
+        values.update(given)
+
+        def origin(key: str) -> str:
+            return f"--{key}" if key in given else f"QA_BOT_{key.upper()}"
+
+        if "threshold" in values and not math.isfinite(float(values["threshold"])):
+            raise ValueError(f"{origin('threshold')} must be a finite number (got {values['threshold']})")
+        if "mode" in values and values["mode"] not in MODES:
+            raise ValueError(f"{origin('mode')}={values['mode']!r} is not one of {', '.join(MODES)}")
+        if "backend" in values and values["backend"] not in BACKENDS:
+            raise ValueError(f"{origin('backend')}={values['backend']!r} is not one of {', '.join(BACKENDS)}")
         for key in ("docs", "index"):
             if key in values:
                 values[key] = Path(values[key]).expanduser()
         return replace(cls(), **values)
+
+
+def env_number(name: str, kind: type = int, minimum: float | None = None) -> int | float | None:
+    """The number in environment variable `name`, None when unset or empty.
+
+    A value that is not a (finite) number, or is below `minimum`, raises ValueError naming the variable.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = kind(raw)
+        if not math.isfinite(value):
+            raise ValueError
+    except ValueError:
+        what = "a whole number" if kind is int else "a finite number"
+        raise ValueError(f"{name}={raw!r} is not {what}") from None
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def state_dir() -> Path:
+    """Where per-user state lives: $XDG_STATE_HOME/qa-bot (default ~/.local/state/qa-bot)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base).expanduser() / "qa-bot"
+
+
+def history_path(index: Path) -> Path:
+    """The REPL history file of one index: keyed by a hash of the index folder, so indexes never share questions."""
+    key = hashlib.sha256(str(Path(index).expanduser().resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return state_dir() / "history" / key

@@ -1,17 +1,59 @@
 """Answers to output: rich text for terminals, JSON for programs, HTML for chat.
 
 Every piece of document or user text is treated as data (rich Text objects, html.escape),
-never as markup.
+never as markup, and everything bound for a terminal goes through `safe_text` first.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 
 from .search import Answer, Hit
 
 NOT_FOUND = "Nothing relevant found in the documents."
+
+# Terminal escape sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC
+# strings, two-byte ESC sequences, and their 8-bit C1 forms (CSI 0x9b, OSC 0x9d, DCS 0x90 ...).
+# A string sequence without its terminator loses only its introducer, never the text after it.
+_ESCAPE_SEQUENCES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[\]PX^_][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
+    r"|\x1b[ -/]*[0-~]?"
+    r"|\x9b[0-?]*[ -/]*[@-~]?"
+    r"|[\x9d\x90\x98\x9e\x9f][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
+)
+# Left-over C0/C1 controls (but \n and \t), DEL, and the bidi overrides and isolates that can
+# make text read differently from what it is (Trojan Source).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
+def safe_text(text: object) -> str:
+    """`text` with escape sequences and control characters removed, lone surrogates replaced.
+
+    Document text, file names and user input pass through here before any terminal sees them,
+    so a file cannot retitle the window, hide text or write the clipboard (OSC 52).
+    """
+    s = _ESCAPE_SEQUENCES.sub("", str(text))
+    s = _CONTROLS.sub("", s)
+    return _SURROGATES.sub("\ufffd", s)
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (undecodable bytes from argv or files) replaced by U+FFFD."""
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def console(file=None, stderr: bool = False):
+    """A rich Console for answers: colour and wrapping on a terminal, plain unpadded lines when piped."""
+    from rich.console import Console
+
+    c = Console(file=file, stderr=stderr, highlight=False)
+    if not c.is_terminal:
+        c.soft_wrap = True  # no wrapping at 80 columns, no trailing spaces
+    return c
 
 
 def citation(hit: Hit) -> str:
@@ -30,12 +72,17 @@ def split_highlight(hit: Hit) -> tuple[str, str, str]:
     return text[:i], hl, text[i + len(hl) :]
 
 
+def json_line(record: dict) -> str:
+    """One JSON object on one line, always valid UTF-8 (lone surrogates replaced)."""
+    return valid_unicode(json.dumps(record, ensure_ascii=False))
+
+
 def to_json(answer: Answer) -> str:
-    return json.dumps(answer.to_dict(), ensure_ascii=False)
+    return json_line(answer.to_dict())
 
 
-def rich_answer(answer: Answer):
-    """A rich renderable for one answer."""
+def rich_answer(answer: Answer, plain: bool = False):
+    """A rich renderable for one answer; `plain` indents with spaces instead of padding to the width."""
     from rich.console import Group
     from rich.padding import Padding
     from rich.text import Text
@@ -47,18 +94,34 @@ def rich_answer(answer: Answer):
         p = hit.passage
         head = Text()
         head.append(f"{hit.rank}. ", style="bold cyan")
-        head.append(p.title, style="bold")
+        head.append(safe_text(p.title), style="bold")
         if p.date:
-            head.append(f" · {p.date}", style="dim")
+            head.append(f" · {safe_text(p.date)}", style="dim")
         head.append(f"   score {hit.score:.2f}", style="dim")
-        cite = Text(citation(hit), style="green")
+        cite = Text(safe_text(citation(hit)), style="green")
         before, hl, after = split_highlight(hit)
         body = Text()
-        body.append(before)
-        body.append(hl, style="bold" if (before or after) else "")
-        body.append(after)
-        parts.append(Group(head, Padding(Group(cite, body), (0, 0, 1, 3))))
+        body.append(safe_text(before))
+        body.append(safe_text(hl), style="bold" if (before or after) else "")
+        body.append(safe_text(after))
+        if plain:
+            indent = "   "
+            parts.append(Text("\n").join([head, Text(indent) + cite, Text(indent) + _indent(body, indent), Text("")]))
+        else:
+            parts.append(Group(head, Padding(Group(cite, body), (0, 0, 1, 3))))
     return Group(*parts)
+
+
+def _indent(text, indent: str):
+    """`text` with every line after the first indented too."""
+    from rich.text import Text
+
+    return Text("\n" + indent).join(text.split("\n", allow_blank=True)) if "\n" in text.plain else text
+
+
+def print_answer(out, answer: Answer) -> None:
+    """Print one answer on a rich Console: padded blocks on a terminal, plain lines when piped."""
+    out.print(rich_answer(answer, plain=not out.is_terminal))
 
 
 def html_hit(hit: Hit, limit: int | None = None) -> str:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from .config import Settings
+from .config import Settings, history_path
 from .errors import QaBotError
 
 HELP = """Type a question and press Enter. Commands:
@@ -19,23 +20,52 @@ HELP = """Type a question and press Enter. Commands:
   :quit      leave (or Ctrl-D)"""
 
 
-def _history_path() -> Path:
-    state = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "qa-bot"
-    state.mkdir(parents=True, exist_ok=True)
-    return state / "history"
+def input_lines(stream=None) -> Iterator[str]:
+    """Lines of a stream without their line ends, split on \\n only and decoded one by one.
+
+    Bytes that are not UTF-8 become U+FFFD in their own line, so one bad line never stops or
+    shifts the rest. Text streams (no .buffer) are read as they are.
+    """
+    stream = sys.stdin if stream is None else stream
+    raw = getattr(stream, "buffer", None)
+    if raw is None:
+        for line in stream:
+            yield line[:-1] if line.endswith("\n") else line
+        return
+    for line in raw:
+        yield line.decode("utf-8", errors="replace").removesuffix("\n")
+
+
+def open_history(path: Path):
+    """A prompt_toolkit FileHistory at `path`, readable by its owner only; in memory if that fails."""
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600))
+        return FileHistory(str(path))
+    except OSError:
+        return InMemoryHistory()
 
 
 class Session:
     """REPL state and command handling, separate from terminal I/O so it can be driven by lines."""
 
-    def __init__(self, retriever, console, k: int = 3):
+    def __init__(self, retriever, console, k: int = 3, history: Path | None = None):
         self.retriever = retriever
         self.console = console
         self.k = k
+        self.history = history  # where questions are kept; None: nowhere
+
+    def say(self, text: str, **style) -> None:
+        """One line of plain text (document names, user input), stripped of escape sequences."""
+        from .render import safe_text
+
+        self.console.print(safe_text(text), markup=False, soft_wrap=True, **style)
 
     def handle(self, line: str) -> bool:
         """Handle one input line; False means leave."""
-        from .render import rich_answer
+        from .render import print_answer
 
         text = line.strip()
         if not text:
@@ -46,55 +76,55 @@ class Session:
             if cmd in ("q", "quit", "exit"):
                 return False
             if cmd in ("h", "help", "?"):
-                self.console.print(HELP, markup=False)
+                self.say(HELP)
+                self.say(f"History of questions: {self.history}" if self.history
+                         else "History of questions: not kept (--no-history or piped input)")
             elif cmd == "k":
                 try:
                     value = int(arg)
                     if not 1 <= value <= 10:
                         raise ValueError
                 except ValueError:
-                    self.console.print("usage: :k N  (N from 1 to 10)", markup=False)
+                    self.say("usage: :k N  (N from 1 to 10)")
                 else:
                     self.k = value
-                    self.console.print(f"showing {value} passage(s) per answer", markup=False)
+                    self.say(f"showing {value} passage(s) per answer")
             elif cmd == "sources":
                 for source, count in self.retriever.index.sources().items():
-                    self.console.print(f"{source}  ({count} paragraphs)", markup=False)
+                    self.say(f"{source}  ({count} paragraphs)")
             else:
-                self.console.print(f"unknown command :{cmd}; type :help", markup=False)
+                self.say(f"unknown command :{cmd}; type :help")
             return True
         try:
             answer = self.retriever.ask(text, k=self.k)
         except QaBotError as exc:
-            self.console.print(f"error: {exc}", markup=False, style="red")
+            self.say(f"error: {exc}", style="red")
             return True
-        self.console.print(rich_answer(answer))
+        print_answer(self.console, answer)
         return True
 
 
-def run_repl(settings: Settings, quiet: bool = False) -> int:
-    from rich.console import Console
-
+def run_repl(settings: Settings, quiet: bool = False, history: bool = True) -> int:
     from . import engine
+    from .render import console as make_console
+    from .render import safe_text
 
-    console = Console(highlight=False)
+    console = make_console()
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
-    retriever = engine.open_retriever(settings, progress=not quiet, notify=None if quiet else (lambda m: console.print(m, markup=False, style="dim")))
-    session = Session(retriever, console, k=settings.k)
+    retriever = engine.open_retriever(settings, progress=not quiet,
+                                      notify=None if quiet else (lambda m: console.print(safe_text(m), markup=False, style="dim")))
+    path = history_path(settings.index) if history and interactive else None
+    session = Session(retriever, console, k=settings.k, history=path)
     if not interactive:
-        for line in sys.stdin:
+        for line in input_lines(sys.stdin):
             if not session.handle(line):
                 break
         return 0
 
     from prompt_toolkit import PromptSession
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    from prompt_toolkit.history import InMemoryHistory
 
-    try:
-        history = FileHistory(str(_history_path()))
-    except OSError:
-        history = InMemoryHistory()
-    prompt = PromptSession(history=history)
+    prompt = PromptSession(history=open_history(path) if path else InMemoryHistory())
     n_docs = len(retriever.index.sources())
     console.print(
         f"qa-bot: {len(retriever.passages)} passages from {n_docs} documents ({settings.mode} ranking). "

@@ -64,8 +64,12 @@ class Answer:
 
 
 def clean_question(question: str) -> str:
-    """Strip control characters and collapse whitespace; refuse empty and over-long questions."""
-    q = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", question or "")
+    """Strip control characters and collapse whitespace; refuse empty and over-long questions.
+
+    Undecodable bytes (lone surrogates from argv or a bad line) become U+FFFD, so any string is safe to encode.
+    """
+    q = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", " ", question or "")
+    q = re.sub(r"[\ud800-\udfff]", "\ufffd", q)
     q = " ".join(q.split())
     if not q:
         raise QaBotError("empty question: type a question about the documents")

@@ -2,7 +2,8 @@
 
 It speaks the Bot API's HTTP protocol (form-encoded requests, {"ok": ..., "result": ...}
 answers), feeds scripted updates through getUpdates, records every call, and can inject
-faults: 429 with retry_after, 500, a request that hangs, a malformed update.
+faults: 429 with retry_after, 500, 401, 409, a request that hangs, a malformed update; once
+(`inject`) or on every call until healed (`break_method`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class FakeBotApi:
         self.token = token
         self.calls: list[Call] = []
         self.faults: dict[str, list[tuple]] = {}
+        self.broken: dict[str, tuple] = {}
         self._updates: list[dict] = []
         self._next_update = 1
         self._next_message = 1000
@@ -85,6 +87,15 @@ class FakeBotApi:
         with self._cond:
             self.faults.setdefault(method, []).append((kind, info))
 
+    def break_method(self, method: str, kind: str, **info) -> None:
+        """Make every call of `method` fail with `kind` until `heal(method)`."""
+        with self._cond:
+            self.broken[method] = (kind, info)
+
+    def heal(self, method: str) -> None:
+        with self._cond:
+            self.broken.pop(method, None)
+
     def sent(self, method: str = "sendMessage") -> list[Call]:
         with self._cond:
             return [c for c in self.calls if c.method == method]
@@ -135,7 +146,7 @@ class FakeBotApi:
         with self._cond:
             self.calls.append(Call(method, params))
             self._cond.notify_all()
-            fault = self.faults[method].pop(0) if self.faults.get(method) else None
+            fault = self.faults[method].pop(0) if self.faults.get(method) else self.broken.get(method)
         if fault:
             kind, info = fault
             if kind == "429":
@@ -143,6 +154,12 @@ class FakeBotApi:
                                             "parameters": {"retry_after": info.get("retry_after", 1)}})
             if kind == "500":
                 return self._reply(h, 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"})
+            if kind == "401":
+                return self._reply(h, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+            if kind == "409":
+                time.sleep(info.get("seconds", 0.2))
+                return self._reply(h, 409, {"ok": False, "error_code": 409, "description": "Conflict: terminated by other "
+                                            "getUpdates request; make sure that only one bot instance is running"})
             if kind == "hang":
                 time.sleep(info.get("seconds", 5))
                 return self._reply(h, 200, {"ok": True, "result": []})  # the client has long given up
