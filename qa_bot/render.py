@@ -12,6 +12,18 @@ import json
 from .search import Answer, Hit
 
 NOT_FOUND = "Nothing relevant found in the documents."
+RELATED = "Related passages, but none seems to answer this exactly:"
+
+
+def notice(answer: Answer) -> str | None:
+    """The line shown above (or instead of) the passages: not found, only related, or a hint."""
+    lines = [answer.hint] if getattr(answer, "hint", None) else []
+    verdict = getattr(answer, "verdict", "answered" if answer.found else "none")
+    if verdict == "none" or not answer.hits:
+        lines.append(NOT_FOUND)
+    elif verdict == "related":
+        lines.append(RELATED)
+    return "\n".join(lines) or None
 
 
 def citation(hit: Hit) -> str:
@@ -40,9 +52,10 @@ def rich_answer(answer: Answer):
     from rich.padding import Padding
     from rich.text import Text
 
-    if not answer.found:
-        return Text(NOT_FOUND, style="yellow")
-    parts = []
+    note = notice(answer)
+    if not answer.hits:
+        return Text(note or NOT_FOUND, style="yellow")
+    parts = [Text(note, style="yellow")] if note else []
     for hit in answer.hits:
         p = hit.passage
         head = Text()
@@ -59,6 +72,12 @@ def rich_answer(answer: Answer):
         body.append(after)
         parts.append(Group(head, Padding(Group(cite, body), (0, 0, 1, 3))))
     return Group(*parts)
+
+
+def html_notice(answer: Answer) -> str | None:
+    """The notice line as Telegram HTML (italic), or None for a plain answer."""
+    note = notice(answer)
+    return f"<i>{html.escape(note)}</i>" if note else None
 
 
 def html_hit(hit: Hit, limit: int | None = None) -> str:
