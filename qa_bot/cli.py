@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beir", metavar="DIR", help="BEIR-layout dataset (corpus.jsonl, queries.jsonl, qrels/)")
     p.add_argument("--split", help="qrels split for --beir (default test); for a question file with splits, only that split")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--corpus", metavar="DIR", action="append",
+                   help="with --questions: ask over these folders together (repeat; copied into INDEX/corpus), "
+                        "e.g. --corpus seeds --corpus ../shared/realdocs")
 
     p = sub.add_parser("telegram", help="run the Telegram bot (long polling)")
     _common(p, k=True)
@@ -174,6 +177,11 @@ def cmd_eval(args) -> int:
         keys = ("ndcg@10", "recall@100", "mrr@10")
     else:
         split = args.split if args.split_given else None
+        if args.corpus:
+            from dataclasses import replace as _replace
+
+            docs = evaluate.combined_docs([Path(c) for c in args.corpus], settings.index / "corpus")
+            settings = _replace(settings, docs=docs)
         questions = evaluate.load_questions(Path(args.questions) if args.questions else evaluate.DEFAULT_QUESTIONS, split)
         retriever = engine.open_retriever(settings, progress=not args.quiet)
         result = {"mode": settings.mode, **({"split": split} if split else {}), **evaluate.evaluate_questions(retriever, questions)}

@@ -65,6 +65,36 @@ def load_questions(path: Path, split: str | None = None) -> list[Question]:
     return out
 
 
+def combined_docs(folders: list[Path], target: Path) -> Path:
+    """One docs folder holding the files of several (copies, mtimes kept), for a question set
+    that spans corpora (e.g. the seeds and ../shared/realdocs); refreshed when they change."""
+    import shutil
+
+    wanted: dict[str, Path] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise QaBotError(f"corpus folder {folder} does not exist")
+        for path in sorted(folder.rglob("*")):
+            rel = path.relative_to(folder)
+            if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+                if rel.as_posix() in wanted:
+                    raise QaBotError(f"{rel} is in more than one corpus folder; they must not share file names")
+                wanted[rel.as_posix()] = path
+    target.mkdir(parents=True, exist_ok=True)
+    for old in sorted(target.rglob("*"), reverse=True):
+        rel = old.relative_to(target).as_posix()
+        if old.is_file() and rel not in wanted:
+            old.unlink()
+    for rel, src in wanted.items():
+        dst = target / rel
+        st = src.stat()
+        if dst.is_file() and (dst.stat().st_size, dst.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+    return target
+
+
 def _norm(text: str | None) -> str:
     return " ".join((text or "").split()).casefold()
 
