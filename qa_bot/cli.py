@@ -185,7 +185,7 @@ def cmd_eval(args) -> int:
         questions = evaluate.load_questions(Path(args.questions) if args.questions else evaluate.DEFAULT_QUESTIONS, split)
         retriever = engine.open_retriever(settings, progress=not args.quiet)
         result = {"mode": settings.mode, **({"split": split} if split else {}), **evaluate.evaluate_questions(retriever, questions)}
-        keys = ("questions", "hit@1", "hit@3", "hit@5", "mrr", "answerable_lost", "answerable_not_found",
+        keys = ("questions", "hit@1", "hit@3", "hit@5", "mrr", "en_hit@1", "en_hit@3", "answerable_lost", "answerable_not_found",
                 "metadata_answered_cited", "near-topic_not_answered", "near-topic_not_found",
                 "off-topic_not_found", "ru_hit@5", "ko_hit@5")
         if not args.json:

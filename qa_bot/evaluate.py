@@ -142,6 +142,7 @@ def evaluate_questions(retriever, questions: list[Question], k: int = 5) -> dict
     lost: list[str] = []
     misses: list[str] = []
     per_style: dict[str, list[int | None]] = {}
+    english: list[int | None] = []
     per_lang: dict[str, list[int | None]] = {}
     meta_cited = []
     verdicts: dict[str, str] = {}
@@ -158,7 +159,9 @@ def evaluate_questions(retriever, questions: list[Question], k: int = 5) -> dict
             misses.append(q.question)
         if verdict != "answered":
             lost.append(q.question)
-        per_style.setdefault(q.style or "plain", []).append(rank)
+        if q.lang in ("", "en"):
+            per_style.setdefault(q.style or "plain", []).append(rank)
+            english.append(rank)
         per_lang.setdefault(q.lang or "en", []).append(rank)
         if q.kind == "metadata":
             meta_cited.append(verdict == "answered" and rank is not None and rank <= 3)
@@ -189,6 +192,8 @@ def evaluate_questions(retriever, questions: list[Question], k: int = 5) -> dict
         "unanswerable_found_questions": [q.question for q in unanswerable if verdicts[q.question] == "answered"],
         "missed_top3": misses,
     }
+    if len(english) != len(answerable):
+        out["en_hit@1"], out["en_hit@3"] = at(english, 1), at(english, 3)
     if meta_cited:
         out["metadata_answered_cited"] = sum(meta_cited) / len(meta_cited)
     for lang in ("ru", "ko"):
