@@ -76,6 +76,8 @@ def combined_docs(folders: list[Path], target: Path) -> Path:
             raise QaBotError(f"corpus folder {folder} does not exist")
         for path in sorted(folder.rglob("*")):
             rel = path.relative_to(folder)
+            if rel.as_posix() == "README.md" and len(folders) > 1:
+                continue  # a corpus folder's own notes (provenance, licences), not one of its documents
             if path.is_file() and not any(part.startswith(".") for part in rel.parts):
                 if rel.as_posix() in wanted:
                     raise QaBotError(f"{rel} is in more than one corpus folder; they must not share file names")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 _FILLER_START = re.compile(
     r"^(?:(?:hey|hi|hello|heya|yo|ok|okay|so|um+|uh+|well|btw|pls|please|quick question|question|hmm+|ah|oh)"
@@ -115,6 +115,7 @@ def analyse(question: str) -> QuestionInfo:
     return QuestionInfo(text=text, answer_type=answer_type(text), meta=meta_type(text), script=script_of(question))
 
 
+_LONG_WORD = re.compile(r"[^\W\d_]{5,}")
 _CAPITAL = re.compile(r"\b[A-Z][a-z][\w'’-]*")
 _WORD = re.compile(r"\w+")
 
@@ -144,42 +145,35 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 
 
 class Speller:
-    """Maps a misspelt question term to a corpus term one edit away (SymSpell-style deletes).
+    """Maps a misspelt word to a corpus word one edit away (SymSpell-style deletes).
 
-    Built lazily from the BM25 vocabulary; only terms the corpus never uses are corrected, so
-    a correctly spelt question is scored exactly as before.
+    Built on first need from the words of the passages; only words whose stem the corpus never
+    uses are corrected, so a correctly spelt question is scored exactly as before.
     """
 
-    def __init__(self, vocab: dict[str, int], df: "object"):
-        self.vocab, self.df = vocab, df
-        self._deletes: dict[str, list[int]] | None = None
-        self._terms: list[str] = [""] * len(vocab)
-        for term, i in vocab.items():
-            self._terms[i] = term
+    def __init__(self, texts: Iterable[str]):
+        counts: dict[str, int] = {}
+        for text in texts:
+            for word in set(_LONG_WORD.findall(text.lower())):
+                counts[word] = counts.get(word, 0) + 1
+        self.counts = counts
+        self._deletes: dict[str, list[str]] = {}
+        for word in counts:
+            for v in self._variants(word):
+                self._deletes.setdefault(v, []).append(word)
 
     @staticmethod
     def _variants(word: str) -> set[str]:
         return {word[:i] + word[i + 1 :] for i in range(len(word))} | {word}
 
-    def _index(self) -> dict[str, list[int]]:
-        if self._deletes is None:
-            table: dict[str, list[int]] = {}
-            for i, term in enumerate(self._terms):
-                if len(term) >= 4 and term.isalpha():
-                    for v in self._variants(term):
-                        table.setdefault(v, []).append(i)
-            self._deletes = table
-        return self._deletes
-
-    def correct(self, term: str) -> str | None:
-        """The most common corpus term within one edit of `term`, or None."""
-        if term in self.vocab or len(term) < 5 or not term.isalpha():
+    def correct(self, word: str) -> str | None:
+        """The most common corpus word within one edit of `word` (lower case), or None."""
+        word = word.lower()
+        if word in self.counts or len(word) < 5:
             return None
-        table = self._index()
-        cands: set[int] = set()
-        for v in self._variants(term):
-            cands.update(table.get(v, ()))
+        cands: set[str] = set()
+        for v in self._variants(word):
+            cands.update(self._deletes.get(v, ()))
         if not cands:
             return None
-        best = max(cands, key=lambda i: (float(self.df[i]), self._terms[i]))
-        return self._terms[best]
+        return max(cands, key=lambda w: (self.counts[w], w))

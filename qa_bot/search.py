@@ -25,6 +25,7 @@ DEFAULT_THRESHOLDS = {"dense": 0.41, "bm25": 0.085, "hybrid": 0.22}
 HYBRID_ALPHA = 0.4
 # Share of a passage's dense score that comes from its best-matching sentence.
 SENTENCE_WEIGHT = 0.7
+_WORDS = re.compile(r"[^\W\d_]{5,}")
 # Query-side ranking aids, chosen on the tune split and SciFact train (docs/quality.md).
 SPELLING = True  # a question term the corpus never uses is replaced by a corpus term one edit away
 TYPE_BONUS = 0.0  # added to a passage holding what a who/when/how-many question asks for
@@ -153,12 +154,11 @@ class Retriever:
 
     @property
     def speller(self):
-        """Corrects question terms the corpus never uses (built on first need)."""
+        """Corrects words the corpus never uses (built from the passages on first need)."""
         if self._speller is None:
             from .query import Speller
 
-            lex = self.lexical
-            self._speller = Speller(lex.vocab, np.diff(lex.indptr))
+            self._speller = Speller(passage_text(self.passages[i]) for i in range(len(self.passages)))
         return self._speller
 
     def is_rare(self, word: str) -> bool:
@@ -170,27 +170,18 @@ class Retriever:
         i = lex.vocab.get(terms[0])
         return i is None or float(lex.idf_array[i]) >= RARE_IDF * lex.idf_unknown
 
-    def lexical_scores(self, text: str) -> np.ndarray:
-        """IDF-normalised BM25 (as Lexical.scores), a misspelt term replaced by the corpus term one edit away."""
+    def respell(self, text: str) -> str:
+        """The question with each word the corpus never uses replaced by a corpus word one edit away."""
+        if not SPELLING or self.mode == "dense":
+            return text
         lex = self.lexical
-        terms = lex.tokens(text)
-        if SPELLING:
-            fixed = []
-            for t in terms:
-                c = self.speller.correct(t) if t not in lex.vocab else None
-                fixed.append(c if c and c not in terms else t)
-            terms = list(dict.fromkeys(fixed))
-        scores = np.zeros(lex.size, dtype=np.float32)
-        total = 0.0
-        for term in terms:
-            i = lex.vocab.get(term)
-            if i is None:
-                total += lex.idf_unknown
-                continue
-            total += float(lex.idf_array[i])
-            start, end = lex.indptr[i], lex.indptr[i + 1]
-            scores[lex.indices[start:end]] += lex.data[start:end]
-        return scores / total if total > 0 else scores
+        unknown = [w for w in dict.fromkeys(_WORDS.findall(text))
+                   if (t := lex.tokens(w)) and t[0] not in lex.vocab]
+        for word in unknown:
+            fixed = self.speller.correct(word)
+            if fixed:
+                text = re.sub(rf"\b{re.escape(word)}\b", fixed, text)
+        return text
 
     def rank(self, question: str, k: int) -> list[tuple[int, float]]:
         """(row, score) pairs, best first, for the top k passages."""
@@ -212,7 +203,7 @@ class Retriever:
         hold a name, a date or a number.
         """
         info = info or analyse(question)
-        text = info.text
+        text = self.respell(info.text)
         n = len(self.passages)
         empty = np.zeros(0, dtype=np.float32)
         if n == 0:
@@ -228,7 +219,7 @@ class Retriever:
             cos, sent = self._dense_parts(cand, q)
             score = self._blend(cos, sent)
         else:
-            lex = self.lexical_scores(text)
+            lex = self.lexical.scores(text)
             lex_top = np.argpartition(-lex, m)[:m] if n > m else np.arange(n)
             if self.mode == "bm25":
                 cand = lex_top.astype(np.int64)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,12 +19,13 @@ import numpy as np
 from .lexical import passage_text
 from .query import DATE, NAME, NUMBER, has_type
 
+_NUMBER = re.compile(r"\d+(?:[.,/:-]\d+)*")
 MODEL_FILE = Path(__file__).resolve().parent / "verdict_model.json"
 
 FEATURES = (
     "fused", "cos", "sent", "lex", "gap", "gap_sent",
     "coverage", "rare_missing", "missing_terms", "log_terms",
-    "sent_coverage", "top5_coverage", "corpus_coverage",
+    "sent_coverage", "top5_coverage", "corpus_coverage", "q_numbers", "numbers_missing",
     "type_need", "type_ok", "meta_need", "meta_ok",
     "has_name", "has_number", "has_date",
 )
@@ -81,12 +83,16 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
     in_corpus = {t for t in terms if t in lex.vocab
                  and int(lex.indptr[lex.vocab[t] + 1] - lex.indptr[lex.vocab[t]]) > hidden_terms.get(t, 0)}
     text = p.text
+    numbers = set(_NUMBER.findall(info.text))
+    shown = " ".join(filter(None, [text, p.title, p.date, author]))
+    numbers_missing = sum(n not in shown for n in numbers) / len(numbers) if numbers else 0.0
     return np.array([
         r.score[i], r.cos[i], r.sent[i], r.lex[i],
         r.score[i] - r.score[nxt] if nxt is not None else r.score[i],
         r.sent[i] - r.sent[nxt] if nxt is not None else r.sent[i],
         coverage, rare_missing, float(len(missing)), math.log1p(len(terms)),
         _covered(idf, terms, sentence), _covered(idf, terms, top), _covered(idf, terms, in_corpus),
+        float(bool(numbers)), numbers_missing,
         float(bool(info.answer_type)), float(bool(info.answer_type) and has_type(text, info.answer_type, info.text, retriever.is_rare)),
         float(bool(info.meta)), float(bool(info.meta) and meta_fits(p, info.meta)),
         float(bool(NAME.search(text))), float(bool(NUMBER.search(text))), float(bool(DATE.search(text))),

@@ -1,6 +1,6 @@
 """Train the answered/related verdict model (qa_bot/verdict_model.json) from public train data.
 
-    PYTHONPATH=. .venv/bin/python scripts/train_verdict.py [--cache embeddings] [--questions FILE ...]
+    PYTHONPATH=. .venv/bin/python scripts/train_verdict.py --dev tests/data/dev_questions.jsonl [--cache embeddings]
 
 No annotators: a question whose gold passage ranks first is a positive ("answered"); the same
 question with its gold passages hidden from the candidates is a near-topic negative (the
@@ -128,6 +128,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "embeddings", help="where indexes are built and reused")
     ap.add_argument("--questions", type=Path, nargs="*", default=[evaluate.DEFAULT_QUESTIONS])
+    ap.add_argument("--dev", type=Path, help="a question file with tune/test splits (tests/data/dev_questions.jsonl); "
+                    "only its tune split is read")
+    ap.add_argument("--corpus", type=Path, action="append", help="folders the --dev questions are about "
+                    "(default: seeds and ../shared/realdocs)")
     ap.add_argument("--out", type=Path, default=verdict.MODEL_FILE)
     ap.add_argument("--dump", type=Path, help="also write the examples (npz) for inspection")
     args = ap.parse_args()
@@ -143,20 +147,17 @@ def main() -> None:
               for q in sorted(data.qrels) if q in data.queries]
     rows += examples(scifact, claims, "scifact")
     rows += examples(seeds, [(c, None) for c, _ in claims[::4]], "offtopic")
-    realdocs = SHARED / "realdocs"
-    folders = {"seeds": seeds}
+    combined = None
+    if args.dev:
+        docs = evaluate.combined_docs(args.corpus or [SEEDS, SHARED / "realdocs"], args.cache / "train-corpus" / "corpus")
+        combined = engine.open_retriever(Settings(docs=docs, index=args.cache / "train-corpus"), progress=False)
 
     def retriever_for(q):
-        sources = {g.source for g in q.gold}
-        if not q.gold or all((SEEDS / s).exists() for s in sources):
-            return seeds
-        if realdocs.is_dir() and all((realdocs / s).exists() for s in sources):
-            if "realdocs" not in folders:
-                folders["realdocs"] = folder_retriever(realdocs, args.cache)
-            return folders["realdocs"]
-        return None
+        if q.split:  # the dev set: its tune split, over all its folders together
+            return combined
+        return seeds
 
-    for group, retriever, items in question_sets(args.questions, retriever_for):
+    for group, retriever, items in question_sets(args.questions + ([args.dev] if args.dev else []), retriever_for):
         rows += examples(retriever, items, group)
         rows += examples(scifact, [(text, None) for text, _ in items], "offtopic")
     x = np.stack([r[0] for r in rows])
