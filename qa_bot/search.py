@@ -28,7 +28,7 @@ SENTENCE_WEIGHT = 0.7
 _WORDS = re.compile(r"[^\W\d_]{5,}")
 # Query-side ranking aids, chosen on the tune split and SciFact train (docs/quality.md).
 SPELLING = True  # a question term the corpus never uses is replaced by a corpus term one edit away
-TYPE_BONUS = 0.0  # added to a passage holding what a who/when/how-many question asks for
+TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many question asks for
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 BONUS_DEPTH = 30
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
