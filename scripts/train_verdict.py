@@ -132,9 +132,12 @@ def main() -> None:
                     "only its tune split is read")
     ap.add_argument("--corpus", type=Path, action="append", help="folders the --dev questions are about "
                     "(default: seeds and ../shared/realdocs)")
+    ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (bench/scifact, realdocs)")
     ap.add_argument("--out", type=Path, default=verdict.MODEL_FILE)
     ap.add_argument("--dump", type=Path, help="also write the examples (npz) for inspection")
     args = ap.parse_args()
+    global SHARED
+    SHARED = args.shared
 
     seeds = folder_retriever(SEEDS, args.cache)
     scifact, data = scifact_retriever(args.cache)
