@@ -125,6 +125,7 @@ def question_sets(files: list[Path], retriever_for) -> list[tuple[str, list]]:
 
 
 def main() -> None:
+    global SHARED
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "embeddings", help="where indexes are built and reused")
     ap.add_argument("--questions", type=Path, nargs="*", default=[evaluate.DEFAULT_QUESTIONS])
@@ -132,12 +133,11 @@ def main() -> None:
                     "only its tune split is read")
     ap.add_argument("--corpus", type=Path, action="append", help="folders the --dev questions are about "
                     "(default: seeds and ../shared/realdocs)")
-    ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (bench/scifact, realdocs)")
+    ap.add_argument("--shared", type=Path, default=None, help="the shared data folder (bench/scifact, realdocs)")
     ap.add_argument("--out", type=Path, default=verdict.MODEL_FILE)
     ap.add_argument("--dump", type=Path, help="also write the examples (npz) for inspection")
     args = ap.parse_args()
-    global SHARED
-    SHARED = args.shared
+    SHARED = args.shared or SHARED
 
     seeds = folder_retriever(SEEDS, args.cache)
     scifact, data = scifact_retriever(args.cache)
