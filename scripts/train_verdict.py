@@ -62,6 +62,16 @@ def scifact_retriever(cache: Path, split: str = "train"):
     return Retriever(stored, engine.query_encoder(stored, settings)), data
 
 
+def pair_vectors(retriever: Retriever, r, i: int) -> np.ndarray:
+    """Question vector times passage and best-sentence vectors (for experiments with --dump)."""
+    row = int(r.rows[i])
+    pv = retriever._vectors(np.asarray([row]))[0]
+    found = retriever._sentence_sims(np.asarray([row], dtype=np.int64), r.qvec)
+    offsets = retriever.index.sentence_offsets()
+    sv = np.asarray(retriever.index.sentence_vectors[offsets[row] + int(np.argmax(found[0]))], dtype=np.float32) if found else pv
+    return np.concatenate([r.qvec * pv, r.qvec * sv]).astype(np.float32)
+
+
 def examples(retriever: Retriever, questions: list[tuple[str, set[int] | None]], group: str):
     """(features, label, group, kind) rows. gold None: an unanswerable question (every candidate negative)."""
     out = []
@@ -71,14 +81,16 @@ def examples(retriever: Retriever, questions: list[tuple[str, set[int] | None]],
             continue
         if gold is None:
             if r.score[0] >= retriever.threshold:
-                out.append((verdict.features(r, 0, retriever), 0, group, "unanswerable"))
+                out.append((verdict.features(r, 0, retriever), 0, group, "unanswerable", pair_vectors(retriever, r, 0)))
             continue
         # A gold passage below the first: kept out of the fit, but its question counts when the
         # threshold is set (an answerable question the verdict must not lose).
-        out.append((verdict.features(r, 0, retriever), 1, group, "answerable" if int(r.rows[0]) in gold else "miss"))
+        out.append((verdict.features(r, 0, retriever), 1, group, "answerable" if int(r.rows[0]) in gold else "miss",
+                    pair_vectors(retriever, r, 0)))
         hidden = without(r, gold)
         if len(hidden.rows) >= 2 and hidden.score[0] >= retriever.threshold:
-            out.append((verdict.features(hidden, 0, retriever, frozenset(gold)), 0, group, "hidden"))
+            out.append((verdict.features(hidden, 0, retriever, frozenset(gold)), 0, group, "hidden",
+                        pair_vectors(retriever, hidden, 0)))
     return out
 
 
@@ -190,7 +202,7 @@ def main() -> None:
     rec["trained_on"] = {g: int((groups == g).sum()) for g in sorted(set(groups))}
     args.out.write_text(json.dumps(rec, indent=1) + "\n", encoding="utf-8")
     if args.dump:
-        np.savez(args.dump, x=x, y=y, groups=groups, kinds=kinds)
+        np.savez(args.dump, x=x, y=y, groups=groups, kinds=kinds, v=np.stack([r[4] for r in rows]))
     print(f"wrote {args.out}")
 
 
