@@ -20,12 +20,14 @@ from .lexical import passage_text
 from .query import DATE, NAME, NUMBER, has_type
 
 _NUMBER = re.compile(r"\d+(?:[.,/:-]\d+)*")
+_NAME_WORD = re.compile(r"(?<=[\w,] )[A-Z][\w'-]+")  # a capitalised word that does not start the question
 MODEL_FILE = Path(__file__).resolve().parent / "verdict_model.json"
 
 FEATURES = (
     "fused", "cos", "sent", "lex", "gap", "gap_sent",
     "coverage", "rare_missing", "missing_terms", "log_terms",
     "sent_coverage", "top5_coverage", "corpus_coverage", "q_numbers", "numbers_missing",
+    "number_absent", "name_absent",
     "type_need", "type_ok", "meta_need", "meta_ok",
     "has_name", "has_number", "has_date",
 )
@@ -84,6 +86,15 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
                  and int(lex.indptr[lex.vocab[t] + 1] - lex.indptr[lex.vocab[t]]) > hidden_terms.get(t, 0)}
     text = p.text
     numbers = set(_NUMBER.findall(info.text))
+    # A number or a name the question asks about that no (visible) passage mentions at all.
+    counts = corpus_numbers(retriever)
+    hidden_numbers: dict[str, int] = {}
+    for h in hidden:
+        for n in set(_NUMBER.findall(passage_text(retriever.passages[int(h)]))):
+            hidden_numbers[n] = hidden_numbers.get(n, 0) + 1
+    number_absent = any(counts.get(n, 0) <= hidden_numbers.get(n, 0) for n in numbers)
+    names = [t for w in _NAME_WORD.findall(" " + info.text[1:]) for t in lex.tokens(w)]
+    name_absent = any(t not in in_corpus for t in names)
     shown = " ".join(filter(None, [text, p.title, p.date, author]))
     numbers_missing = sum(n not in shown for n in numbers) / len(numbers) if numbers else 0.0
     return np.array([
@@ -92,11 +103,23 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
         r.sent[i] - r.sent[nxt] if nxt is not None else r.sent[i],
         coverage, rare_missing, float(len(missing)), math.log1p(len(terms)),
         _covered(idf, terms, sentence), _covered(idf, terms, top), _covered(idf, terms, in_corpus),
-        float(bool(numbers)), numbers_missing,
+        float(bool(numbers)), numbers_missing, float(number_absent), float(name_absent),
         float(bool(info.answer_type)), float(bool(info.answer_type) and has_type(text, info.answer_type, info.text, retriever.is_rare)),
         float(bool(info.meta)), float(bool(info.meta) and meta_fits(p, info.meta)),
         float(bool(NAME.search(text))), float(bool(NUMBER.search(text))), float(bool(DATE.search(text))),
     ], dtype=np.float64)
+
+
+def corpus_numbers(retriever) -> dict[str, int]:
+    """How many passages mention each number (built once per retriever, on first need)."""
+    found = getattr(retriever, "_numbers", None)
+    if found is None:
+        found = {}
+        for i in range(len(retriever.passages)):
+            for n in set(_NUMBER.findall(passage_text(retriever.passages[i]))):
+                found[n] = found.get(n, 0) + 1
+        retriever._numbers = found
+    return found
 
 
 @dataclass(frozen=True)
