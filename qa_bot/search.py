@@ -31,6 +31,7 @@ SPELLING = True  # a question term the corpus never uses is replaced by a corpus
 TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many question asks for
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 BONUS_DEPTH = 30
+META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
 
 
@@ -42,6 +43,15 @@ def meta_fits(p: Passage, meta: str) -> bool:
     if meta == "date":
         return kind == "header" and bool(p.date)
     return kind == "header"
+
+
+def has_meta_field(p: Passage, meta: str) -> bool:
+    """Whether the passage carries the field a metadata question asks for (shown with every hit)."""
+    if meta == "author":
+        return bool(getattr(p, "author", None))
+    if meta == "date":
+        return bool(p.date)
+    return bool(p.title) and p.title != p.source
 
 
 @dataclass(frozen=True)
@@ -290,6 +300,8 @@ class Retriever:
             return "answered", 1.0
         from . import verdict
 
+        if r.info.meta and META_ANSWERS and has_meta_field(self.passages[int(r.rows[0])], r.info.meta):
+            return "answered", 1.0  # the answer is the metadata shown with the passage (title, date, author)
         model = verdict.default_model()
         if model is None:
             return "answered", 1.0
