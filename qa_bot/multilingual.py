@@ -101,14 +101,30 @@ def after_index(stored) -> None:
             log.warning("multilingual vectors not built: %s", exc)
 
 
+_CYR = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+                ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s", "t",
+                 "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"]))
+# Weight of BM25 over the transliterated question (names: Владивосток -> vladivostok), tune split.
+TRANSLIT_WEIGHT = 0.1
+
+
+def transliterate(text: str) -> str:
+    """Russian letters to Latin (a simple GOST-like scheme): names then match their English spelling."""
+    return "".join(_CYR.get(c, _CYR.get(c.lower(), c).capitalize() if c.lower() in _CYR else c) for c in text)
+
+
 def rerank(retriever, ranking, question: str):
-    """The ranking for a non-English question: e5 cosine over every passage, best first."""
+    """The ranking for a non-English question: e5 cosine over every passage, best first, plus (for
+    Cyrillic) BM25 of the transliterated question, which finds names spelt the English way."""
     from dataclasses import replace
 
     passages = retriever.passages
     matrix = passage_vectors(retriever.index, passages)
     q = np.asarray(_model().query(question), dtype=np.float32)
     sims = matrix @ q
+    if TRANSLIT_WEIGHT and retriever.mode != "dense" and ranking.info.script == "cyrillic":
+        latin = retriever.respell(transliterate(question))
+        sims = sims + TRANSLIT_WEIGHT * retriever.lexical.scores(latin)
     order = np.argsort(-sims, kind="stable")[:100]
     return replace(ranking, rows=order.astype(np.int64), score=sims[order].astype(np.float32),
                    cos=None, sent=None, lex=None)
