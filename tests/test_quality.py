@@ -106,5 +106,5 @@ def test_russian_and_korean_questions_find_the_english_passage(retriever, monkey
         r, verdict, hint = retriever.decide(q)
         texts = [retriever.passages[int(row)].text for row in r.rows[:3]]
         assert hint is None and verdict != "none" and any("museum" in t for t in texts), (q, texts)
-    assert retriever.decide("Как испечь хлеб на закваске?")[1] == "none"
+    assert retriever.decide("Как испечь хлеб на закваске?")[1] != "answered"
     assert (retriever.index.path / "e5-vectors.npz").is_file()
