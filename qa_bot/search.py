@@ -199,10 +199,6 @@ class Retriever:
         r = self.ranking(question)
         return [(int(row), float(s)) for row, s in zip(r.rows[:k], r.score[:k])]
 
-    def _rank(self, question: str, k: int) -> tuple[list[tuple[int, float]], np.ndarray | None]:
-        r = self.ranking(question)
-        return [(int(row), float(s)) for row, s in zip(r.rows[:k], r.score[:k])], r.qvec
-
     def ranking(self, question: str, info: QuestionInfo | None = None) -> Ranking:
         """Every candidate passage, best first, with the scores it was ranked by.
 

@@ -108,3 +108,26 @@ def test_russian_and_korean_questions_find_the_english_passage(retriever, monkey
         assert hint is None and verdict != "none" and any("museum" in t for t in texts), (q, texts)
     assert retriever.decide("Как испечь хлеб на закваске?")[1] != "answered"
     assert (retriever.index.path / "e5-vectors.npz").is_file()
+
+
+def test_eval_asks_over_several_folders_together(tmp_path):
+    from qa_bot.evaluate import combined_docs
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    (a / "sub").mkdir(parents=True)
+    b.mkdir()
+    (a / "sub" / "x.txt").write_text("one")
+    (b / "y.md").write_text("two")
+    (b / "README.md").write_text("notes about the folder")
+    target = combined_docs([a, b], tmp_path / "all")
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == ["sub/x.txt", "y.md"]
+    (b / "y.md").unlink()
+    combined_docs([a, b], target)
+    assert not (target / "y.md").exists()  # a file gone from its folder goes from the copy too
+    (b / "x.txt").write_text("clash")
+    (b / "sub").mkdir()
+    (b / "sub" / "x.txt").write_text("clash")
+    from qa_bot.errors import QaBotError
+
+    with pytest.raises(QaBotError, match="more than one corpus folder"):
+        combined_docs([a, b], target)
