@@ -418,7 +418,7 @@ async def inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             InlineQueryResultArticle(
                 id=hit.passage.id[:32],
                 title=f"{hit.passage.title}"[:100],
-                description=citation(hit)[:200],
+                description=(("may not answer this exactly · " if answer.verdict == "related" else "") + citation(hit))[:200],
                 input_message_content=InputTextMessageContent(body, parse_mode=ParseMode.HTML),
             )
         )
