@@ -87,7 +87,7 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
     text = p.text
     numbers = set(_NUMBER.findall(info.text))
     # A number or a name the question asks about that no (visible) passage mentions at all.
-    counts = corpus_numbers(retriever)
+    counts = corpus_numbers(retriever) if numbers else {}  # the one-off scan only when it matters
     hidden_numbers: dict[str, int] = {}
     for h in hidden:
         for n in set(_NUMBER.findall(passage_text(retriever.passages[int(h)]))):
