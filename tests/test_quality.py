@@ -8,7 +8,7 @@ import pytest
 
 from qa_bot import query
 from qa_bot.evaluate import evaluate_questions, load_questions
-from qa_bot.search import Answer, Hit
+from qa_bot.search import Answer
 
 
 def test_chat_filler_is_stripped_but_content_kept():
