@@ -141,7 +141,8 @@ def rerank(retriever, ranking, question: str):
 
     passages = retriever.passages
     matrix = passage_vectors(retriever.index, passages)
-    q = np.asarray(_model().query(question), dtype=np.float32)
+    with _lock:  # one C engine per process: the bot's search threads take turns
+        q = np.asarray(_model().query(question), dtype=np.float32)
     sims = matrix @ q
     # How far the best passage stands out from the whole corpus for this question: e5 cosines
     # bunch (0.7-0.9) whatever the question, so the raw top score cannot say "nothing relevant".
