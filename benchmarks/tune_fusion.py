@@ -18,7 +18,9 @@ from qa_bot.evaluate import beir_index, load_beir, ndcg_at_k
 from qa_bot.documents import split_sentences
 from qa_bot.lexical import Lexical
 
-SCIFACT = PROJECT_ROOT.parent / "shared" / "bench" / "scifact"
+# ../shared from the project root (or from a worktree one level further down).
+SCIFACT = next((p / "shared" / "bench" / "scifact" for p in (PROJECT_ROOT.parent, PROJECT_ROOT.parent.parent)
+                if (p / "shared" / "bench" / "scifact").is_dir()), PROJECT_ROOT.parent / "shared" / "bench" / "scifact")
 
 
 def doc_ranking(scores: np.ndarray, sources: np.ndarray, n: int = 100) -> list[str]:

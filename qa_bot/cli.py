@@ -57,8 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, k=True)
     p.add_argument("--questions", metavar="FILE", help="question file (default: tests/data/seeds_questions.jsonl)")
     p.add_argument("--beir", metavar="DIR", help="BEIR-layout dataset (corpus.jsonl, queries.jsonl, qrels/)")
-    p.add_argument("--split", default="test", help="qrels split for --beir (default test)")
+    p.add_argument("--split", help="qrels split for --beir (default test); for a question file with splits, only that split")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--corpus", metavar="DIR", action="append",
+                   help="with --questions: ask over these folders together (repeat; copied into INDEX/corpus), "
+                        "e.g. --corpus seeds --corpus ../shared/realdocs")
 
     p = sub.add_parser("telegram", help="run the Telegram bot (long polling, or a webhook with --webhook-url)")
     _common(p, k=True)
@@ -165,7 +168,7 @@ def _ask_jsonl(retriever, k: int) -> int:
         try:
             record = retriever.ask(question, k=k).to_dict()
         except QaBotError as exc:
-            record = {"query": _shown_query(question), "found": False, "results": [], "error": str(exc)}
+            record = {"query": _shown_query(question), "found": False, "verdict": "none", "results": [], "error": str(exc)}
         sys.stdout.write(json_line(record) + "\n")
         sys.stdout.flush()
     return 0
@@ -186,6 +189,8 @@ def cmd_eval(args) -> int:
     from .search import Retriever
 
     settings = _settings(args)
+    args.split_given = args.split is not None
+    args.split = args.split or "test"
     if args.beir:
         data = evaluate.load_beir(Path(args.beir), args.split)
         backend = settings.backend or DEFAULT_BACKEND
@@ -203,11 +208,22 @@ def cmd_eval(args) -> int:
         result = {"dataset": Path(args.beir).name, "split": args.split, "mode": settings.mode, **result}
         keys = ("ndcg@10", "recall@100", "mrr@10")
     else:
-        questions = evaluate.load_questions(Path(args.questions) if args.questions else evaluate.DEFAULT_QUESTIONS)
+        split = args.split if args.split_given else None
+        if args.corpus:
+            from dataclasses import replace as _replace
+
+            docs = evaluate.combined_docs([Path(c) for c in args.corpus], settings.index / "corpus")
+            settings = _replace(settings, docs=docs)
+        questions = evaluate.load_questions(Path(args.questions) if args.questions else evaluate.DEFAULT_QUESTIONS, split)
         retriever = engine.open_retriever(settings, progress=not args.quiet)
-        result = {"mode": settings.mode, **evaluate.evaluate_questions(retriever, questions)}
-        keys = ("hit@1", "hit@3", "hit@5", "mrr", "unanswerable_not_found", "off-topic_not_found",
-                "near-topic_not_found", "answerable_not_found")
+        result = {"mode": settings.mode, **({"split": split} if split else {}), **evaluate.evaluate_questions(retriever, questions)}
+        keys = ("questions", "hit@1", "hit@3", "hit@5", "mrr", "en_hit@1", "en_hit@3", "answerable_lost", "answerable_not_found",
+                "metadata_answered_cited", "near-topic_not_answered", "near-topic_not_found",
+                "off-topic_not_found", "ru_hit@5", "ko_hit@5")
+        if not args.json:
+            for style, row in result.get("styles", {}).items():
+                result[f"{style} (n={row['n']}) hit@1 / hit@3"] = f"{row['hit@1']:.3f} / {row['hit@3']:.3f}"
+            keys += tuple(key for key in result if key.endswith(" hit@1 / hit@3"))
     from .render import console, json_line, safe_text
 
     if args.json:

@@ -62,7 +62,11 @@ def build(settings: Settings, progress: bool = True, encoder=None, backend: str 
     # An explicit choice wins; otherwise an index keeps the backend it was built with.
     backend = backend or settings.backend or (previous.extra.get("backend") if previous else None) or DEFAULT_BACKEND
     embedder, meta = embedder_for(settings, settings.index, backend, previous, encoder)
-    return index_mod.update(settings.index, settings.docs, embedder, previous, progress=progress, meta=meta)
+    stored, report = index_mod.update(settings.index, settings.docs, embedder, previous, progress=progress, meta=meta)
+    from . import multilingual
+
+    multilingual.after_index(stored)  # e5 vectors for Russian and Korean questions, when the extra is on
+    return stored, report
 
 
 def _export_cache(settings: Settings, quantize: bool):

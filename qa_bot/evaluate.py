@@ -13,15 +13,36 @@ DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "data" / 
 
 
 @dataclass(frozen=True)
+class Gold:
+    """Where an answer is: a source, and the answer's words and/or a line (and a page for PDFs)."""
+
+    source: str
+    line: int | None = None
+    answer: str | None = None
+    page: int | None = None
+
+
+@dataclass(frozen=True)
 class Question:
     question: str
     answerable: bool
-    gold: list[tuple[str, int]] = field(default_factory=list)  # (source, line)
-    kind: str = ""  # for unanswerable questions: "off-topic" or "near-topic"
+    gold: list[Gold] = field(default_factory=list)
+    kind: str = ""  # "answerable", "metadata", "near-topic", "off-topic" ("" in the old format when answerable)
+    style: str = ""
+    lang: str = "en"
+    split: str = ""
+    id: str = ""
 
 
-def load_questions(path: Path) -> list[Question]:
-    """Question file: JSON lines with question, answerable, gold [{source, line}]."""
+def _gold(g: dict) -> Gold:
+    line, page = g.get("line"), g.get("page")
+    return Gold(str(g["source"]), int(line) if line is not None else None, g.get("answer") or None,
+                int(page) if page is not None else None)
+
+
+def load_questions(path: Path, split: str | None = None) -> list[Question]:
+    """Question file: JSON lines with question, gold [{source, line and/or answer, page}] and
+    optionally kind, style, lang and split; `split` keeps only that split when the file has splits."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -32,48 +53,131 @@ def load_questions(path: Path) -> list[Question]:
             continue
         try:
             rec = json.loads(line)
-            gold = [(g["source"], int(g["line"])) for g in rec.get("gold", [])]
-            out.append(Question(rec["question"], bool(rec.get("answerable", bool(gold))), gold, str(rec.get("kind", ""))))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            gold = [_gold(g) for g in rec.get("gold") or []]
+            kind = str(rec.get("kind", ""))
+            answerable = bool(rec.get("answerable", bool(gold) and kind not in ("near-topic", "off-topic")))
+            out.append(Question(rec["question"], answerable, gold, kind, str(rec.get("style", "")),
+                                str(rec.get("lang", "en") or "en"), str(rec.get("split", "")), str(rec.get("id", ""))))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             raise QaBotError(f"{path}:{number}: not a question record") from None
+    if split and any(q.split for q in out):
+        out = [q for q in out if q.split == split]
     return out
 
 
-def is_hit(result: dict, gold: list[tuple[str, int]]) -> bool:
-    return any(result["source"] == s and result["line_start"] <= line <= result["line_end"] for s, line in gold)
+def combined_docs(folders: list[Path], target: Path) -> Path:
+    """One docs folder holding the files of several (copies, mtimes kept), for a question set
+    that spans corpora (e.g. the seeds and ../shared/realdocs); refreshed when they change."""
+    import shutil
+
+    wanted: dict[str, Path] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise QaBotError(f"corpus folder {folder} does not exist")
+        for path in sorted(folder.rglob("*")):
+            rel = path.relative_to(folder)
+            if rel.as_posix() == "README.md" and len(folders) > 1:
+                continue  # a corpus folder's own notes (provenance, licences), not one of its documents
+            if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+                if rel.as_posix() in wanted:
+                    raise QaBotError(f"{rel} is in more than one corpus folder; they must not share file names")
+                wanted[rel.as_posix()] = path
+    target.mkdir(parents=True, exist_ok=True)
+    for old in sorted(target.rglob("*"), reverse=True):
+        rel = old.relative_to(target).as_posix()
+        if old.is_file() and rel not in wanted:
+            old.unlink()
+    for rel, src in wanted.items():
+        dst = target / rel
+        st = src.stat()
+        if dst.is_file() and (dst.stat().st_size, dst.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+    return target
 
 
-def _found(retriever, question: str) -> bool:
-    ranked = retriever.rank(question, 1)
-    return bool(ranked) and ranked[0][1] >= retriever.threshold
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+def passage_matches(p, g: Gold, metadata: bool = False) -> bool:
+    """A hit: same source, the answer's words in the passage (for metadata questions also its
+    title, author or date), the page when given; without answer words, the line within its span."""
+    if p.source != g.source:
+        return False
+    if g.page is not None and getattr(p, "page", None) not in (None, g.page):
+        return False
+    if g.answer:
+        fields = [p.text] + ([p.title, getattr(p, "author", None), p.date, getattr(p, "section", None)] if metadata else [])
+        want = _norm(g.answer)
+        return any(want in _norm(f) for f in fields if f)
+    return g.line is not None and p.line_start <= g.line <= p.line_end
+
+
+def is_hit(p, q: Question) -> bool:
+    return any(passage_matches(p, g, q.kind == "metadata") for g in q.gold)
+
+
+def gold_rows(retriever, q: Question) -> set[int]:
+    """Rows of every passage that counts as a hit for q (scans only the gold sources' rows)."""
+    sources = {g.source for g in q.gold}
+    rows = getattr(retriever, "_rows_by_source", None)
+    if rows is None:
+        rows = {}
+        for i in range(len(retriever.passages)):
+            rows.setdefault(retriever.passages[i].source, []).append(i)
+        retriever._rows_by_source = rows
+    return {i for s in sources for i in rows.get(s, []) if is_hit(retriever.passages[i], q)}
 
 
 def evaluate_questions(retriever, questions: list[Question], k: int = 5) -> dict:
-    """hit@1/3/5 and MRR over answerable questions (ranking regardless of `found`), plus `found` accuracy."""
+    """hit@1/3/5 and MRR over answerable questions (ranking regardless of the verdict), hit@1/3 per
+    style, and what the verdict does: answerable lost, near-topic not answered, off-topic none,
+    metadata answered with a citation, Russian and Korean hit@5."""
+    from .search import clean_question
+
     answerable = [q for q in questions if q.answerable]
     unanswerable = [q for q in questions if not q.answerable]
     hits = {1: 0, 3: 0, 5: 0}
     rr = 0.0
-    wrongly_not_found: list[str] = []
+    lost: list[str] = []
     misses: list[str] = []
-    for q in answerable:
-        ranked = retriever.rank(q.question, k)
-        results = [retriever.passages[row].to_dict() for row, _ in ranked]
-        rank = next((i + 1 for i, r in enumerate(results) if is_hit(r, q.gold)), None)
+    per_style: dict[str, list[int | None]] = {}
+    english: list[int | None] = []
+    per_lang: dict[str, list[int | None]] = {}
+    meta_cited = []
+    verdicts: dict[str, str] = {}
+    for q in questions:
+        r, verdict, _ = retriever.decide(clean_question(q.question))
+        verdicts[q.question] = verdict
+        if not q.answerable:
+            continue
+        rank = next((i + 1 for i, row in enumerate(r.rows[:k]) if is_hit(retriever.passages[int(row)], q)), None)
         for cutoff in hits:
             hits[cutoff] += rank is not None and rank <= cutoff
         rr += 1.0 / rank if rank else 0.0
         if rank is None or rank > 3:
             misses.append(q.question)
-        if not ranked or ranked[0][1] < retriever.threshold:  # what `ask` reports as found: false
-            wrongly_not_found.append(q.question)
-    not_found = [q.question for q in unanswerable if not _found(retriever, q.question)]
+        if verdict != "answered":
+            lost.append(q.question)
+        if q.lang in ("", "en"):
+            per_style.setdefault(q.style or "plain", []).append(rank)
+            english.append(rank)
+        per_lang.setdefault(q.lang or "en", []).append(rank)
+        if q.kind == "metadata":
+            meta_cited.append(verdict == "answered" and rank is not None and rank <= 3)
     n = max(len(answerable), 1)
+
+    def at(ranks, cutoff):
+        return sum(r is not None and r <= cutoff for r in ranks) / max(len(ranks), 1)
+
     by_kind = {}
     for kind in sorted({q.kind for q in unanswerable if q.kind}):
         group = [q for q in unanswerable if q.kind == kind]
-        by_kind[f"{kind}_not_found"] = sum(q.question in not_found for q in group) / len(group)
-    return {
+        by_kind[f"{kind}_not_found"] = sum(verdicts[q.question] == "none" for q in group) / len(group)
+        by_kind[f"{kind}_not_answered"] = sum(verdicts[q.question] != "answered" for q in group) / len(group)
+    out = {
         "questions": len(questions),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
@@ -81,13 +185,23 @@ def evaluate_questions(retriever, questions: list[Question], k: int = 5) -> dict
         "hit@3": hits[3] / n,
         "hit@5": hits[5] / n,
         "mrr": rr / n,
-        "unanswerable_not_found": len(not_found) / max(len(unanswerable), 1),
+        "unanswerable_not_found": sum(verdicts[q.question] == "none" for q in unanswerable) / max(len(unanswerable), 1),
         **by_kind,
-        "answerable_not_found": len(wrongly_not_found),
-        "answerable_not_found_questions": wrongly_not_found,
-        "unanswerable_found_questions": [q.question for q in unanswerable if q.question not in not_found],
+        "answerable_not_found": len(lost),
+        "answerable_lost": len(lost) / n,
+        "styles": {s: {"n": len(v), "hit@1": at(v, 1), "hit@3": at(v, 3)} for s, v in sorted(per_style.items())},
+        "answerable_not_found_questions": lost,
+        "unanswerable_found_questions": [q.question for q in unanswerable if verdicts[q.question] == "answered"],
         "missed_top3": misses,
     }
+    if len(english) != len(answerable):
+        out["en_hit@1"], out["en_hit@3"] = at(english, 1), at(english, 3)
+    if meta_cited:
+        out["metadata_answered_cited"] = sum(meta_cited) / len(meta_cited)
+    for lang in ("ru", "ko"):
+        if lang in per_lang:
+            out[f"{lang}_hit@5"] = at(per_lang[lang], 5)
+    return out
 
 
 # --------------------------------------------------------------------------- BEIR

@@ -13,6 +13,18 @@ import re
 from .search import Answer, Hit
 
 NOT_FOUND = "Nothing relevant found in the documents."
+RELATED = "Related passages, but none seems to answer this exactly:"
+
+
+def notice(answer: Answer) -> str | None:
+    """The line shown above (or instead of) the passages: not found, only related, or a hint."""
+    lines = [answer.hint] if getattr(answer, "hint", None) else []
+    verdict = getattr(answer, "verdict", "answered" if answer.found else "none")
+    if verdict == "none" or not answer.hits:
+        lines.append(NOT_FOUND)
+    elif verdict == "related":
+        lines.append(RELATED)
+    return "\n".join(lines) or None
 
 # Terminal escape sequences: CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), DCS/SOS/PM/APC
 # strings, two-byte ESC sequences, and their 8-bit C1 forms (CSI 0x9b, OSC 0x9d, DCS 0x90 ...).
@@ -87,9 +99,10 @@ def rich_answer(answer: Answer, plain: bool = False):
     from rich.padding import Padding
     from rich.text import Text
 
-    if not answer.found:
-        return Text(NOT_FOUND, style="yellow")
-    parts = []
+    note = notice(answer)
+    if not answer.hits:
+        return Text(note or NOT_FOUND, style="yellow")
+    parts = [Text(note, style="yellow")] if note else []
     for hit in answer.hits:
         p = hit.passage
         head = Text()
@@ -122,6 +135,12 @@ def _indent(text, indent: str):
 def print_answer(out, answer: Answer) -> None:
     """Print one answer on a rich Console: padded blocks on a terminal, plain lines when piped."""
     out.print(rich_answer(answer, plain=not out.is_terminal))
+
+
+def html_notice(answer: Answer) -> str | None:
+    """The notice line as Telegram HTML (italic), or None for a plain answer."""
+    note = notice(answer)
+    return f"<i>{html.escape(note)}</i>" if note else None
 
 
 def html_hit(hit: Hit, limit: int | None = None) -> str:

@@ -14,6 +14,7 @@ from .documents import Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import Lexical, passage_text
+from .query import QuestionInfo, analyse, has_type
 
 MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
@@ -24,6 +25,47 @@ DEFAULT_THRESHOLDS = {"dense": 0.41, "bm25": 0.085, "hybrid": 0.22}
 HYBRID_ALPHA = 0.4
 # Share of a passage's dense score that comes from its best-matching sentence.
 SENTENCE_WEIGHT = 0.7
+_WORDS = re.compile(r"[^\W\d_]{5,}")
+# Query-side ranking aids, chosen on the tune split and SciFact train (docs/quality.md).
+SPELLING = True  # a question term the corpus never uses is replaced by a corpus term one edit away
+TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many question asks for
+META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
+BONUS_DEPTH = 30
+META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
+RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
+
+
+def meta_fits(p: Passage, meta: str) -> bool:
+    """Whether a passage carries the document metadata a question asks for (author, date, title)."""
+    kind = getattr(p, "kind", "text")
+    if meta == "author":
+        return bool(getattr(p, "author", None)) or kind == "signature"
+    if meta == "date":
+        return kind == "header" and bool(p.date)
+    return kind == "header"
+
+
+def has_meta_field(p: Passage, meta: str) -> bool:
+    """Whether the passage carries the field a metadata question asks for (shown with every hit)."""
+    if meta == "author":
+        return bool(getattr(p, "author", None))
+    if meta == "date":
+        return bool(p.date)
+    return bool(p.title) and p.title != p.source
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Candidates best first: rows, fused score and its parts (None where the mode has no such part)."""
+
+    rows: np.ndarray
+    score: np.ndarray
+    cos: np.ndarray | None  # passage cosine
+    sent: np.ndarray | None  # best sentence cosine
+    lex: np.ndarray | None  # IDF-normalised BM25
+    qvec: np.ndarray | None
+    info: QuestionInfo
+    confidence: float | None = None  # a ranker's own measure of how clearly the best passage stands out
 
 
 @dataclass(frozen=True)
@@ -51,16 +93,33 @@ class Hit:
         }
 
 
+VERDICTS = ("answered", "related", "none")
+
+
 @dataclass(frozen=True)
 class Answer:
-    """The result of one question: whether the documents answer it, and the ranked hits."""
+    """The result of one question: the verdict, and the ranked hits (none for verdict "none").
+
+    "answered": a passage seems to answer it; "related": passages on the topic, but none seems
+    to answer exactly (still shown, marked); "none": nothing relevant. `found` is "answered".
+    """
 
     query: str
     found: bool
     hits: list[Hit] = field(default_factory=list)
+    verdict: str = ""
+    hint: str | None = None  # one line for the user, e.g. that the index answers English
+
+    def __post_init__(self):
+        if not self.verdict:
+            object.__setattr__(self, "verdict", "answered" if self.found else "none")
 
     def to_dict(self) -> dict:
-        return {"query": self.query, "found": self.found, "results": [h.to_dict() for h in self.hits]}
+        out = {"query": self.query, "found": self.found, "verdict": self.verdict,
+               "results": [h.to_dict() for h in self.hits]}
+        if self.hint:
+            out["hint"] = self.hint
+        return out
 
 
 def clean_question(question: str) -> str:
@@ -95,6 +154,8 @@ class Retriever:
         self.threshold = DEFAULT_THRESHOLDS[mode] if threshold is None else threshold
         self.passages = index.passages
         self._lexical: Lexical | None = None
+        self._speller = None
+        self.use_verdict_model = True
         import faiss
 
         faiss.omp_set_num_threads(1)  # one query at a time: threads only add contention here
@@ -106,38 +167,97 @@ class Retriever:
             self._lexical = self.index.lexical or Lexical.build([passage_text(p) for p in self.passages])
         return self._lexical
 
+    @property
+    def speller(self):
+        """Corrects words the corpus never uses (built from the passages on first need)."""
+        if self._speller is None:
+            from .query import Speller
+
+            self._speller = Speller(passage_text(self.passages[i]) for i in range(len(self.passages)))
+        return self._speller
+
+    def is_rare(self, word: str) -> bool:
+        """A word few passages use (a name rather than 'Russian' or 'Embassy' in an embassy's pages)."""
+        lex = self.lexical
+        terms = lex.tokens(word)
+        if not terms:
+            return False
+        i = lex.vocab.get(terms[0])
+        return i is None or float(lex.idf_array[i]) >= RARE_IDF * lex.idf_unknown
+
+    def respell(self, text: str) -> str:
+        """The question with each word the corpus never uses replaced by a corpus word one edit away."""
+        if not SPELLING or self.mode == "dense":
+            return text
+        lex = self.lexical
+        unknown = [w for w in dict.fromkeys(_WORDS.findall(text))
+                   if (t := lex.tokens(w)) and t[0] not in lex.vocab]
+        for word in unknown:
+            fixed = self.speller.correct(word)
+            if fixed:
+                text = re.sub(rf"\b{re.escape(word)}\b", fixed, text)
+        return text
+
     def rank(self, question: str, k: int) -> list[tuple[int, float]]:
         """(row, score) pairs, best first, for the top k passages."""
-        return self._rank(question, k)[0]
+        r = self.ranking(question)
+        return [(int(row), float(s)) for row, s in zip(r.rows[:k], r.score[:k])]
 
-    def _rank(self, question: str, k: int) -> tuple[list[tuple[int, float]], np.ndarray | None]:
-        """Ranked (row, score) pairs and the question vector (None in bm25 mode).
+    def ranking(self, question: str, info: QuestionInfo | None = None) -> Ranking:
+        """Every candidate passage, best first, with the scores it was ranked by.
 
         dense: a passage scores as a blend of its own cosine and its best sentence's.
         hybrid: alpha * that + (1 - alpha) * BM25 / (sum of the question terms' IDFs), over the
         union of both retrievers' top candidates. Scores mean the same for every question, so one
-        threshold decides `found`.
+        threshold decides `found`. Chat filler is stripped first; metadata questions favour a
+        document's header and signature, and typed questions (who, when, how many) passages that
+        hold a name, a date or a number.
         """
+        info = info or analyse(question)
+        text = self.respell(info.text)
         n = len(self.passages)
+        empty = np.zeros(0, dtype=np.float32)
         if n == 0:
-            return [], None
-        m = max(CANDIDATES, k)
+            return Ranking(np.zeros(0, dtype=np.int64), empty, None, None, None, None, info)
+        m = min(CANDIDATES, n)
+        q = cos = sent = lex_c = None
         if self.mode != "bm25":
-            q = np.asarray(self.encoder.encode_query(question), dtype=np.float32)
-            _, found_rows = self.index.vectors.search(q[None, :], min(m, n))
+            q = np.asarray(self.encoder.encode_query(text), dtype=np.float32)
+            _, found_rows = self.index.vectors.search(q[None, :], m)
             dense_rows = found_rows[0][found_rows[0] >= 0]
         if self.mode == "dense":
-            cand, score = dense_rows, self.dense_scores(dense_rows, q)
+            cand = dense_rows.astype(np.int64)
+            cos, sent = self._dense_parts(cand, q)
+            score = self._blend(cos, sent)
         else:
-            lex = self.lexical.scores(question)
+            lex = self.lexical.scores(text)
             lex_top = np.argpartition(-lex, m)[:m] if n > m else np.arange(n)
             if self.mode == "bm25":
-                cand, score, q = lex_top, lex[lex_top], None
+                cand = lex_top.astype(np.int64)
+                score = lex[cand]
             else:
-                cand = np.unique(np.concatenate([dense_rows, lex_top]))
-                score = self.alpha * self.dense_scores(cand, q) + (1 - self.alpha) * lex[cand]
-        order = np.argsort(-score, kind="stable")[:k]
-        return [(int(cand[i]), float(score[i])) for i in order], q
+                cand = np.unique(np.concatenate([dense_rows, lex_top])).astype(np.int64)
+                cos, sent = self._dense_parts(cand, q)
+                score = self.alpha * self._blend(cos, sent) + (1 - self.alpha) * lex[cand]
+            lex_c = lex[cand]
+        score = np.asarray(score, dtype=np.float32) + self._bonus(cand, score, info)
+        order = np.argsort(-score, kind="stable")
+        pick = (lambda a: None if a is None else a[order])
+        return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info)
+
+    def _bonus(self, cand: np.ndarray, score: np.ndarray, info: QuestionInfo) -> np.ndarray:
+        """Small additive boosts among the top candidates: answer type present, document metadata."""
+        bonus = np.zeros(len(cand), dtype=np.float32)
+        if not (info.answer_type or info.meta) or (TYPE_BONUS == 0 and META_BONUS == 0):
+            return bonus
+        top = np.argsort(-score, kind="stable")[:BONUS_DEPTH]
+        for i in top:
+            p = self.passages[int(cand[i])]
+            if info.answer_type and TYPE_BONUS and has_type(p.text, info.answer_type, info.text, self.is_rare):
+                bonus[i] += TYPE_BONUS
+            if info.meta and META_BONUS and meta_fits(p, info.meta):
+                bonus[i] += META_BONUS
+        return bonus
 
     def _vectors(self, rows: np.ndarray) -> np.ndarray:
         index = self.index.vectors
@@ -156,32 +276,73 @@ class Retriever:
         sims = np.asarray(sv[idx], dtype=np.float32) @ q
         return sims, np.cumsum(counts) - counts
 
-    def dense_scores(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """Blend of each passage's cosine with its best sentence's cosine."""
+    def _dense_parts(self, rows: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each passage's cosine and its best sentence's cosine (the passage's own without sentences)."""
         cos = self._vectors(rows) @ q
         found = self._sentence_sims(rows, q)
-        if found is None or SENTENCE_WEIGHT == 0:
-            return cos
+        if found is None:
+            return cos, cos
         sims, segments = found
-        best = np.maximum.reduceat(sims, segments)
-        return (1 - SENTENCE_WEIGHT) * cos + SENTENCE_WEIGHT * best
+        return cos, np.maximum.reduceat(sims, segments)
+
+    @staticmethod
+    def _blend(cos: np.ndarray, sent: np.ndarray) -> np.ndarray:
+        return (1 - SENTENCE_WEIGHT) * cos + SENTENCE_WEIGHT * sent
+
+    def dense_scores(self, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Blend of each passage's cosine with its best sentence's cosine."""
+        return self._blend(*self._dense_parts(rows, q))
+
+    def judge(self, r: Ranking) -> tuple[str, float]:
+        """The verdict for a ranking, and the answerability probability behind it (1.0 without a model)."""
+        if len(r.rows) == 0 or r.score[0] < self.threshold:
+            return "none", 0.0
+        if self.mode != "hybrid" or r.cos is None or not self.use_verdict_model:
+            return "answered", 1.0
+        from . import verdict
+
+        if r.info.meta and META_ANSWERS and has_meta_field(self.passages[int(r.rows[0])], r.info.meta):
+            return "answered", 1.0  # the answer is the metadata shown with the passage (title, date, author)
+        model = verdict.default_model()
+        if model is None:
+            return "answered", 1.0
+        feats = verdict.features(r, 0, self)
+        p = model.probability(feats)
+        return ("answered" if p >= model.threshold else "related"), p
+
+    def decide(self, q: str) -> tuple[Ranking, str, str | None]:
+        """Rank a cleaned question and judge it: (ranking, verdict, hint for the user or None).
+
+        A Russian or Korean question is ranked by multilingual-e5 when the extra is installed;
+        without it, it gets a hint that the index answers English.
+        """
+        info = analyse(q)
+        if info.script in ("cyrillic", "hangul"):
+            from . import multilingual
+
+            if not multilingual.available():
+                r = self.ranking(q, info)
+                return r, self.judge(r)[0], multilingual.HINT
+            r = multilingual.rerank(self, self.ranking(q, info), q) if len(self.passages) else self.ranking(q, info)
+            return r, multilingual.verdict(r), None
+        r = self.ranking(q, info)
+        return r, self.judge(r)[0], None
 
     def ask(self, question: str, k: int = 3, offset: int = 0) -> Answer:
-        """Answer a question with the passages ranked offset+1 .. offset+k."""
+        """Answer a question with the passages ranked offset+1 .. offset+k, and a verdict."""
         q = clean_question(question)
         if k < 1:
             raise QaBotError("k must be at least 1")
-        ranked, qvec = self._rank(q, k + offset)
-        found = bool(ranked) and ranked[0][1] >= self.threshold
-        if not found:
-            return Answer(query=q, found=False)
-        shown = ranked[offset:]
-        highlights = self.highlights(q, [row for row, _ in shown], qvec)
+        r, verdict_, hint = self.decide(q)
+        if verdict_ == "none":
+            return Answer(query=q, found=False, verdict="none", hint=hint)
+        shown = [(int(row), float(s)) for row, s in zip(r.rows[offset : offset + k], r.score[offset : offset + k])]
+        highlights = self.highlights(q, [row for row, _ in shown], r.qvec)
         hits = [
             Hit(rank=offset + i + 1, score=score, passage=self.passages[row], highlight=hl)
             for i, ((row, score), hl) in enumerate(zip(shown, highlights))
         ]
-        return Answer(query=q, found=True, hits=hits)
+        return Answer(query=q, found=verdict_ == "answered", hits=hits, verdict=verdict_, hint=hint)
 
     def highlights(self, question: str, rows: list[int], q: np.ndarray | None = None) -> list[str]:
         """For each passage, the sentence closest in meaning to the question (an exact substring)."""

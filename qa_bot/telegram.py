@@ -48,7 +48,7 @@ from telegram.ext import (
 from .botstate import StateStore
 from .config import env_number, state_dir
 from .errors import QaBotError, first_line
-from .render import NOT_FOUND, citation, html_hit
+from .render import NOT_FOUND, citation, html_hit, html_notice, notice
 from .search import MAX_QUESTION_CHARS, Answer
 
 log = logging.getLogger(__name__)
@@ -213,8 +213,10 @@ async def with_retry(config: BotConfig, call, *args, **kwargs):
 
 def answer_messages(answer: Answer, more_from: int = 0) -> list[str]:
     """The answer as Telegram HTML messages, each within the 4096-character limit."""
-    if not answer.found or not answer.hits:
-        return [html.escape(NOT_FOUND) if not more_from else "No more passages for this question."]
+    if not answer.hits:
+        if more_from:
+            return ["No more passages for this question."]
+        return [html.escape(notice(answer) or NOT_FOUND)]
     limit = MessageLimit.MAX_TEXT_LENGTH
     parts = [html_hit(h) for h in answer.hits]
     for i, hit in enumerate(answer.hits):
@@ -222,6 +224,9 @@ def answer_messages(answer: Answer, more_from: int = 0) -> list[str]:
         while len(parts[i]) > limit - 50 and budget > 200:
             parts[i] = html_hit(hit, limit=budget)
             budget -= 500
+    note = html_notice(answer) if not more_from else None
+    if note:
+        parts[0] = f"{note}\n\n{parts[0]}"
     messages, current = [], ""
     for part in parts:
         if current and len(current) + 2 + len(part) > limit:
@@ -268,7 +273,7 @@ async def reply_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, quest
         return
     texts = answer_messages(answer)
     markup = None
-    if answer.found:
+    if answer.hits:
         key = state.remember(StoredAnswer(question, k, len(answer.hits), answer.hits[0].passage.id))
         markup = keyboard(key)
     for i, text in enumerate(texts):
@@ -441,7 +446,7 @@ async def inline(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             InlineQueryResultArticle(
                 id=hit.passage.id[:32],
                 title=f"{hit.passage.title}"[:100],
-                description=citation(hit)[:200],
+                description=(("may not answer this exactly · " if answer.verdict == "related" else "") + citation(hit))[:200],
                 input_message_content=InputTextMessageContent(body, parse_mode=ParseMode.HTML),
             )
         )

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Create .venv/ and install qa-bot with CPU PyTorch; a no-op when nothing changed since last time.
+# QA_BOT_EXTRAS=multilingual adds the optional extra for Russian and Korean questions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 stamp=.venv/.qa-bot-setup
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)
+EXTRAS=test${QA_BOT_EXTRAS:+,$QA_BOT_EXTRAS}
+want=$( (cat pyproject.toml scripts/setup.sh; echo "$EXTRAS") | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/qa-bot ]; then
   exit 0
 fi
@@ -13,5 +15,5 @@ echo "qa-bot: setting up .venv (first run takes a few minutes) ..." >&2
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 # CPU PyTorch first: an unpinned torch would pull gigabytes of CUDA packages.
 .venv/bin/python -c "import torch" 2>/dev/null || pip install "torch==2.13.0"
-pip install -e ".[test]"
+pip install -e ".[$EXTRAS]"
 echo "$want" > "$stamp"

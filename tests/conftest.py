@@ -53,3 +53,17 @@ def private_cache(tmp_path_factory):
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = old
+
+
+@pytest.fixture(scope="session", autouse=True)
+def multilingual_off():
+    """Index builds in tests skip the optional e5 vectors; tests of the extra switch it on."""
+    import os
+
+    old = os.environ.get("QA_BOT_MULTILINGUAL")
+    os.environ["QA_BOT_MULTILINGUAL"] = "0"
+    yield
+    if old is None:
+        os.environ.pop("QA_BOT_MULTILINGUAL", None)
+    else:
+        os.environ["QA_BOT_MULTILINGUAL"] = old

@@ -73,7 +73,8 @@ def test_jsonl_answers_every_line_in_order(env, capsys, monkeypatch):
 
 def test_off_topic_question_is_not_found(env, capsys):
     assert main(["ask", "--json", "What is the capital of Australia?"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"query": "What is the capital of Australia?", "found": False, "results": []}
+    assert json.loads(capsys.readouterr().out) == {"query": "What is the capital of Australia?", "found": False, "verdict": "none",
+                                                       "results": []}
 
 
 @pytest.mark.parametrize(

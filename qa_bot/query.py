@@ -1,0 +1,179 @@
+"""Reading a question before it is scored: chat filler, question type, script, misspelt terms.
+
+Pure text rules (no model): what the question asks for (a person, a date, a number, a place, or
+the document's own author, date or title) feeds ranking and the answered/related verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+_FILLER_START = re.compile(
+    r"^(?:(?:hey|hi|hello|heya|yo|ok|okay|so|um+|uh+|well|btw|pls|please|quick question|question|hmm+|ah|oh)"
+    r"\b[\s,!.:;-]*"
+    r"|(?:can|could|would) you (?:please )?(?:tell|show|remind) me\b[\s,:]*"
+    r"|(?:do|does) (?:you|anyone|any1) (?:know|remember)\b[\s,:]*"
+    r"|(?:i (?:want|need|would like|'d like) to know|i(?:'m| am)? (?:wondering|wonder|curious)(?: about)?|tell me|any idea|i forgot)\b[\s,:]*"
+    r"|(?:if|whether)\b\s*)",
+    re.IGNORECASE,
+)
+_FILLER_END = re.compile(r"(?:[\s,]*(?:thanks|thank you|thx|ty|pls|please|lol|\?|!|\.)+)+\s*$", re.IGNORECASE)
+
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+_META_AUTHOR = re.compile(
+    r"\b(?:who\b.{0,40}\b(?:wrote|write|written|signed|sign|issued|issue|authored|published|released|posted|sent)\b"
+    r"|author|signator|signed by|written by|issued by|byline|who is it from|whose (?:letter|statement|message|article))",
+    re.IGNORECASE,
+)
+_META_DATE = re.compile(
+    r"\b(?:when|what date|which date|what day|date)\b.{0,60}\b(?:published|written|posted|issued|released|dated|date[d]?|came out|appear(?:ed)?)\b",
+    re.IGNORECASE,
+)
+_META_TITLE = re.compile(
+    r"\b(?:title|headline|what is (?:it|this|the (?:article|document|page|statement|report|letter|text|file))(?: \w+)? (?:called|named|titled))\b",
+    re.IGNORECASE,
+)
+
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+DATE = re.compile(rf"\b(?:{_MONTH}\.? \d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}\b|(?:1[6-9]|20)\d\d\b|\d{{4}}-\d\d-\d\d)"
+                  r"|\b(?:yesterday|today|last (?:week|month|year)|in the (?:\d0s|century))\b", re.IGNORECASE)
+NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                    r"hundred|thousand|million|billion|dozen|several|many|few|half|percent)\b", re.IGNORECASE)
+# Two capitalised words in a row, not at the very start: a rough person-or-organisation name.
+NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")
+PLACE = re.compile(r"\b(?:in|at|to|from|near|across|into|outside|inside)\s+(?:the\s+)?[A-Z][\w'-]+")
+
+
+@dataclass(frozen=True)
+class QuestionInfo:
+    """What a question asks for: retrieval text (filler stripped), answer type, metadata type, script."""
+
+    text: str
+    answer_type: str  # "person", "date", "number", "place" or ""
+    meta: str  # "author", "date", "title" or "": a question about the document itself
+    script: str  # "latin", "cyrillic", "hangul" or "other"
+
+
+def strip_filler(question: str) -> str:
+    """`hey so who signed it?? thanks` -> `who signed it`: chat filler off, content kept."""
+    q = question.strip()
+    for _ in range(6):
+        new = _FILLER_START.sub("", q, count=1).strip()
+        if new == q:
+            break
+        q = new
+    q = _FILLER_END.sub("", q).strip()
+    if "?" in question and q and not q.endswith("?"):
+        q += "?"  # the embedding model was trained on questions that end with one
+    if len(q) < 3:
+        return question.strip()
+    return q[0].upper() + q[1:] if q != question.strip() else q
+
+
+def script_of(text: str) -> str:
+    """The question's script: enough to tell Russian and Korean from English."""
+    cyr, han, lat = len(_CYRILLIC.findall(text)), len(_HANGUL.findall(text)), len(_LATIN.findall(text))
+    best = max(cyr, han, lat)
+    if best == 0:
+        return "other"
+    if best == lat:
+        return "latin"
+    return "cyrillic" if cyr >= han else "hangul"
+
+
+def answer_type(question: str) -> str:
+    q = question.lower()
+    if re.search(r"\b(?:how (?:many|much|long|old|far|often)|what (?:number|percentage|share|amount)|number of)\b", q):
+        return "number"
+    if re.search(r"\b(?:when|what (?:year|date|day|month)|which (?:year|date|day|month)|since when)\b", q):
+        return "date"
+    if re.search(r"\b(?:who|whom|whose|name of|what is the name|which (?:person|official|minister|leader|ambassador))\b", q):
+        return "person"
+    if re.search(r"\b(?:where|which (?:city|country|place|venue|region)|what (?:city|country|place|venue))\b", q):
+        return "place"
+    return ""
+
+
+def meta_type(question: str) -> str:
+    if _META_AUTHOR.search(question):
+        return "author"
+    if _META_DATE.search(question):
+        return "date"
+    if _META_TITLE.search(question):
+        return "title"
+    return ""
+
+
+def analyse(question: str) -> QuestionInfo:
+    text = strip_filler(question)
+    return QuestionInfo(text=text, answer_type=answer_type(text), meta=meta_type(text), script=script_of(question))
+
+
+_LONG_WORD = re.compile(r"[^\W\d_]{5,}")
+_CAPITAL = re.compile(r"\b[A-Z][a-z][\w'’-]*")
+_WORD = re.compile(r"\w+")
+
+
+def _new(found: str, qwords: set[str]) -> bool:
+    return any(w.lower() not in qwords for w in _WORD.findall(found))
+
+
+def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], bool] | None = None) -> bool:
+    """Whether a passage holds what the question type needs and the question does not already
+    say: a name for who (a capitalised word inside a sentence, rare in the corpus when `rare`
+    is given), a date for when, a number for how many, a place for where."""
+    qwords = {w.lower() for w in _WORD.findall(question)}
+    if kind == "person":
+        for m in _CAPITAL.finditer(text):
+            before = text[: m.start()].rstrip()
+            if not before or before[-1] in ".!?\"“:;":
+                continue  # a sentence's first word is capitalised anyway
+            word = m.group()
+            if word.lower() not in qwords and (rare is None or rare(word)):
+                return True
+        return False
+    pattern = {"date": DATE, "number": NUMBER, "place": PLACE}.get(kind)
+    if pattern is None:
+        return True
+    return any(_new(m.group(), qwords) for m in pattern.finditer(text))
+
+
+class Speller:
+    """Maps a misspelt word to a corpus word one edit away (SymSpell-style deletes).
+
+    Built on first need from the words of the passages; only words whose stem the corpus never
+    uses are corrected, so a correctly spelt question is scored exactly as before.
+    """
+
+    def __init__(self, texts: Iterable[str]):
+        counts: dict[str, int] = {}
+        for text in texts:
+            for word in set(_LONG_WORD.findall(text.lower())):
+                counts[word] = counts.get(word, 0) + 1
+        self.counts = counts
+        self._deletes: dict[str, list[str]] = {}
+        for word in counts:
+            for v in self._variants(word):
+                self._deletes.setdefault(v, []).append(word)
+
+    @staticmethod
+    def _variants(word: str) -> set[str]:
+        return {word[:i] + word[i + 1 :] for i in range(len(word))} | {word}
+
+    def correct(self, word: str) -> str | None:
+        """The most common corpus word within one edit of `word` (lower case), or None."""
+        word = word.lower()
+        if word in self.counts or len(word) < 5:
+            return None
+        cands: set[str] = set()
+        for v in self._variants(word):
+            cands.update(self._deletes.get(v, ()))
+        if not cands:
+            return None
+        return max(cands, key=lambda w: (self.counts[w], w))

