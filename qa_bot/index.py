@@ -20,14 +20,14 @@ from typing import Protocol
 
 import numpy as np
 
-from .documents import Passage, iter_files, read_folder, split_document, split_sentences
+from .documents import Passage, iter_files, read_folder, source_name, split_document, split_sentences
 from .errors import QaBotError
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-SPLITTER_VERSION = 3
+SPLITTER_VERSION = 4
 
 
 class TextEncoder(Protocol):
@@ -211,7 +211,7 @@ def is_stale(stored: StoredIndex, docs: Path) -> bool:
         return True
     if str(docs.resolve()) != stored.docs:
         return True
-    current = {p.relative_to(docs).as_posix(): p for p in iter_files(docs)}
+    current = {source_name(p, docs): p for p in iter_files(docs)}
     if set(current) != set(stored.files):
         return True
     for source, path in current.items():
@@ -268,7 +268,7 @@ def update(
     changed: list[str] = []
     for doc in documents:
         doc_passages = split_document(doc, encoder.max_tokens, encoder.count_tokens)
-        size, mtime = _stat(docs / doc.source)
+        size, mtime = _stat(doc.path or docs / doc.source)
         files[doc.source] = {"sha256": doc.sha256, "size": size, "mtime_ns": mtime, "passages": len(doc_passages)}
         old = previous.files.get(doc.source) if previous else None
         if old is None or old.get("sha256") != doc.sha256:
