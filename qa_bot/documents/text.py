@@ -325,7 +325,8 @@ def parse_plain(text: str, stem: str) -> Parsed:
     author = author or _signature([l for _, l in footer])
 
     chunks: list[Chunk] = []
-    if header:
+    if len(header) > 1 or (header and not found):
+        # A title alone is no passage: every passage already carries it (and search sees titles).
         chunks.append(Chunk(lines=tuple(header), kind="header"))
     section = None
     for it in items[first : last + 1]:
