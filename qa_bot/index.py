@@ -202,7 +202,7 @@ def _stat(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def is_stale(stored: StoredIndex, docs: Path) -> bool:
+def is_stale(stored: StoredIndex, docs: Path, follow_links: bool = False) -> bool:
     """True when files were added, removed or modified since the index was built.
 
     Size and mtime are compared first; a file whose stat changed is hashed to be sure.
@@ -211,7 +211,7 @@ def is_stale(stored: StoredIndex, docs: Path) -> bool:
         return True
     if str(docs.resolve()) != stored.docs:
         return True
-    current = {source_name(p, docs): p for p in iter_files(docs)}
+    current = {source_name(p, docs): p for p in iter_files(docs, follow_links)}
     if set(current) != set(stored.files):
         return True
     for source, path in current.items():
@@ -234,9 +234,9 @@ def check_docs(docs: Path) -> None:
     if not docs.exists():
         raise QaBotError(f"docs folder {docs} does not exist; pass --docs DIR or set QA_BOT_DOCS")
     if not docs.is_dir():
-        raise QaBotError(f"{docs} is not a folder; pass a folder of .txt/.md files with --docs DIR")
+        raise QaBotError(f"{docs} is not a folder; pass a folder of documents with --docs DIR")
     if next(iter_files(docs), None) is None:
-        raise QaBotError(f"docs folder {docs} has no .txt or .md files; add some or pass --docs DIR")
+        raise QaBotError(f"docs folder {docs} has no .txt, .md, .pdf, .html or .docx files; add some or pass --docs DIR")
 
 
 def update(
@@ -246,6 +246,7 @@ def update(
     previous: StoredIndex | None = None,
     progress: bool = False,
     meta: dict | None = None,
+    follow_links: bool = False,
 ) -> tuple[StoredIndex, UpdateReport]:
     """Bring the index at `path` in line with `docs`, embedding only text not embedded before.
 
@@ -254,9 +255,9 @@ def update(
     """
     meta = dict(meta or {})
     check_docs(docs)
-    documents = read_folder(docs)
+    documents = read_folder(docs, follow_links)
     if not documents:
-        raise QaBotError(f"no readable .txt or .md files in {docs}")
+        raise QaBotError(f"no readable documents in {docs}")
     rebuilt = (
         previous is None
         or previous.model != encoder.name
