@@ -158,6 +158,8 @@ def group_paragraphs(numbered: list[tuple[int, str]], prose: bool = True, skip: 
             runs.append([])
     for run in runs:
         width = max(len(t) for _, t in run) if len(run) >= 2 and all(len(t) <= WRAP_MAX for _, t in run) else 0
+        # Lines that break mid-sentence show the block is hard-wrapped: then only a short line ends a paragraph.
+        wraps = width and any(not is_terminal(t) and not is_list_item(t) for _, t in run[:-1])
         for i, (n, line) in enumerate(run):
             nxt = run[i + 1][1] if i + 1 < len(run) else None
             if not prose:
@@ -190,7 +192,7 @@ def group_paragraphs(numbered: list[tuple[int, str]], prose: bool = True, skip: 
                 width
                 and nxt is not None
                 and not is_list_item(nxt)
-                and len(line) + 1 + len(nxt.split()[0]) > width
+                and (len(line) + 1 + len(nxt.split()[0]) > width or (wraps and len(line) >= 0.6 * width))
             )
             if is_terminal(line) and not wrapped:
                 close()  # a line that ends a sentence is a paragraph of its own
