@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .documents import Passage, iter_files, read_folder, source_name, split_document, split_sentences
+from .documents import Passage, iter_files, scan_folder, source_name, split_document, split_sentences
 from .errors import QaBotError
 
 log = logging.getLogger(__name__)
@@ -239,6 +239,22 @@ def check_docs(docs: Path) -> None:
         raise QaBotError(f"docs folder {docs} has no .txt, .md, .pdf, .html or .docx files; add some or pass --docs DIR")
 
 
+def _note_skipped(files: dict[str, dict], skipped, docs: Path, follow_links: bool) -> None:
+    """Record skipped files of a readable format (a scan, an encrypted PDF) with their reason, so
+    the index is not stale because of them and front ends can list them."""
+    readable = {source_name(p, docs): p for p in iter_files(docs, follow_links)}
+    for s in skipped:
+        path = readable.get(s.source)
+        if path is None or s.source in files:
+            continue
+        try:
+            size, mtime = _stat(path)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            continue
+        files[s.source] = {"sha256": digest, "size": size, "mtime_ns": mtime, "passages": 0, "skipped": s.reason}
+
+
 def update(
     path: Path,
     docs: Path,
@@ -255,7 +271,10 @@ def update(
     """
     meta = dict(meta or {})
     check_docs(docs)
-    documents = read_folder(docs, follow_links)
+    folder = scan_folder(docs, follow_links)
+    if folder.skipped:
+        log.warning("%s", folder.summary())
+    documents = folder.documents
     if not documents:
         raise QaBotError(f"no readable documents in {docs}")
     rebuilt = (
@@ -275,12 +294,13 @@ def update(
         if old is None or old.get("sha256") != doc.sha256:
             changed.append(doc.source)
         passages.extend(doc_passages)
+    _note_skipped(files, folder.skipped, docs, follow_links)
 
     vectors, sentences, counts, embedded = embed_with_reuse(passages, encoder, None if rebuilt else previous, progress)
     removed = sorted(set(previous.files) - set(files)) if previous else []
     stored = write(path, encoder.name, encoder.dimension, docs, files, passages, vectors, sentences, counts, meta)
     report = UpdateReport(
-        files=len(files),
+        files=len(documents),
         passages=len(passages),
         embedded=embedded,
         reused=max(len(passages) + int(counts.sum()) - embedded, 0),
