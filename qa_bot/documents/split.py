@@ -6,8 +6,40 @@ from pathlib import PurePosixPath
 from typing import Callable, Iterable
 
 from .readers import READERS, reader_for
-from .records import Document, Parsed, Passage
-from .text import passage_id, windows, words
+from .records import Chunk, Document, Parsed, Passage
+from .text import clean, is_list_item, is_terminal, passage_id, windows, words
+
+LEAD_IN_WORDS = 8
+
+
+def _lead_in(chunk: Chunk) -> bool:
+    """A label or an introduction that means little alone: 'TST_SCH_NOOP', 'Inputs include:'."""
+    text = " ".join(clean(t) for _, t in chunk.lines)
+    if chunk.kind != "text" or not text:
+        return False
+    return text.endswith(":") or (words(text) <= LEAD_IN_WORDS and not is_terminal(text) and not is_list_item(text))
+
+
+def merge_lead_ins(chunks: Iterable[Chunk], max_gap: int | None = None) -> list[Chunk]:
+    """Join each lead-in to the paragraph, list or table after it on the same page and section,
+    so a label is found with what it labels. `max_gap` bounds the line numbers between them
+    (file lines: only a blank line may lie between, so the citation stays exact)."""
+    out: list[Chunk] = []
+    for chunk in chunks:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and _lead_in(prev)
+            and chunk.kind in ("text", "table")
+            and (prev.page, prev.section) == (chunk.page, chunk.section)
+            and prev.lines[-1][0] <= chunk.lines[0][0]
+            and (max_gap is None or chunk.lines[0][0] - prev.lines[-1][0] <= max_gap)
+        ):
+            out[-1] = Chunk(lines=prev.lines + chunk.lines, page=chunk.page, section=chunk.section, kind=chunk.kind,
+                            date=chunk.date, rows=chunk.rows, hyphenated=chunk.hyphenated)
+        else:
+            out.append(chunk)
+    return out
 
 
 def structure(doc: Document) -> Parsed:
@@ -34,7 +66,9 @@ def split_document(
     parsed = structure(doc)
     title = parsed.title or PurePosixPath(doc.source).stem
     passages: list[Passage] = []
-    for number, chunk in enumerate(parsed.chunks, start=1):
+    kind = READERS.get(PurePosixPath(doc.source).suffix.lower())
+    chunks = parsed.chunks if kind == "txt" else merge_lead_ins(parsed.chunks, max_gap=2 if kind == "md" else None)
+    for number, chunk in enumerate(chunks, start=1):
         own = chunk.kind == "navigation"  # a navigation item is not the article: its own date, no author
         for text, first, last in windows(chunk, max_tokens, count):
             passages.append(

@@ -87,8 +87,9 @@ def parse_markdown(text: str, stem: str) -> Parsed:
             j = i + 1
             while j < len(lines) and not lines[j].lstrip().startswith(mark):
                 j += 1
-            body = [(k + 1, lines[k]) for k in range(i + 1, min(j, len(lines))) if lines[k].strip()]
-            if body:
+            # the fence lines are kept, so the passage reads like the file between its cited lines
+            body = [(k + 1, lines[k]) for k in range(i, min(j + 1, len(lines))) if lines[k].strip()]
+            if len(body) > 1 or j >= len(lines):
                 chunks.append(Chunk(lines=tuple(body), section=section))
             i = j + 1
             continue
