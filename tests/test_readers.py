@@ -229,3 +229,16 @@ def test_line_numbers_count_newlines_only_and_wrapped_prose_stays_whole():
     assert "Still the first line. Same line again. And again." in second.text
     wrapped = [p for p in passages if "committee" in p.text]
     assert len(wrapped) == 1 and (wrapped[0].line_start, wrapped[0].line_end) == (6, 8)
+
+
+def test_seeds_metadata_questions_are_answered_with_a_citation(retriever):
+    for question in ("Who signed the ambassador's letter?", "What is the name of the Russian ambassador?"):
+        answer = retriever.ask(question, k=3)
+        assert answer.found, question
+        signatures = [h.passage for h in answer.hits if h.passage.kind == "signature"]
+        assert signatures and "Alexander Matsegora" in signatures[0].text, question
+        assert citation(Hit(1, 1.0, signatures[0], signatures[0].text)).startswith(signatures[0].source + ":")
+    # no article passage carries a date from the navigation list under it
+    article = [retriever.passages[i] for i in range(len(retriever.passages))
+               if retriever.passages[i].source.startswith("002") and retriever.passages[i].kind != "navigation"]
+    assert article and {p.date for p in article} == {None}

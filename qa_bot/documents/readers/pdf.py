@@ -114,7 +114,8 @@ def read(name: str, data: bytes) -> Parsed:
         def close() -> None:
             nonlocal current
             if current:
-                chunks.append(Chunk(lines=tuple(current), page=page_no, section=section, hyphenated=True))
+                chunks.append(Chunk(lines=tuple(current), page=page_no, section=section, hyphenated=True,
+                                    kind="navigation" if contents_page else "text"))
             current = []
 
         for i, raw in enumerate(lines):
