@@ -82,6 +82,28 @@ def _own_text(el) -> str:
     return _MARKS.sub("", clean("".join(parts)))
 
 
+def _lead(text: str) -> int:
+    """Newlines before the first visible character of a text node."""
+    stripped = text.lstrip()
+    return text[: len(text) - len(stripped)].count("\n") if stripped else -1
+
+
+def _text_line(el) -> int:
+    """The source line where the element's own text begins (not where its tag opens)."""
+    base = el.sourceline or 1
+    if el.text and _lead(el.text) >= 0:
+        return base + _lead(el.text)
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag not in _BLOCKS and child.text_content().strip():
+            return child.sourceline or base
+        if child.tail and _lead(child.tail) >= 0:
+            last = max((d.sourceline or 0 for d in child.iter() if isinstance(d.tag, str)), default=base)
+            return last + _lead(child.tail)
+    return base
+
+
 def _heading_text(el) -> str:
     return clean(_MARKS.sub("", el.text_content())).strip("#¶§ ").strip()
 
@@ -187,6 +209,7 @@ def read(name: str, data: bytes) -> Parsed:
                 continue
             own = _own_text(child) if tag in _BLOCKS else ""
             if own:
+                line = _text_line(child)
                 parent = child.getparent()
                 if tag in ("li", "dd", "dt") and parent is not None and id(parent) in lists:
                     k = lists[id(parent)]
