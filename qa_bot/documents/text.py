@@ -327,8 +327,10 @@ def parse_plain(text: str, stem: str) -> Parsed:
     author = author or _signature([l for _, l in footer])
 
     chunks: list[Chunk] = []
-    if len(header) > 1 or (header and not found):
-        # A title alone is no passage: every passage already carries it (and search sees titles).
+    # Title and dateline alone make no passage: every passage carries them already (and search
+    # sees them); a subtitle or byline does.
+    title_line = found[1] if found else None
+    if any(n != title_line and not is_date_line(l) for n, l in header):
         chunks.append(Chunk(lines=tuple(header), kind="header"))
     section = None
     for it in items[first : last + 1]:
@@ -337,7 +339,7 @@ def parse_plain(text: str, stem: str) -> Parsed:
                 section = clean(_MD_HEADING.sub("", it.first))
             continue
         chunks.append(Chunk(lines=tuple(it.lines), section=section))
-    if footer:
+    if any(not is_date_line(l) for _, l in footer):  # a closing dateline alone is the document's date
         chunks.append(Chunk(lines=tuple(footer), kind="signature"))
     chunks.extend(nav_chunks)
     chunks.sort(key=lambda c: c.lines[0][0])
