@@ -44,6 +44,15 @@ def parse_markdown(text: str, stem: str) -> Parsed:
             start = end + 1
 
     path: list[tuple[int, str]] = []  # (level, heading)
+    # A first heading alone at the top level is the document's title, not a section.
+    levels, fenced = [], False
+    for line in lines[start:]:
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and _ATX.match(line):
+            levels.append(len(_ATX.match(line).group(1)))
+    top = min(levels, default=0)
+    title_level = top if levels and levels[0] == top and levels.count(top) == 1 else 0
     title = meta.get("title")
     chunks: list[Chunk] = []
     block: list[tuple[int, str]] = []
@@ -64,8 +73,9 @@ def parse_markdown(text: str, stem: str) -> Parsed:
         title = title or words
         while path and path[-1][0] >= level:
             path.pop()
-        path.append((level, words))
-        section = SEP.join(h for _, h in path)
+        if level != title_level:
+            path.append((level, words))
+        section = SEP.join(h for _, h in path) or None
 
     i = start
     in_comment = False

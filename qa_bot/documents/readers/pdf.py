@@ -139,5 +139,7 @@ def read(name: str, data: bytes) -> Parsed:
     if title is None:
         first = next((c for c in chunks if c.page == 1), None)
         title = clean(first.lines[0][1]) if first else None
-    return Parsed(chunks=tuple(chunks), title=title, date=_date(meta), author=_meta_text(meta, "/Author"),
+    author = _meta_text(meta, "/Author")
+    author = re.sub(r"\s*;\s*", ", ", author) if author else None  # 'Scott Rose;Oliver Borchert'
+    return Parsed(chunks=tuple(chunks), title=title, date=_date(meta), author=author,
                   text="\n\f".join(texts))
