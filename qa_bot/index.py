@@ -84,6 +84,10 @@ class StoredIndex:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self.vectors.reconstruct_n(0, n)
 
+    def skipped(self) -> dict[str, str]:
+        """Files of the docs folder left out of the index -> why (recorded at indexing)."""
+        return {s: e["skipped"] for s, e in self.files.items() if e.get("skipped")}
+
     def sources(self) -> dict[str, int]:
         """Document path -> number of paragraphs, in index order."""
         counts: dict[str, set[int]] = {}

@@ -60,6 +60,8 @@ class Session:
             elif cmd == "sources":
                 for source, count in self.retriever.index.sources().items():
                     self.console.print(f"{source}  ({count} paragraphs)", markup=False)
+                for source, reason in self.retriever.index.skipped().items():
+                    self.console.print(f"{source}  (skipped: {reason})", markup=False)
             else:
                 self.console.print(f"unknown command :{cmd}; type :help", markup=False)
             return True

@@ -158,3 +158,4 @@ def test_a_skipped_pdf_is_recorded_and_does_not_make_the_index_stale(tmp_path, e
     assert report.files == 1 and stored.files["broken.pdf"]["passages"] == 0
     assert stored.files["broken.pdf"]["skipped"].startswith(("damaged", "no text"))
     assert not index_mod.is_stale(index_mod.load(path), docs)
+    assert index_mod.load(path).skipped() == {"broken.pdf": stored.files["broken.pdf"]["skipped"]}
