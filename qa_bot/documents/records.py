@@ -51,6 +51,7 @@ class Chunk:
     date: str | None = None
     rows: bool = False
     hyphenated: bool = False  # lines broken inside words ("lan-" / "guages"): joined without the hyphen
+    compounds: frozenset[str] = frozenset()  # first parts that keep their hyphen ("micro-" / "perimeters")
 
 
 @dataclass(frozen=True)

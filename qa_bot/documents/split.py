@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Callable, Iterable
 
-from .readers import READERS, reader_for
+from .readers import READERS
 from .records import Chunk, Document, Parsed, Passage
 from .text import clean, is_list_item, is_terminal, passage_id, windows, words
 
@@ -36,7 +36,7 @@ def merge_lead_ins(chunks: Iterable[Chunk], max_gap: int | None = None) -> list[
             and (max_gap is None or chunk.lines[0][0] - prev.lines[-1][0] <= max_gap)
         ):
             out[-1] = Chunk(lines=prev.lines + chunk.lines, page=chunk.page, section=chunk.section, kind=chunk.kind,
-                            date=chunk.date, rows=chunk.rows, hyphenated=chunk.hyphenated)
+                            date=chunk.date, rows=chunk.rows, hyphenated=chunk.hyphenated, compounds=chunk.compounds)
         else:
             out.append(chunk)
     return out

@@ -349,11 +349,12 @@ def parse_plain(text: str, stem: str) -> Parsed:
 # --------------------------------------------------------------------------- windows
 
 
-def join_lines(lines: Iterable[str], hyphenated: bool = False) -> tuple[str, list[int]]:
+def join_lines(lines: Iterable[str], hyphenated: bool = False, compounds: frozenset[str] = frozenset()) -> tuple[str, list[int]]:
     """Lines joined into one text, and where each line starts in it.
 
     With `hyphenated`, a line ending in letter+"-" before a lower-case word is joined without
-    the hyphen ("lan-" + "guages" -> "languages").
+    the hyphen ("lan-" + "guages" -> "languages"), unless the word before it is in `compounds`
+    (the document writes it hyphenated elsewhere: "micro-" + "perimeters" -> "micro-perimeters").
     """
     text, starts = "", []
     for line in lines:
@@ -361,8 +362,10 @@ def join_lines(lines: Iterable[str], hyphenated: bool = False) -> tuple[str, lis
         if not line:
             continue
         if text:
-            if hyphenated and re.search(r"[^\W\d_]-$", text) and line[:1].islower():
-                text = text[:-1]
+            m = re.search(r"([^\W\d_]+)-$", text) if hyphenated else None
+            if m and line[:1].islower():
+                if m.group(1).casefold() not in compounds:
+                    text = text[:-1]
             else:
                 text += " "
         starts.append(len(text))
@@ -379,7 +382,7 @@ def windows(
 ) -> list[tuple[str, int, int]]:
     """(text, first line, last line) windows of whole sentences (or table rows) within max_tokens."""
     numbers = [n for n, t in chunk.lines if clean(t)]
-    text, starts = join_lines((t for _, t in chunk.lines), chunk.hyphenated)
+    text, starts = join_lines((t for _, t in chunk.lines), chunk.hyphenated, chunk.compounds)
     if not text:
         return []
     if count_tokens(text) <= max_tokens:

@@ -100,6 +100,8 @@ def read(name: str, data: bytes) -> Parsed:
         raise Unreadable("no text layer (a scan?)")
     page_lines = [file_lines(t) for t in texts]
     running = _running(page_lines)
+    # Words the document hyphenates inside a line ("micro-segmentation") keep the hyphen at a line end.
+    compounds = frozenset(m.group(1).casefold() for t in texts for m in re.finditer(r"\b([^\W\d_]+)-[^\W\d_]", t))
 
     chunks: list[Chunk] = []
     section: str | None = None
@@ -114,7 +116,7 @@ def read(name: str, data: bytes) -> Parsed:
         def close() -> None:
             nonlocal current
             if current:
-                chunks.append(Chunk(lines=tuple(current), page=page_no, section=section, hyphenated=True,
+                chunks.append(Chunk(lines=tuple(current), page=page_no, section=section, hyphenated=True, compounds=compounds,
                                     kind="navigation" if contents_page else "text"))
             current = []
 
