@@ -243,3 +243,16 @@ def test_seeds_metadata_questions_are_answered_with_a_citation(retriever):
     article = [retriever.passages[i] for i in range(len(retriever.passages))
                if retriever.passages[i].source.startswith("002") and retriever.passages[i].kind != "navigation"]
     assert article and {p.date for p in article} == {None}
+
+
+def test_damaged_word_and_web_files_are_skipped_with_a_reason(tmp_path):
+    (tmp_path / "fake.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "empty.html").write_bytes(b"   \n")
+    (tmp_path / "chrome.html").write_text("<html><body><nav>Home | About</nav><footer>(c) 2024</footer></body></html>",
+                                          encoding="utf-8")
+    (tmp_path / "ok.txt").write_text("A sentence that is long enough to be a passage of its own.\n", encoding="utf-8")
+    folder = scan_folder(tmp_path)
+    assert [d.source for d in folder.documents] == ["ok.txt"]
+    reasons = {s.source: s.reason for s in folder.skipped}
+    assert reasons["fake.docx"].startswith("damaged or not a Word file")
+    assert reasons["empty.html"] == "empty file" and reasons["chrome.html"] == "no text in the page"
