@@ -20,7 +20,9 @@ EXIT_USAGE = 2
 
 
 def _common(parser: argparse.ArgumentParser, k: bool = False) -> None:
-    parser.add_argument("--docs", metavar="DIR", help="folder of .txt/.md documents (env QA_BOT_DOCS; default: bundled seeds/)")
+    parser.add_argument("--docs", metavar="DIR", help="folder of .txt/.md/.pdf/.html/.docx documents (env QA_BOT_DOCS; default: bundled seeds/)")
+    parser.add_argument("--follow-links", action="store_true", default=None,
+                        help="also index files reached through links that leave the docs folder")
     parser.add_argument("--index", metavar="DIR", help="where the index lives (env QA_BOT_INDEX; default: embeddings/)")
     parser.add_argument("--model", metavar="NAME", help="sentence-transformers name or path (env QA_BOT_MODEL)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress or warnings")
@@ -85,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args, **extra):
     from .config import Settings
 
-    flags = {key: getattr(args, key, None) for key in ("docs", "index", "model", "mode", "threshold", "backend")}
+    flags = {key: getattr(args, key, None) for key in ("docs", "index", "model", "mode", "threshold", "backend", "follow_links")}
     if getattr(args, "k", None) is not None:
         if not 1 <= args.k <= 100:
             raise QaBotError("-k must be between 1 and 100")

@@ -34,6 +34,7 @@ class Settings:
     k: int = 3
     mode: str = "hybrid"
     threshold: float | None = None  # None: the mode's calibrated default
+    follow_links: bool = False  # index files reached through links that leave the docs folder
     backend: str | None = None  # embedding at index time: torch, onnx, onnx-int8; None: the index's own, else onnx-int8
 
     @classmethod

@@ -62,7 +62,8 @@ def build(settings: Settings, progress: bool = True, encoder=None, backend: str 
     # An explicit choice wins; otherwise an index keeps the backend it was built with.
     backend = backend or settings.backend or (previous.extra.get("backend") if previous else None) or DEFAULT_BACKEND
     embedder, meta = embedder_for(settings, settings.index, backend, previous, encoder)
-    stored, report = index_mod.update(settings.index, settings.docs, embedder, previous, progress=progress, meta=meta)
+    stored, report = index_mod.update(settings.index, settings.docs, embedder, previous, progress=progress, meta=meta,
+                                      follow_links=settings.follow_links)
     from . import multilingual
 
     multilingual.after_index(stored)  # e5 vectors for Russian and Korean questions, when the extra is on
@@ -221,7 +222,7 @@ def open_retriever(settings: Settings, progress: bool = True, notify: Callable[[
     stored = index_mod.load(settings.index)  # raises on a damaged index: never overwrite it silently
     if stored is not None:
         _check_model(stored, settings)
-    if stored is None or (settings.docs.exists() and index_mod.is_stale(stored, settings.docs)):
+    if stored is None or (settings.docs.exists() and index_mod.is_stale(stored, settings.docs, settings.follow_links)):
         index_mod.check_docs(settings.docs)
         if notify:
             notify("building the index of %s ..." % settings.docs if stored is None else "documents changed; updating the index ...")

@@ -20,14 +20,14 @@ from typing import Protocol
 
 import numpy as np
 
-from .documents import Passage, iter_files, read_folder, split_document, split_sentences
+from .documents import Passage, iter_files, scan_folder, source_name, split_document, split_sentences
 from .errors import QaBotError
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-SPLITTER_VERSION = 3
+SPLITTER_VERSION = 4
 
 
 class TextEncoder(Protocol):
@@ -83,6 +83,10 @@ class StoredIndex:
         if n == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self.vectors.reconstruct_n(0, n)
+
+    def skipped(self) -> dict[str, str]:
+        """Files of the docs folder left out of the index -> why (recorded at indexing)."""
+        return {s: e["skipped"] for s, e in self.files.items() if e.get("skipped")}
 
     def sources(self) -> dict[str, int]:
         """Document path -> number of paragraphs, in index order."""
@@ -202,7 +206,7 @@ def _stat(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def is_stale(stored: StoredIndex, docs: Path) -> bool:
+def is_stale(stored: StoredIndex, docs: Path, follow_links: bool = False) -> bool:
     """True when files were added, removed or modified since the index was built.
 
     Size and mtime are compared first; a file whose stat changed is hashed to be sure.
@@ -211,7 +215,7 @@ def is_stale(stored: StoredIndex, docs: Path) -> bool:
         return True
     if str(docs.resolve()) != stored.docs:
         return True
-    current = {p.relative_to(docs).as_posix(): p for p in iter_files(docs)}
+    current = {source_name(p, docs): p for p in iter_files(docs, follow_links)}
     if set(current) != set(stored.files):
         return True
     for source, path in current.items():
@@ -234,9 +238,25 @@ def check_docs(docs: Path) -> None:
     if not docs.exists():
         raise QaBotError(f"docs folder {docs} does not exist; pass --docs DIR or set QA_BOT_DOCS")
     if not docs.is_dir():
-        raise QaBotError(f"{docs} is not a folder; pass a folder of .txt/.md files with --docs DIR")
+        raise QaBotError(f"{docs} is not a folder; pass a folder of documents with --docs DIR")
     if next(iter_files(docs), None) is None:
-        raise QaBotError(f"docs folder {docs} has no .txt or .md files; add some or pass --docs DIR")
+        raise QaBotError(f"docs folder {docs} has no .txt, .md, .pdf, .html or .docx files; add some or pass --docs DIR")
+
+
+def _note_skipped(files: dict[str, dict], skipped, docs: Path, follow_links: bool) -> None:
+    """Record skipped files of a readable format (a scan, an encrypted PDF) with their reason, so
+    the index is not stale because of them and front ends can list them."""
+    readable = {source_name(p, docs): p for p in iter_files(docs, follow_links)}
+    for s in skipped:
+        path = readable.get(s.source)
+        if path is None or s.source in files:
+            continue
+        try:
+            size, mtime = _stat(path)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            continue
+        files[s.source] = {"sha256": digest, "size": size, "mtime_ns": mtime, "passages": 0, "skipped": s.reason}
 
 
 def update(
@@ -246,6 +266,7 @@ def update(
     previous: StoredIndex | None = None,
     progress: bool = False,
     meta: dict | None = None,
+    follow_links: bool = False,
 ) -> tuple[StoredIndex, UpdateReport]:
     """Bring the index at `path` in line with `docs`, embedding only text not embedded before.
 
@@ -254,9 +275,12 @@ def update(
     """
     meta = dict(meta or {})
     check_docs(docs)
-    documents = read_folder(docs)
+    folder = scan_folder(docs, follow_links)
+    if folder.skipped:
+        log.warning("%s", folder.summary())
+    documents = folder.documents
     if not documents:
-        raise QaBotError(f"no readable .txt or .md files in {docs}")
+        raise QaBotError(f"no readable documents in {docs}")
     rebuilt = (
         previous is None
         or previous.model != encoder.name
@@ -268,18 +292,19 @@ def update(
     changed: list[str] = []
     for doc in documents:
         doc_passages = split_document(doc, encoder.max_tokens, encoder.count_tokens)
-        size, mtime = _stat(docs / doc.source)
+        size, mtime = _stat(doc.path or docs / doc.source)
         files[doc.source] = {"sha256": doc.sha256, "size": size, "mtime_ns": mtime, "passages": len(doc_passages)}
         old = previous.files.get(doc.source) if previous else None
         if old is None or old.get("sha256") != doc.sha256:
             changed.append(doc.source)
         passages.extend(doc_passages)
+    _note_skipped(files, folder.skipped, docs, follow_links)
 
     vectors, sentences, counts, embedded = embed_with_reuse(passages, encoder, None if rebuilt else previous, progress)
     removed = sorted(set(previous.files) - set(files)) if previous else []
     stored = write(path, encoder.name, encoder.dimension, docs, files, passages, vectors, sentences, counts, meta)
     report = UpdateReport(
-        files=len(files),
+        files=len(documents),
         passages=len(passages),
         embedded=embedded,
         reused=max(len(passages) + int(counts.sum()) - embedded, 0),

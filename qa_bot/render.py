@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from pathlib import Path
 
 from .search import Answer, Hit
 
@@ -68,11 +69,39 @@ def console(file=None, stderr: bool = False):
     return c
 
 
+def _span(word: str, a: int, b: int) -> str:
+    return f"{word} {a}" if a == b else f"{word}s {a}–{b}"
+
+
 def citation(hit: Hit) -> str:
-    """`source:line` plus paragraph and line span, e.g. `004.txt:5 (¶1, lines 5–5)`."""
+    """Where to check a passage, in the terms of its format.
+
+    PDF `report.pdf p. 7, lines 12–18`; HTML `page.html § Installation › Linux`;
+    DOCX `policy.docx § Scope, ¶ 3`; Markdown `notes.md § Setup, lines 40–44`;
+    text `004.txt:5 (¶1, lines 5–5)`.
+    """
     p = hit.passage
+    kind = Path(p.source).suffix.lower()
+    page, section = getattr(p, "page", None), getattr(p, "section", None)
+    if page is not None:
+        return f"{p.source} p. {page}, {_span('line', p.line_start, p.line_end)}"
+    if kind in (".html", ".htm"):
+        return f"{p.source} § {section}" if section else f"{p.source} ({_span('line', p.line_start, p.line_end)})"
+    if kind == ".docx":
+        where = f"¶ {p.line_start}" if p.line_start == p.line_end else f"¶ {p.line_start}–{p.line_end}"
+        return f"{p.source} § {section}, {where}" if section else f"{p.source}, {where}"
+    if kind in (".md", ".markdown") and section:
+        return f"{p.source} § {section}, {_span('line', p.line_start, p.line_end)}"
     lines = f"line {p.line_start}" if p.line_start == p.line_end else f"lines {p.line_start}–{p.line_end}"
     return f"{p.source}:{p.line_start} (¶{p.paragraph}, {lines})"
+
+
+def byline(hit: Hit) -> str:
+    """' · by X' and a label for passages that are not body text (' · signature'), or ''."""
+    p = hit.passage
+    out = f" · by {p.author}" if getattr(p, "author", None) else ""
+    kind = getattr(p, "kind", "text")
+    return out + (f" · {kind}" if kind and kind != "text" else "")
 
 
 def split_highlight(hit: Hit) -> tuple[str, str, str]:
@@ -110,6 +139,8 @@ def rich_answer(answer: Answer, plain: bool = False):
         head.append(safe_text(p.title), style="bold")
         if p.date:
             head.append(f" · {safe_text(p.date)}", style="dim")
+        if byline(hit):
+            head.append(safe_text(byline(hit)), style="dim")
         head.append(f"   score {hit.score:.2f}", style="dim")
         cite = Text(safe_text(citation(hit)), style="green")
         before, hl, after = split_highlight(hit)
@@ -149,6 +180,8 @@ def html_hit(hit: Hit, limit: int | None = None) -> str:
     head = f"<b>{hit.rank}. {html.escape(p.title)}</b>"
     if p.date:
         head += f" · <i>{html.escape(p.date)}</i>"
+    if byline(hit):
+        head += f"<i>{html.escape(byline(hit))}</i>"
     cite = f"<code>{html.escape(citation(hit))}</code>"
     before, hl, after = split_highlight(hit)
     if limit is not None:

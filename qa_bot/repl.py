@@ -92,6 +92,8 @@ class Session:
             elif cmd == "sources":
                 for source, count in self.retriever.index.sources().items():
                     self.say(f"{source}  ({count} paragraphs)")
+                for source, reason in self.retriever.index.skipped().items():
+                    self.say(f"{source}  (skipped: {reason})")
             else:
                 self.say(f"unknown command :{cmd}; type :help")
             return True

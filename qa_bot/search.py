@@ -90,6 +90,10 @@ class Hit:
             "title": p.title,
             "date": p.date,
             "highlight": self.highlight,
+            "page": p.page,
+            "section": p.section,
+            "author": p.author,
+            "kind": p.kind,
         }
 
 

@@ -350,6 +350,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def sources(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     retriever = context.bot_data["retriever"]
     lines = [f"• <code>{html.escape(s)}</code>: {n} paragraphs" for s, n in retriever.index.sources().items()]
+    lines += [f"• <code>{html.escape(s)}</code>: skipped ({html.escape(r)})" for s, r in retriever.index.skipped().items()]
     text = "Indexed documents:\n" + "\n".join(lines)
     await with_retry(_config(context), update.effective_message.reply_text, text[: MessageLimit.MAX_TEXT_LENGTH], parse_mode=ParseMode.HTML)
 

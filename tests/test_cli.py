@@ -96,7 +96,7 @@ def test_missing_and_empty_docs_folders(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main(["ask", "--docs", str(tmp_path / "empty"), "--index", str(tmp_path / "i"), "hello"]) == 1
-    assert "has no .txt or .md files" in capsys.readouterr().err
+    assert "has no .txt, .md, .pdf, .html or .docx files" in capsys.readouterr().err
     assert not (tmp_path / "i").exists()
 
 

@@ -22,9 +22,13 @@ def seeds(encoder):
     return out
 
 
+def _body(passages):
+    return [p for p in passages if p.kind == "text"]
+
+
 def test_every_passage_is_at_its_cited_lines(seeds):
     for doc, passages in seeds.values():
-        lines = doc.text.splitlines()
+        lines = doc.text.split("\n")
         assert passages, doc.source
         for p in passages:
             cited = _norm(" ".join(lines[p.line_start - 1 : p.line_end]))
@@ -36,41 +40,60 @@ def test_blank_line_paragraphs_and_heading_lines(seeds):
     doc, passages = seeds["001"]
     assert passages[0].title == "Ambassador's Welcome Word"
     assert passages[0].date is None
-    starts = [p.line_start for p in passages]
-    assert starts == [5, 7, 9, 11, 13, 15]  # salutation, "Welcome again!" and signature are not passages
-    texts = " ".join(p.text for p in passages)
+    starts = [p.line_start for p in _body(passages)]
+    assert starts == [5, 7, 9, 11, 13, 15]  # salutation, "Welcome again!" and signature are not body text
+    texts = " ".join(p.text for p in _body(passages))
     assert "Welcome again!" not in texts and "Alexander Matsegora" not in texts
+    assert not [p for p in passages if p.kind == "header"]  # a title alone is metadata only
 
 
 def test_one_line_paragraphs(seeds):
     _, passages = seeds["000"]
+    passages = _body(passages)
     assert [p.line_start for p in passages] == list(range(7, 14))
     assert all(p.line_start == p.line_end for p in passages)
-    assert [p.paragraph for p in passages] == list(range(1, 8))
+    assert [p.paragraph for p in passages] == list(range(2, 9))  # ¶1 is the header
     assert passages[0].title == "Embassy of Russia to the DPRK"
     assert not any(p.text in ("Dear friends,", "Welcome to all!") for p in passages)
 
 
-def test_navigation_list_lines_are_indexed_once_at_first_place(seeds):
+def test_navigation_list_is_labelled_and_keeps_its_dates_to_itself(seeds):
     doc, passages = seeds["002"]
     texts = [p.text for p in passages]
     assert len(texts) == len(set(texts))
     ceremony = [p for p in passages if p.text.startswith("A ceremony of donating")]
-    assert [p.line_start for p in ceremony] == [13]
-    assert not any(p.text.startswith("February 1") or p.text == "More Articles" for p in passages)
+    assert [(p.line_start, p.kind, p.date) for p in ceremony] == [(13, "navigation", "February 19, 2026")]
+    assert not any(p.text.startswith("February 1") for p in passages)
     assert passages[0].title == "002_a8a3f57de7ba005e"  # first line is a sentence: title falls back to the file name
-    assert passages[0].date == "February 19, 2026"
+    article = [p for p in passages if p.line_start <= 11]
+    assert len(article) == 11 and {(p.kind, p.date) for p in article} == {("text", None)}
+    nav = [p for p in passages if p.line_start >= 12]
+    assert {p.kind for p in nav} == {"navigation"} and {p.author for p in nav} == {None}
+    assert [p.text for p in nav][0::len(nav) - 1] == ["More From Voice of Korea (EN)", "More Articles"]
+    assert len(nav) == 21  # two labels and 19 distinct headlines
 
 
 def test_titles_and_dates(seeds):
     _, p3 = seeds["003"]
     assert p3[0].title.startswith("Press Statement by Im Chon Il")
-    assert p3[0].date == "Pyongyang, April 23, Juche 109(2020)"
-    assert p3[0].line_start == 3  # the title line is not a passage
+    assert {p.date for p in p3} == {"Pyongyang, April 23, Juche 109(2020)"}  # the dateline at the end governs
+    assert p3[0].line_start == 3  # the title alone is metadata, not a passage
+    assert p3[-1].line_start == 23  # the closing dateline is the document's date, not a passage
+    assert p3[0].author.startswith("Im Chon Il, Vice-Minister")
     _, p4 = seeds["004"]
     assert {p.title for p in p4} == {"Big landmark in DPRK-Russia friendship"}
     assert {p.date for p in p4} == {"April 26, 2023"}
-    assert not any("All rights reserved" in p.text for p in p4)
+    assert not any("All rights reserved" in p.text for p in _body(p4))
+    assert [(p.kind, p.line_start, p.line_end) for p in p4 if p.kind != "text"] == [("signature", 36, 36)]  # title + date: metadata
+
+
+def test_signatures_are_authors_and_passages(seeds):
+    for key, lines, author in (("000", (14, 16), "Alexander Matsegora"),
+                               ("001", (17, 22), "Alexander Matsegora / Ambassador of Russia")):
+        _, passages = seeds[key]
+        [sig] = [p for p in passages if p.kind == "signature"]
+        assert (sig.line_start, sig.line_end) == lines and sig.text.endswith("Alexander Matsegora")
+        assert {p.author for p in passages} == {author}
 
 
 def _check_windows(text, passages, encoder, pieces):
@@ -142,6 +165,5 @@ def test_encodings_binary_and_unreadable_files(tmp_path, caplog):
     assert "blob.txt" not in sources
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "latin.txt is not valid UTF-8" in messages
-    assert "skipping blob.txt" in messages
-    assert "skipping dangling.md" in messages
+    assert "skipped 3 files: blob.txt (binary file), dangling.md (broken link), ignored.pdf (" in messages
     assert "dangling.md" not in sources

@@ -142,3 +142,20 @@ def test_index_command_rebuilds_a_damaged_index(docs_copy, tmp_path, encoder):
     rebuilt, report = engine.build(settings, progress=False, encoder=encoder)
     assert report.rebuilt and len(rebuilt) == len(stored)
     assert len(index_mod.load(settings.index)) == len(stored)
+
+
+def test_a_skipped_pdf_is_recorded_and_does_not_make_the_index_stale(tmp_path, encoder, caplog):
+    import logging
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("The garden has twelve apple trees and one pear tree.\n", encoding="utf-8")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7\n this is not really a PDF")
+    path = tmp_path / "idx"
+    with caplog.at_level(logging.WARNING):
+        stored, report, _ = _build(docs, path, encoder)
+    assert "skipped 1 file: broken.pdf (" in caplog.text
+    assert report.files == 1 and stored.files["broken.pdf"]["passages"] == 0
+    assert stored.files["broken.pdf"]["skipped"].startswith(("damaged", "no text"))
+    assert not index_mod.is_stale(index_mod.load(path), docs)
+    assert index_mod.load(path).skipped() == {"broken.pdf": stored.files["broken.pdf"]["skipped"]}

@@ -70,7 +70,7 @@ def test_stored_bm25_scores_equal_bm25s(retriever):
 def test_answering_never_imports_torch(seeds_settings, retriever):
     code = (
         "import sys, json; from qa_bot.cli import main; rc = main(['ask', '--json', 'Where did Kim Jong Un meet Putin in 2019?']);"
-        "print(json.dumps({'rc': rc, 'heavy': sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'bm25s', 'scipy') if m in sys.modules)}))"
+        "print(json.dumps({'rc': rc, 'heavy': sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'bm25s', 'scipy', 'pypdf', 'docx', 'lxml') if m in sys.modules)}))"
     )
     env = dict(os.environ, QA_BOT_DOCS=str(seeds_settings.docs), QA_BOT_INDEX=str(seeds_settings.index))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

@@ -137,14 +137,16 @@ def test_commands_help_sources_and_k(retriever, logs):
                 assert "Big landmark in DPRK-Russia friendship" in texts(api)[0] and "/sources" in texts(api)[0]
                 api.push(command("/sources"))
                 await until(api, n_sent(2))
-                assert "002_a8a3f57de7ba005e.txt</code>: 30 paragraphs" in texts(api)[1]
+                assert "002_a8a3f57de7ba005e.txt</code>: 32 paragraphs" in texts(api)[1]  # 11 article, 21 navigation
                 api.push(command("/k 1"))
                 await until(api, n_sent(3))
                 api.push(message("Which country recognized the DPRK first?"))
                 await until(api, n_sent(4))
                 answer = texts(api)[3]
                 assert "001_8cc3fda830c0b3fc.txt:9" in answer and "2. " not in _visible(answer)
-                assert "<b>As is known, the Soviet Union was the first to recognize" in answer
+                # the two best sentences score within 0.003 (int8 noise picks either); one of them is bold
+                assert ("<b>As is known, the Soviet Union was the first to recognize" in answer
+                        or "<b>It was signed on March 17, 1949" in answer) and "Soviet Union was the first" in answer
                 api.push(command("/k 99"))
                 await until(api, n_sent(5))
                 assert "Usage" in texts(api)[4]

@@ -1,0 +1,227 @@
+"""HTML: the main content only (lxml and rules), headings as sections, cited at source lines.
+
+Navigation, sidebars, footers, scripts and styles are dropped, and so are Wikipedia's [edit]
+links and [n] citation marks; maths keeps its TeX. Each block cites the line of the HTML file
+where it starts, so a reader can find it with view-source; tables become rows "a | b | c".
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..records import Chunk, Parsed, Unreadable
+from ..text import clean
+
+_DROP_TAGS = ("script", "style", "noscript", "template", "svg", "nav", "aside", "footer", "form", "button", "iframe",
+              "select", "input", "textarea", "canvas", "object", "embed", "link", "meta")
+_DROP_ROLES = ("navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar", "dialog")
+_BOILERPLATE = re.compile(
+    r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|sidebar|breadcrumbs?|toc|mw-editsection|mw-jump-link|jump-to-nav|"
+    r"noprint|navbox|vertical-navbox|catlinks|printfooter|reference|references|reflist|mw-references-wrap|"
+    r"mw-cite-backlink|sistersitebox|ambox|hatnote|share|sharing|social|cookie|cookies|advert|ads|"
+    r"skip-link|siteSub|contentSub|mw-indicators|mw-head|mw-panel|mw-navigation|footer|site-footer|"
+    r"comments?|related|newsletter|subscribe|visually-hidden|sr-only)(?:$|[\s_-])",
+    re.IGNORECASE,
+)
+_BLOCKS = frozenset("p h1 h2 h3 h4 h5 h6 li dd dt pre blockquote figcaption caption table div section article "
+                    "main header footer ul ol dl tr td th address details summary".split())
+_HEADINGS = {f"h{i}": i for i in range(1, 7)}
+_MARKS = re.compile(r"\[(?:\d{1,3}|[a-z]|edit|citation needed|note \d+)\]", re.IGNORECASE)
+SEP = " › "
+
+
+def _tex(node) -> str:
+    for ann in node.iter("{*}annotation", "annotation"):
+        if "tex" in (ann.get("encoding") or ""):
+            return ann.text_content() if hasattr(ann, "text_content") else (ann.text or "")
+    return node.get("alttext") or ""
+
+
+def _untex(s: str) -> str:
+    m = re.match(r"^\{\\displaystyle\s*(.*)\}$", s.strip(), re.DOTALL)
+    return clean(m.group(1) if m else s)
+
+
+def _replace(node, text: str) -> None:
+    """Put `text` (and the node's tail) where the node was."""
+    parent = node.getparent()
+    if parent is None:
+        return
+    text = text + (node.tail or "")
+    prev = node.getprevious()
+    if prev is not None:
+        prev.tail = (prev.tail or "") + text
+    else:
+        parent.text = (parent.text or "") + text
+    parent.remove(node)
+
+
+def _is_boilerplate(el, keep) -> bool:
+    if el is keep or el.tag in ("html", "body"):
+        return False
+    if el.tag in _DROP_TAGS:
+        return True
+    if (el.get("role") or "").lower() in _DROP_ROLES or el.get("aria-hidden") == "true":
+        return True
+    if re.search(r"display\s*:\s*none", el.get("style") or "", re.IGNORECASE) or el.get("hidden") is not None:
+        return True
+    names = f"{el.get('id') or ''} {el.get('class') or ''}"
+    return bool(names.strip()) and bool(_BOILERPLATE.search(names))
+
+
+def _own_text(el) -> str:
+    """The element's text without that of its block-level children."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and child.tag not in _BLOCKS:
+            if child.tag == "br":
+                parts.append(" ")
+            else:
+                parts.append(child.text_content())
+        parts.append(child.tail or "")
+    return _MARKS.sub("", clean("".join(parts)))
+
+
+def _lead(text: str) -> int:
+    """Newlines before the first visible character of a text node."""
+    stripped = text.lstrip()
+    return text[: len(text) - len(stripped)].count("\n") if stripped else -1
+
+
+def _text_line(el) -> int:
+    """The source line where the element's own text begins (not where its tag opens)."""
+    base = el.sourceline or 1
+    if el.text and _lead(el.text) >= 0:
+        return base + _lead(el.text)
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag not in _BLOCKS and child.text_content().strip():
+            return child.sourceline or base
+        if child.tail and _lead(child.tail) >= 0:
+            last = max((d.sourceline or 0 for d in child.iter() if isinstance(d.tag, str)), default=base)
+            return last + _lead(child.tail)
+    return base
+
+
+def _heading_text(el) -> str:
+    return clean(_MARKS.sub("", el.text_content())).strip("#¶§ ").strip()
+
+
+def read(name: str, data: bytes) -> Parsed:
+    import lxml.html
+    from lxml import etree
+
+    if not data.strip():
+        raise Unreadable("empty file")
+    try:
+        root = lxml.html.document_fromstring(data)
+    except (etree.ParserError, ValueError) as exc:
+        raise Unreadable(f"unreadable HTML ({exc})") from None
+    title_el = root.find(".//title")
+    page_title = clean(title_el.text_content()) if title_el is not None else ""
+    author = None
+    for xp in ('//meta[@name="author"]/@content', '//*[@itemprop="author"]//text()', '//*[@rel="author"]//text()',
+               '//*[contains(@class, "byline")]//text()'):
+        found = clean(" ".join(root.xpath(xp)))
+        if found:
+            author = re.sub(r"^by\s+", "", found, flags=re.IGNORECASE)[:120]
+            break
+    date = next((clean(v) for xp in ('//meta[@property="article:published_time"]/@content', "//time/@datetime",
+                                     '//meta[@name="date"]/@content', "//time//text()")
+                 for v in root.xpath(xp) if clean(v)), None)
+
+    for node in list(root.iter("{*}math", "math")):  # MathML: keep the TeX, once
+        outer = node
+        for anc in node.iterancestors():  # Wikipedia wraps it (hidden) with a fallback image
+            if "mwe-math-element" in (anc.get("class") or ""):
+                outer = anc
+                break
+        if outer.getparent() is not None:
+            _replace(outer, " " + _untex(_tex(node)) + " ")
+    for node in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
+        _replace(node, "")
+
+    for foot in root.iter("footer"):  # 'Posted by Alon Zakai.' in an article's footer, before footers go
+        m = re.search(r"\b(?i:posted|written|published) by\s+([A-Z][^.|·\n]{2,60})", foot.text_content())
+        if m and author is None:
+            author = clean(m.group(1))
+    main = None
+    for xp in ("//main", '//*[@role="main"]', "//article", '//*[@id="mw-content-text"]', '//*[@id="content"]',
+               '//*[@id="main-content"]', '//*[@id="main"]', "//body"):
+        hits = root.xpath(xp)
+        if hits:
+            main = max(hits, key=lambda el: len(el.text_content()))
+            break
+    if main is None:
+        main = root
+    for el in list(main.iter()):
+        if isinstance(el.tag, str) and el.getparent() is not None and _is_boilerplate(el, main):
+            el.drop_tree()
+    # The page's own title: an <h1> of the content (Wikipedia keeps it just outside), else <title>.
+    h1s = [clean(h.text_content()) for h in main.iter("h1")] or [clean(h.text_content()) for h in root.xpath('//*[@id="firstHeading"]')]
+    title = h1s[0] if h1s and h1s[0] else re.sub(r"\s+[-–—|]\s+[^-–—|]+$", "", page_title) or None
+
+    chunks: list[Chunk] = []
+    path: list[tuple[int, str]] = []
+    lists: dict[int, int] = {}  # id of a list element -> index of its chunk
+
+    def section() -> str | None:
+        return SEP.join(h for _, h in path) or None
+
+    def walk(el) -> None:
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            tag = child.tag
+            line = child.sourceline or 1
+            if tag in _HEADINGS:
+                text = _heading_text(child)
+                level = _HEADINGS[tag]
+                if level == 1:
+                    path.clear()
+                elif text:
+                    while path and path[-1][0] >= level:
+                        path.pop()
+                    path.append((level, text))
+                continue
+            if tag == "table":
+                rows = []
+                for tr in child.iter("tr"):
+                    cells = []
+                    for cell in tr:
+                        if isinstance(cell.tag, str) and cell.tag in ("td", "th"):
+                            t = _MARKS.sub("", clean(cell.text_content()))
+                            if t and (not cells or cells[-1] != t):
+                                cells.append(t)
+                    if cells:
+                        rows.append((tr.sourceline or line, " | ".join(cells)))
+                if rows:
+                    chunks.append(Chunk(lines=tuple(rows), section=section(), kind="table", rows=True))
+                continue
+            if tag == "pre":
+                for br in child.iter("br"):
+                    br.tail = " " + (br.tail or "")  # a code line break on the same source line
+                text = child.text_content()
+                body = [(line + i, clean(t)) for i, t in enumerate(text.split("\n")) if t.strip()]
+                if body:
+                    chunks.append(Chunk(lines=tuple(body), section=section()))
+                continue
+            own = _own_text(child) if tag in _BLOCKS else ""
+            if own:
+                line = _text_line(child)
+                parent = child.getparent()
+                if tag in ("li", "dd", "dt") and parent is not None and id(parent) in lists:
+                    k = lists[id(parent)]
+                    chunks[k] = Chunk(lines=chunks[k].lines + ((line, own),), section=chunks[k].section)
+                else:
+                    chunks.append(Chunk(lines=((line, own),), section=section()))
+                    if tag in ("li", "dd", "dt") and parent is not None:
+                        lists[id(parent)] = len(chunks) - 1
+            walk(child)
+
+    walk(main)
+    if not chunks:
+        raise Unreadable("no text in the page")
+    text = "\n".join(t for c in chunks for _, t in c.lines)
+    return Parsed(chunks=tuple(chunks), title=title, date=date, author=author, text=text)
