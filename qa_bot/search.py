@@ -120,26 +120,24 @@ class Retriever:
         m = max(CANDIDATES, k)
         if self.mode != "bm25":
             q = np.asarray(self.encoder.encode_query(question), dtype=np.float32)
-            _, found_rows = self.index.vectors.search(q[None, :], min(m, n))
-            dense_rows = found_rows[0][found_rows[0] >= 0]
+            dense_rows = self.index.search(q, min(m, n))
         if self.mode == "dense":
             cand, score = dense_rows, self.dense_scores(dense_rows, q)
         else:
-            lex = self.lexical.scores(question)
-            lex_top = np.argpartition(-lex, m)[:m] if n > m else np.arange(n)
+            lex_rows, lex = self.lexical.sparse(question)  # only passages that share a term
+            top = np.argpartition(-lex, m)[:m] if len(lex) > m else np.arange(len(lex))
             if self.mode == "bm25":
-                cand, score, q = lex_top, lex[lex_top], None
+                cand, score, q = lex_rows[top], lex[top], None
             else:
-                cand = np.unique(np.concatenate([dense_rows, lex_top]))
-                score = self.alpha * self.dense_scores(cand, q) + (1 - self.alpha) * lex[cand]
+                cand = np.unique(np.concatenate([dense_rows, lex_rows[top]]))
+                at = np.minimum(np.searchsorted(lex_rows, cand), max(len(lex_rows) - 1, 0))
+                lex_cand = np.where(lex_rows[at] == cand, lex[at], 0) if len(lex_rows) else np.zeros(len(cand))
+                score = self.alpha * self.dense_scores(cand, q) + (1 - self.alpha) * lex_cand
         order = np.argsort(-score, kind="stable")[:k]
         return [(int(cand[i]), float(score[i])) for i in order], q
 
     def _vectors(self, rows: np.ndarray) -> np.ndarray:
-        index = self.index.vectors
-        if hasattr(index, "reconstruct_batch"):
-            return index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
-        return np.stack([index.reconstruct(int(i)) for i in rows])
+        return self.index.row_vectors(rows)
 
     def _sentence_sims(self, rows: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Cosine of every sentence of the given passages, and each passage's segment start."""
@@ -181,7 +179,7 @@ class Retriever:
 
     def highlights(self, question: str, rows: list[int], q: np.ndarray | None = None) -> list[str]:
         """For each passage, the sentence closest in meaning to the question (an exact substring)."""
-        passages = [self.passages[row] for row in rows]
+        passages = self.passages.many(rows) if hasattr(self.passages, "many") else [self.passages[row] for row in rows]
         split = [split_sentences(p.text) for p in passages]
         if all(len(parts) <= 1 for parts in split):
             return [p.text for p in passages]
@@ -202,8 +200,4 @@ class Retriever:
 
     def neighbours(self, passage: Passage, before: int = 1, after: int = 1) -> list[Passage]:
         """Passages around `passage` in its document, in order (for 'Context')."""
-        same = [p for p in self.passages if p.source == passage.source]
-        i = next((j for j, p in enumerate(same) if p.id == passage.id), None)
-        if i is None:
-            return [passage]
-        return same[max(0, i - before) : i + after + 1]
+        return self.index.neighbours(passage, before, after)

@@ -1,4 +1,4 @@
-"""Incremental indexing, atomic writes and damaged-index messages, with the real model and FAISS."""
+"""Incremental indexing, generations, damaged-index messages and --check, with the real model, FAISS and SQLite."""
 
 from __future__ import annotations
 
@@ -62,9 +62,26 @@ def test_changed_added_and_deleted_files(docs_copy, built, retriever):
     reloaded = index_mod.load(path)
     assert [p.id for p in reloaded.passages] == [p.id for p in second.passages]
     assert reloaded.vectors.ntotal == len(second.passages)
-    assert len(list(path.glob("vectors-*.faiss"))) == 1  # the old vector files are gone
-    assert len(list(path.glob("sentences-*.npy"))) == 1
+    # unchanged passages keep their stored rows (ids); only the changed file's rows are new
+    kept = {p.id for p in first.passages if p.source not in ("000_32f7cc4d35b4606f.txt", "004_6e374db3219750da.txt")}
+    assert kept <= {p.id for p in reloaded.passages}
     assert reloaded.sentence_vectors.shape[0] == int(reloaded.sentence_counts.sum())
+    first_gen = first.generation
+    del first, second, loaded  # readers gone: the next writer removes their generations
+    third, report, _ = _build(docs_copy, path, encoder)
+    assert not report.published and third.generation == reloaded.generation  # nothing changed: nothing written
+    del reloaded, third
+    (docs_copy / "new.md").unlink()
+    _build(docs_copy, path, encoder)
+    import gc
+
+    gc.collect()
+    (docs_copy / "another.md").write_text("Another paragraph, one more generation.\n")
+    _build(docs_copy, path, encoder)
+    gens = sorted(int(g.name) for g in (path / "generations").iterdir())
+    # old generations are removed once no reader holds them: the fixture still holds the first one,
+    # the writer held the one before the last while it cleaned up
+    assert gens == [first_gen, gens[-2], gens[-1]] and gens[-2] > first_gen + 1, gens
 
 
 def test_changed_model_forces_full_rebuild(docs_copy, built, encoder):
@@ -76,9 +93,8 @@ def test_changed_model_forces_full_rebuild(docs_copy, built, encoder):
     assert index_mod.load(path).model == other.name
 
 
-def test_a_build_killed_midway_leaves_the_previous_index_intact(docs_copy, built, encoder, monkeypatch):
+def test_a_build_interrupted_midway_leaves_the_previous_index_intact(docs_copy, built, encoder, monkeypatch):
     path, first = built
-    manifest = (path / "manifest.json").read_bytes()
     (docs_copy / "extra.txt").write_text("An extra paragraph that will never be stored in the index.\n")
 
     def killed(*args, **kwargs):
@@ -86,51 +102,98 @@ def test_a_build_killed_midway_leaves_the_previous_index_intact(docs_copy, built
 
     monkeypatch.setattr(encoder, "encode", killed)
     with pytest.raises(KeyboardInterrupt):
-        index_mod.update(path, docs_copy, encoder, index_mod.load(path))
+        index_mod.update(path, docs_copy, encoder)
     monkeypatch.undo()
-    assert (path / "manifest.json").read_bytes() == manifest
-    assert len(index_mod.load(path)) == len(first)
-
-    # Killed between writing the new vectors and swapping in the manifest:
-    real_replace = index_mod.os.replace
-
-    def die_on_manifest(src, dst):
-        if str(dst).endswith("manifest.json"):
-            raise KeyboardInterrupt
-        return real_replace(src, dst)
-
-    monkeypatch.setattr(index_mod.os, "replace", die_on_manifest)
-    with pytest.raises(KeyboardInterrupt):
-        index_mod.update(path, docs_copy, encoder, index_mod.load(path))
-    monkeypatch.undo()
-    assert (path / "manifest.json").read_bytes() == manifest
     loaded = index_mod.load(path)
-    assert len(loaded) == len(first)
-    assert not list(path.glob(".*.tmp"))
+    assert loaded.generation == first.generation and len(loaded) == len(first)
+    assert [g.name for g in (path / "generations").iterdir()] == [str(first.generation)]  # no temporary left
 
 
 def test_damaged_indexes_get_a_clear_message(built):
     path, stored = built
-    for pattern in ("sentences-*.npy", "lexical-*.npz"):
-        part = next(path.glob(pattern))
+    folder = path / "generations" / str(stored.generation)
+    for name in ("sentences.f16", "lex-data.f32", "vectors.faiss", "pids.i64"):
+        part = folder / name
         whole = part.read_bytes()
-        part.write_bytes(whole[:1000])
-        with pytest.raises(QaBotError, match=f"{pattern[:8]}.*(truncated|does not match)"):
+        part.write_bytes(whole[:100])
+        with pytest.raises(QaBotError, match=f"{name} is truncated or corrupt.*qa-bot index --docs .* --index"):
             index_mod.load(path)
         part.write_bytes(whole)
     assert len(index_mod.load(path)) == len(stored)
-    vec = path / stored.vector_file
-    data = vec.read_bytes()
-    vec.write_bytes(data[: len(data) // 2])
-    with pytest.raises(QaBotError, match="truncated or corrupt.*qa-bot index"):
+    assert "is OK" in index_mod.check(path)
+    # same size, different bytes: only the hashes of --check see it
+    vec = folder / "sentences.f16"
+    data = bytearray(vec.read_bytes())
+    data[10] ^= 0xFF
+    vec.write_bytes(bytes(data))
+    assert len(index_mod.load(path)) == len(stored)
+    with pytest.raises(QaBotError, match="sentences.f16 does not match its recorded hash"):
+        index_mod.check(path)
+    data[10] ^= 0xFF
+    vec.write_bytes(bytes(data))
+    (folder / "pids.i64").unlink()
+    with pytest.raises(QaBotError, match="pids.i64 is missing"):
         index_mod.load(path)
-    vec.write_bytes(data)
-    (path / "manifest.json").write_text('{"format": 1, "passages": [')
-    with pytest.raises(QaBotError, match="unreadable.*manifest.json"):
-        index_mod.load(path)
-    (path / "manifest.json").write_text(json.dumps({"format": 1, "model": "m", "dimension": 384, "passages": [], "vector_file": "../../etc/passwd"}))
-    with pytest.raises(QaBotError, match="missing"):
-        index_mod.load(path)
+
+
+def test_onnx_paths_outside_the_index_are_refused(built, seeds_settings):
+    from qa_bot import encoders
+
+    path, stored = built
+    assert index_mod.onnx_path(path, "../../bin/ls") is None and index_mod.onnx_path(path, "/bin/ls") is None
+    assert index_mod.onnx_path(path, stored.info["onnx"]["file"]) is not None
+    stored.info["onnx"] = dict(stored.info["onnx"], file="../../bin/ls")
+    assert encoders._onnx_record(stored, Settings(docs=seeds_settings.docs, index=path), "onnx-int8") is None
+
+
+def test_an_index_of_the_old_format_is_rebuilt_with_one_line(docs_copy, tmp_path, encoder, caplog):
+    from qa_bot import engine
+
+    index = tmp_path / "idx"
+    index.mkdir()
+    (index / "manifest.json").write_text(json.dumps({"format": 1, "passages": []}))
+    (index / "vectors-abc.faiss").write_bytes(b"old")
+    settings = Settings(docs=docs_copy, index=index)
+    with caplog.at_level("WARNING"):
+        retriever = engine.open_retriever(settings, progress=False)
+    assert [r.message for r in caplog.records] == [f"index at {index} is in an older format; rebuilding it"]
+    assert len(retriever.passages) > 50
+    assert not (index / "manifest.json").exists() and not (index / "vectors-abc.faiss").exists()
+
+
+def test_another_docs_folder_is_refused_unless_rebuilt(docs_copy, tmp_path, encoder):
+    from qa_bot import engine
+
+    settings = Settings(docs=docs_copy, index=tmp_path / "idx")
+    engine.build(settings, progress=False, encoder=encoder)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.txt").write_text("A single document about lighthouses on the northern coast.\n")
+    moved = Settings(docs=other, index=settings.index)
+    with pytest.raises(QaBotError, match=f"holds the documents of {docs_copy}.*qa-bot index --docs {other} --index {settings.index} --rebuild"):
+        engine.build(moved, progress=False, encoder=encoder)
+    with pytest.raises(QaBotError, match="holds the documents of"):
+        engine.open_retriever(moved, progress=False)
+    stored, report = engine.build(moved, progress=False, encoder=encoder, rebuild=True)
+    assert report.rebuilt and [p.source for p in stored.passages] == ["a.txt"]
+
+
+def test_unreadable_files_are_remembered_and_reported_once(docs_copy, tmp_path, encoder, caplog):
+    path = tmp_path / "idx"
+    (docs_copy / "binary.txt").write_bytes(b"\x00\x01\x02 binary" * 100)
+    with caplog.at_level("WARNING"):
+        stored, report, _ = _build(docs_copy, path, encoder)
+    assert report.skipped_files == ["binary.txt"]
+    assert sum("could not be read" in r.message for r in caplog.records) == 1
+    assert not index_mod.is_stale(stored, docs_copy)  # the skipped file does not make it stale again
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        again, report, encoded = _build(docs_copy, path, encoder)
+    assert not report.published and encoded == 0 and not any("could not be read" in r.message for r in caplog.records)
+    (docs_copy / "binary.txt").write_text("Now it is a readable file about a harbour.\n")
+    assert index_mod.is_stale(again, docs_copy)
+    third, report, encoded = _build(docs_copy, path, encoder)
+    assert report.published and any(p.source == "binary.txt" for p in third.passages)
 
 
 def test_index_command_rebuilds_a_damaged_index(docs_copy, tmp_path, encoder):
