@@ -41,6 +41,8 @@ FORMAT = 2
 DB = "store.sqlite"
 LOCK = "write.lock"
 GENERATIONS = "generations"
+SEGMENTS = "lexical"  # BM25 segments, shared by the generations that list them
+MAX_SEGMENTS = 8
 READER_LOCK = "readers.lock"
 OLD_MANIFEST = "manifest.json"  # format 1: one JSON snapshot (rebuilt automatically)
 SPLITTER_VERSION = 3
@@ -56,6 +58,7 @@ CREATE TABLE IF NOT EXISTS passages(
 CREATE INDEX IF NOT EXISTS passages_source ON passages(source);
 CREATE INDEX IF NOT EXISTS passages_pkey ON passages(pkey);
 CREATE INDEX IF NOT EXISTS passages_tkey ON passages(tkey);
+CREATE TABLE IF NOT EXISTS terms(term TEXT PRIMARY KEY, tid INTEGER NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS files(
     source TEXT NOT NULL, gen_from INTEGER NOT NULL, gen_to INTEGER,
     size INTEGER, mtime_ns INTEGER, sha256 TEXT, passages INTEGER NOT NULL DEFAULT 0, skipped TEXT,
@@ -162,6 +165,15 @@ class Store:
     def files(self, gen: int) -> dict[str, dict]:
         rows = self.query(f"SELECT source, size, mtime_ns, sha256, passages, skipped FROM files WHERE {VISIBLE}", {"g": gen})
         return {r[0]: {"size": r[1], "mtime_ns": r[2], "sha256": r[3], "passages": r[4], "skipped": r[5]} for r in rows}
+
+    def term_ids(self, terms: list[str]) -> dict[str, int]:
+        """Term -> id for the terms the index knows (a few rows, by primary key)."""
+        out: dict[str, int] = {}
+        terms = list(terms)
+        for start in range(0, len(terms), 500):
+            chunk = terms[start : start + 500]
+            out.update(self.query(f"SELECT term, tid FROM terms WHERE term IN ({','.join('?' * len(chunk))})", chunk))
+        return out
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -345,18 +357,29 @@ class UpdateReport:
 # --------------------------------------------------------------------------- opening
 
 
+def _all_parts(path: Path, gen: int, info: dict) -> dict[Path, dict]:
+    """Every file a generation uses (its own parts and its BM25 segments' files), with size and hash."""
+    folder = path / GENERATIONS / str(gen)
+    out = {folder / name: part for name, part in (info.get("parts") or {}).items()}
+    for seg in (info.get("lexical") or {}).get("segments", []):
+        for name, part in seg.get("parts", {}).items():
+            out[path / SEGMENTS / str(seg["id"]) / name] = part
+    return out
+
+
 def _parts(path: Path, gen: int, info: dict, docs=None) -> Path:
     """The generation's folder, with every part recorded in `info` present at its recorded size."""
     folder = path / GENERATIONS / str(gen)
-    for name, part in (info.get("parts") or {}).items():
-        if Path(name).name != name:
+    for file, part in _all_parts(path, gen, info).items():
+        name = file.relative_to(path).as_posix()
+        if ".." in Path(name).parts:
             raise _corrupt(path, f"part name {name!r}", docs)
         try:
-            size = (folder / name).stat().st_size
+            size = file.stat().st_size
         except OSError:
-            raise _corrupt(path, f"{GENERATIONS}/{gen}/{name} is missing", docs) from None
+            raise _corrupt(path, f"{name} is missing", docs) from None
         if size != part.get("size"):
-            raise _corrupt(path, f"{GENERATIONS}/{gen}/{name} is truncated or corrupt ({size} bytes, recorded {part.get('size')})", docs)
+            raise _corrupt(path, f"{name} is truncated or corrupt ({size} bytes, recorded {part.get('size')})", docs)
     return folder
 
 
@@ -436,20 +459,19 @@ def _open_generation(path: Path, store: Store, gen: int, info: dict, folder: Pat
     if vectors.ntotal != n or vectors.d != dim:
         raise _corrupt(path, f"vectors.faiss holds {vectors.ntotal} vectors for {n} passages", docs)
     lexical = None
-    if info.get("lexical"):
-        from .lexical import Lexical
+    lex = info.get("lexical")
+    if lex:
+        from .lexical import Analyzer, Lexical, Segment
 
-        lex = info["lexical"]
         try:
-            meta = json.loads((folder / "lex-vocab.json").read_text(encoding="utf-8"))
-            lexical = Lexical(_memmap(folder / "lex-data.f32", np.float32, (int(lex["nnz"]),)),
-                              _memmap(folder / "lex-indices.i32", np.int32, (int(lex["nnz"]),)),
-                              _memmap(folder / "lex-indptr.i64", np.int64, (int(lex["indptr"]),)),
-                              meta["vocab"], meta["stopwords"], int(meta["size"]))
+            segments = [Segment.open(path / SEGMENTS / s["id"], s) for s in lex["segments"]]
+            df = _memmap(folder / "lex-df.i32", np.int32, (int(lex["terms"]),))
+            lexical = Lexical(segments, df, int(lex["N"]), int(lex["total_length"]), pids, store.term_ids,
+                              Analyzer(frozenset(lex["stopwords"])))  # stored: answering never imports bm25s
         except (OSError, ValueError, KeyError, TypeError):
-            raise _corrupt(path, f"{GENERATIONS}/{gen}/lex-vocab.json is truncated or corrupt", docs) from None
+            raise _corrupt(path, "a BM25 segment is missing or truncated", docs) from None
         if lexical.size != n:
-            raise _corrupt(path, "the BM25 arrays do not match the passages", docs)
+            raise _corrupt(path, "the BM25 segments do not match the passages", docs)
     return StoredIndex(path=path, model=model, dimension=dim, docs=str(info.get("docs", "")), generation=gen, info=info,
                        store=store, pids=pids, vectors=vectors, sentence_vectors=sentences, sentence_counts=counts,
                        lexical=lexical)
@@ -463,17 +485,17 @@ def check(path: Path, docs=None) -> str:
     problems = stored.store.query("PRAGMA quick_check")
     if problems and problems[0][0] != "ok":
         raise _corrupt(path, f"{DB}: {problems[0][0]}", docs)
-    folder = path / GENERATIONS / str(stored.generation)
-    for name, part in stored.info.get("parts", {}).items():
-        if _sha256(folder / name) != part.get("sha256"):
-            raise _corrupt(path, f"{GENERATIONS}/{stored.generation}/{name} does not match its recorded hash", docs)
+    parts = _all_parts(path, stored.generation, stored.info)
+    for file, part in parts.items():
+        if _sha256(file) != part.get("sha256"):
+            raise _corrupt(path, f"{file.relative_to(path).as_posix()} does not match its recorded hash", docs)
     onnx = stored.info.get("onnx")
     if isinstance(onnx, dict):
         model_file = onnx_path(path, onnx.get("file"))
         if model_file is None or _sha256(model_file) != onnx.get("sha256"):
             raise _corrupt(path, f"the ONNX model {onnx.get('file')} is missing or damaged", docs)
     return (f"index at {path} is OK: generation {stored.generation}, {len(stored)} passages, "
-            f"{len(stored.info.get('parts', {}))} parts verified")
+            f"{len(parts)} parts verified")
 
 
 def onnx_path(path: Path, name) -> Path | None:
@@ -796,6 +818,7 @@ def _collect_garbage(path: Path, store: Store) -> None:
                 shutil.rmtree(entry, ignore_errors=True)  # written but never published
     for tmp in path.glob(".*.tmp"):
         tmp.unlink(missing_ok=True)
+    _collect_segments(path, store)
     live = {current} if current is not None else set()
     doomed: list[tuple[int, int]] = []
     for gen in sorted(known - live):
@@ -823,10 +846,24 @@ def _collect_garbage(path: Path, store: Store) -> None:
             store.conn.execute(f"DELETE FROM files WHERE gen_to IS NOT NULL AND NOT ({keep})")
         for gen, _ in doomed:
             shutil.rmtree(folder / str(gen), ignore_errors=True)
+        _collect_segments(path, store)
     finally:
         for _, fd in doomed:
             if fd >= 0:
                 os.close(fd)
+
+
+def _collect_segments(path: Path, store: Store) -> None:
+    """Remove BM25 segments no generation lists (a dead writer's, or those merged away)."""
+    folder = path / SEGMENTS
+    if not folder.is_dir():
+        return
+    used = set()
+    for (info,) in store.query("SELECT info FROM generations"):
+        used |= {s["id"] for s in (json.loads(info).get("lexical") or {}).get("segments", [])}
+    for entry in folder.iterdir():
+        if entry.name not in used:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -866,6 +903,7 @@ def _clear(path: Path) -> None:
     for name in (DB, DB + "-wal", DB + "-shm", OLD_MANIFEST):
         (path / name).unlink(missing_ok=True)
     shutil.rmtree(path / GENERATIONS, ignore_errors=True)
+    shutil.rmtree(path / SEGMENTS, ignore_errors=True)
     for pattern in ("vectors-*.faiss", "sentences-*.npy", "lexical-*.npz", "lexical-*.json", ".*.tmp"):
         for f in path.glob(pattern):
             f.unlink(missing_ok=True)
@@ -989,7 +1027,11 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
     new_sent = _HashingFile(tmp / "new-sentences.f16")
     new_vectors: list[np.ndarray] = []
     new_counts: list[np.ndarray] = []
-    new_texts: list[str] = []
+    new_docs: list[np.ndarray] = []  # term ids of each new passage (BM25)
+    terms = _Terms(store)
+    from .lexical import Analyzer, passage_text
+
+    analyzer = Analyzer()
     new_rows: list[tuple] = []
     file_rows: list[FileChange] = []
     stat_only: list[FileChange] = []
@@ -1008,9 +1050,7 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
             new_vectors.append(vecs)
             new_counts.append(counts)
             new_sent.write(sents)
-            from .lexical import passage_text
-
-            new_texts.extend(passage_text(p) for p in passages)
+            new_docs.extend(terms.ids(analyzer.terms(passage_text(p))) for p in passages)
             for p in passages:
                 new_rows.append((next_pid, gen, p.source, text_key(embedding_text(p)), p.id, passage_to_json(p)))
                 next_pid += 1
@@ -1058,7 +1098,7 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
             raise QaBotError(f"no readable documents in {docs}")
         sent_part = new_sent.close()
         stored_info = _write_generation(path, tmp, gen, prev, published, encoder, docs, meta, full, removed_files,
-                                        file_rows, new_rows, new_vectors, new_counts, new_texts, sent_part)
+                                        file_rows, new_rows, new_vectors, new_counts, new_docs, sent_part, terms, analyzer)
         _kill_point("written")
         final = path / GENERATIONS / str(gen)
         os.replace(tmp, final)
@@ -1075,6 +1115,7 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
                 "INSERT INTO files(source, gen_from, size, mtime_ns, sha256, passages, skipped) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(c.source, gen, c.size, c.mtime_ns, c.sha256, len(c.passages or []), c.skipped) for c in file_rows])
             _record_stats(store, gen, stat_only)
+            store.conn.executemany("INSERT INTO terms(term, tid) VALUES (?, ?)", terms.new.items())
             store.conn.execute("INSERT INTO generations(gen, info) VALUES (?, ?)", (gen, json.dumps(stored_info)))
             store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('current', ?)", (str(gen),))
             store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('format', ?)", (str(FORMAT),))
@@ -1192,7 +1233,8 @@ def _embed_texts(texts: list[str], encoder: TextEncoder, known: dict[str, np.nda
 def _write_generation(path: Path, tmp: Path, gen: int, prev: StoredIndex | None, published: StoredIndex | None,
                       encoder: TextEncoder, docs: Path, meta: dict, full: bool, removed_files: list[str],
                       file_rows: list[FileChange], new_rows: list[tuple], new_vectors: list[np.ndarray],
-                      new_counts: list[np.ndarray], new_texts: list[str], sent_part: dict) -> dict:
+                      new_counts: list[np.ndarray], new_docs: list[np.ndarray], sent_part: dict,
+                      terms: "_Terms", analyzer) -> dict:
     """Write the generation's parts into `tmp`: kept rows of the previous generation, then the new rows."""
     import faiss
 
@@ -1247,25 +1289,10 @@ def _write_generation(path: Path, tmp: Path, gen: int, prev: StoredIndex | None,
     faiss.write_index(index, str(tmp / "vectors.faiss"))
     parts["vectors.faiss"] = {"size": (tmp / "vectors.faiss").stat().st_size, "sha256": _sha256(tmp / "vectors.faiss")}
     del index
-    # BM25 over the whole generation (kept texts read back from SQLite, in row order)
-    from .lexical import Lexical, passage_text
-
-    texts = []
-    if base is not None and len(keep_rows):
-        texts = [passage_text(p) for p in base.passages.many(keep_rows)]
-    texts.extend(new_texts)
-    lexical = Lexical.build(texts)
-    lex_info = None
-    if lexical is not None:
-        for name, array in (("lex-data.f32", lexical.data.astype(np.float32)), ("lex-indices.i32", lexical.indices.astype(np.int32)),
-                            ("lex-indptr.i64", lexical.indptr.astype(np.int64))):
-            out = _HashingFile(tmp / name)
-            out.write(array)
-            parts[name] = out.close()
-        data = json.dumps(lexical.meta()).encode()
-        (tmp / "lex-vocab.json").write_bytes(data)
-        parts["lex-vocab.json"] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-        lex_info = {"nnz": int(len(lexical.data)), "indptr": int(len(lexical.indptr))}
+    lex_info, df = _write_lexical(path, gen, base, retired_pids, new_pids, new_docs, pids, terms, analyzer)
+    out = _HashingFile(tmp / "lex-df.i32")
+    out.write(df.astype(np.int32))
+    parts["lex-df.i32"] = out.close()
     (tmp / READER_LOCK).write_bytes(b"")
     _fsync_dir(tmp)
     return {
@@ -1283,6 +1310,73 @@ def _write_generation(path: Path, tmp: Path, gen: int, prev: StoredIndex | None,
         "parts": parts,
         **meta,
     }
+
+
+class _Terms:
+    """The index's term vocabulary (SQLite, append-only): ids of known terms, new ids for new ones."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.known: dict[str, int] = {}
+        self.new: dict[str, int] = {}
+        self.size = int(store.query("SELECT COALESCE(MAX(tid), -1) + 1 FROM terms")[0][0])
+
+    def ids(self, terms: list[str]) -> np.ndarray:
+        missing = [t for t in set(terms) if t not in self.known]
+        if missing:
+            self.known.update(self.store.term_ids(missing))
+            for t in missing:
+                if t not in self.known:
+                    self.known[t] = self.new[t] = self.size
+                    self.size += 1
+        known = self.known
+        return np.fromiter((known[t] for t in terms), dtype=np.int32, count=len(terms))
+
+
+def _write_lexical(path: Path, gen: int, base: StoredIndex | None, retired_pids: np.ndarray, new_pids: np.ndarray,
+                   new_docs: list[np.ndarray], pids: np.ndarray, terms: _Terms, analyzer) -> tuple[dict, np.ndarray]:
+    """BM25 for the new generation: the previous segments, one new segment, corpus statistics updated.
+
+    Removed passages are re-analysed (only they) to take them out of the document frequencies;
+    small segments are merged from their postings once there are more than MAX_SEGMENTS.
+    """
+    from .lexical import Segment, passage_text, segment_terms
+
+    n_terms = terms.size
+    df = np.zeros(n_terms, dtype=np.int64)
+    prev = base.info.get("lexical") if base is not None and base.lexical is not None else None
+    if prev is not None:
+        segments, infos = list(base.lexical.segments), list(prev["segments"])
+        df[: len(base.lexical.df)] = base.lexical.df
+        total = int(prev["total_length"])
+        rows = base.rows(retired_pids)
+        for start in range(0, len(rows), 4096):
+            for p in base.passages.many(rows[start : start + 4096]):
+                ids = terms.ids(analyzer.terms(passage_text(p)))
+                total -= len(ids)
+                np.subtract.at(df, np.unique(ids), 1)
+    else:
+        segments, infos, total = [], [], 0
+    new = Segment.from_documents(new_pids, new_docs, n_terms)
+    total += int(new.lengths.sum())
+    df += np.bincount(segment_terms(new), minlength=n_terms)[:n_terms]
+    segments.append(new)
+    infos.append(None)
+    sizes = [len(seg.pids) for seg in segments]
+    if len(segments) > 1 and sum(sizes) > 1.25 * len(pids) + 1000:  # many removed passages: one clean segment
+        segments, infos = [Segment.merge(segments, pids, n_terms)], [None]
+    elif len(segments) > MAX_SEGMENTS:  # merge the small ones (cost proportional to them)
+        segments, infos = segments[:1] + [Segment.merge(segments[1:], pids, n_terms)], infos[:1] + [None]
+    for k, (seg, info) in enumerate(zip(segments, infos)):
+        if info is None:
+            sid = f"{gen}-{k}"
+            tmp = path / SEGMENTS / f".{sid}.tmp"
+            parts = seg.write(tmp)
+            os.replace(tmp, path / SEGMENTS / sid)
+            infos[k] = {"id": sid, **seg.info(), "parts": parts}
+    _fsync_dir(path / SEGMENTS)
+    return {"segments": infos, "terms": n_terms, "N": int(len(pids)), "total_length": int(total),
+            "stopwords": sorted(analyzer.stopwords)}, df
 
 
 def _visible_pids(stored: StoredIndex, sources: list[str]) -> np.ndarray:

@@ -112,8 +112,9 @@ def test_a_build_interrupted_midway_leaves_the_previous_index_intact(docs_copy, 
 def test_damaged_indexes_get_a_clear_message(built):
     path, stored = built
     folder = path / "generations" / str(stored.generation)
-    for name in ("sentences.f16", "lex-data.f32", "vectors.faiss", "pids.i64"):
-        part = folder / name
+    segment = path / "lexical" / stored.info["lexical"]["segments"][0]["id"]
+    for part in (folder / "sentences.f16", segment / "seg-tfs.u16", folder / "vectors.faiss", folder / "pids.i64"):
+        name = part.name
         whole = part.read_bytes()
         part.write_bytes(whole[:100])
         with pytest.raises(QaBotError, match=f"{name} is truncated or corrupt.*qa-bot index --docs .* --index"):
@@ -205,3 +206,35 @@ def test_index_command_rebuilds_a_damaged_index(docs_copy, tmp_path, encoder):
     rebuilt, report = engine.build(settings, progress=False, encoder=encoder)
     assert report.rebuilt and len(rebuilt) == len(stored)
     assert len(index_mod.load(settings.index)) == len(stored)
+
+
+def test_bm25_updated_in_place_equals_bm25_rebuilt(docs_copy, tmp_path, retriever, monkeypatch):
+    """Segments added per update, merged past the limit, removed passages dropped: same scores as from scratch."""
+    from qa_bot.lexical import Lexical, passage_text
+
+    monkeypatch.setattr(index_mod, "MAX_SEGMENTS", 2)
+    encoder = retriever.encoder
+    path = tmp_path / "idx"
+    _build(docs_copy, path, encoder)
+    edits = [
+        ("ferry.txt", "The ferry between Vladivostok and Rason carries tourists every summer.\n"),
+        ("004_6e374db3219750da.txt", None),  # deleted
+        ("treaty.md", "# Treaty\n\nThe partnership treaty was signed in June, and the ferry timetable changed.\n"),
+        ("ferry.txt", "The ferry now sails twice a week; tourists from Vladivostok fill it in summer.\n"),
+    ]
+    for name, text in edits:
+        if text is None:
+            (docs_copy / name).unlink()
+        else:
+            (docs_copy / name).write_text(text, encoding="utf-8")
+        stored, report, _ = _build(docs_copy, path, encoder)
+        assert report.published
+    segments = stored.info["lexical"]["segments"]
+    assert len(segments) <= 2 and len(list((path / "lexical").iterdir())) >= len(segments)
+    fresh = Lexical.build([passage_text(p) for p in stored.passages])
+    for q in ["ferry tourists summer", "Where did Kim Jong Un meet Putin?", "partnership treaty June", "Rason"]:
+        ours, terms = stored.lexical.raw_scores(q)
+        expected, _ = fresh.raw_scores(q)
+        np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(stored.lexical.scores(q), fresh.scores(q), rtol=1e-5, atol=1e-6)
+    assert "is OK" in index_mod.check(path)
