@@ -71,22 +71,25 @@ def open_retriever(settings: Settings, progress: bool = True, notify: Callable[[
     """Load the index (building or refreshing it when missing or stale) and return a Retriever."""
     from .search import Retriever
 
+    from concurrent.futures import ThreadPoolExecutor
+
     stored, old = _load(settings, notify)  # raises on a damaged index: never overwrite it silently
     if stored is not None:
         _check_model(stored, settings)
         _check_docs(stored, settings)
-    if stored is None or (settings.docs.exists() and index_mod.is_stale(stored, settings.docs)):
-        index_mod.check_docs(settings.docs)
-        if notify:
-            notify("building the index of %s ..." % settings.docs if stored is None else "documents changed; updating the index ...")
-        stored, _ = build(settings, progress=progress, rebuild=old, notify=notify)
-    elif not settings.docs.exists():
-        log.warning("docs folder %s not found; answering from the index as built", settings.docs)
-    from concurrent.futures import ThreadPoolExecutor
-
-    # The ONNX session loads in C++ without the GIL: open the BM25 arrays meanwhile.
     with ThreadPoolExecutor(1) as pool:
-        encoder = pool.submit(query_encoder, stored, settings)
+        # The ONNX session loads in C++ without the GIL: check the folder for changes meanwhile.
+        encoder = pool.submit(query_encoder, stored, settings) if stored is not None else None
+        if stored is None or (settings.docs.exists() and index_mod.is_stale(stored, settings.docs)):
+            index_mod.check_docs(settings.docs)
+            if notify:
+                notify("building the index of %s ..." % settings.docs if stored is None else "documents changed; updating the index ...")
+            record = stored.extra.get("onnx") if stored is not None else None
+            stored, _ = build(settings, progress=progress, rebuild=old, notify=notify)
+            if encoder is None or stored.extra.get("onnx") != record:
+                encoder = pool.submit(query_encoder, stored, settings)
+        elif not settings.docs.exists():
+            log.warning("docs folder %s not found; answering from the index as built", settings.docs)
         retriever = Retriever(stored, None, mode=settings.mode, threshold=settings.threshold)
         if settings.mode != "dense":
             retriever.lexical

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ DB = "store.sqlite"
 LOCK = "write.lock"
 GENERATIONS = "generations"
 SEGMENTS = "lexical"  # BM25 segments, shared by the generations that list them
+SENTENCES = "sentences"  # sentence vectors, appended to by later generations
 MAX_SEGMENTS = 8
 READER_LOCK = "readers.lock"
 OLD_MANIFEST = "manifest.json"  # format 1: one JSON snapshot (rebuilt automatically)
@@ -246,6 +248,7 @@ class StoredIndex:
     vectors: object  # faiss index over passage ids
     sentence_vectors: np.ndarray | None  # float16, one row per sentence, passages in row order
     sentence_counts: np.ndarray | None  # sentences per passage
+    sentence_starts: np.ndarray | None = None  # row of each passage's first sentence in sentence_vectors
     lexical: object | None = None  # lexical.Lexical over the same rows
     passages: PassageTable = field(init=False)
     _offsets: np.ndarray | None = field(default=None, init=False, repr=False)
@@ -276,10 +279,8 @@ class StoredIndex:
                 os.close(self._reader_fd)
 
     def sentence_offsets(self) -> np.ndarray:
-        """Row of each passage's first sentence in `sentence_vectors` (length n + 1)."""
-        if self._offsets is None:
-            self._offsets = np.concatenate([[0], np.cumsum(self.sentence_counts)]).astype(np.int64)
-        return self._offsets
+        """Row of each passage's first sentence in `sentence_vectors`."""
+        return self.sentence_starts
 
     def rows(self, ids: np.ndarray) -> np.ndarray:
         """Rows of the given passage ids (ids FAISS returned; -1 dropped)."""
@@ -364,6 +365,10 @@ def _all_parts(path: Path, gen: int, info: dict) -> dict[Path, dict]:
     for seg in (info.get("lexical") or {}).get("segments", []):
         for name, part in seg.get("parts", {}).items():
             out[path / SEGMENTS / str(seg["id"]) / name] = part
+    store = info.get("sentence_store")
+    if store:  # shared and appended to: at least the rows this generation reads
+        out[path / SENTENCES / str(store["file"])] = {"min_size": int(store["rows"]) * 2 * int(info["dimension"]),
+                                                      "chunks": store["chunks"], "row_bytes": 2 * int(info["dimension"])}
     return out
 
 
@@ -378,15 +383,16 @@ def _parts(path: Path, gen: int, info: dict, docs=None) -> Path:
             size = file.stat().st_size
         except OSError:
             raise _corrupt(path, f"{name} is missing", docs) from None
-        if size != part.get("size"):
-            raise _corrupt(path, f"{name} is truncated or corrupt ({size} bytes, recorded {part.get('size')})", docs)
+        expected = part.get("size", part.get("min_size"))
+        if size != expected and not ("min_size" in part and size >= expected):
+            raise _corrupt(path, f"{name} is truncated or corrupt ({size} bytes, recorded {expected})", docs)
     return folder
 
 
 def _memmap(file: Path, dtype, shape: tuple) -> np.ndarray:
     if int(np.prod(shape)) == 0:
         return np.zeros(shape, dtype=dtype)
-    return np.memmap(file, dtype=dtype, mode="r", shape=shape)
+    return np.memmap(file, dtype=dtype, mode="r", shape=shape).view(np.ndarray)  # plain views index faster
 
 
 def _reader_lock(folder: Path) -> int | None:
@@ -443,13 +449,18 @@ def _open_generation(path: Path, store: Store, gen: int, info: dict, folder: Pat
     import faiss
 
     try:
-        n, dim, n_sent = int(info["passages"]), int(info["dimension"]), int(info["sentences"])
+        n, dim = int(info["passages"]), int(info["dimension"])
         model = str(info["model"])
     except (KeyError, TypeError, ValueError):
         raise _corrupt(path, f"generation {gen} record is missing fields", docs) from None
     pids = _memmap(folder / "pids.i64", np.int64, (n,))
     counts = _memmap(folder / "scount.i32", np.int32, (n,))
-    sentences = _memmap(folder / "sentences.f16", np.float16, (n_sent, dim))
+    starts = _memmap(folder / "sstart.i64", np.int64, (n,))
+    store_info = info.get("sentence_store") or {}
+    try:
+        sentences = _memmap(path / SENTENCES / str(store_info["file"]), np.float16, (int(store_info["rows"]), dim))
+    except (OSError, KeyError, ValueError):
+        raise _corrupt(path, "the sentence vectors are missing or truncated", docs) from None
     try:
         flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if info.get("vector_kind") == "flat" else faiss.IO_FLAG_MMAP
         vectors = faiss.read_index(str(folder / "vectors.faiss"), flags)
@@ -474,6 +485,7 @@ def _open_generation(path: Path, store: Store, gen: int, info: dict, folder: Pat
             raise _corrupt(path, "the BM25 segments do not match the passages", docs)
     return StoredIndex(path=path, model=model, dimension=dim, docs=str(info.get("docs", "")), generation=gen, info=info,
                        store=store, pids=pids, vectors=vectors, sentence_vectors=sentences, sentence_counts=counts,
+                       sentence_starts=starts,
                        lexical=lexical)
 
 
@@ -487,7 +499,20 @@ def check(path: Path, docs=None) -> str:
         raise _corrupt(path, f"{DB}: {problems[0][0]}", docs)
     parts = _all_parts(path, stored.generation, stored.info)
     for file, part in parts.items():
-        if _sha256(file) != part.get("sha256"):
+        if "chunks" in part:
+            with open(file, "rb") as fh:
+                for chunk in part["chunks"]:
+                    fh.seek(int(chunk["start"]) * part["row_bytes"])
+                    digest, left = hashlib.sha256(), int(chunk["rows"]) * part["row_bytes"]
+                    while left > 0:
+                        data = fh.read(min(left, 1 << 24))
+                        if not data:
+                            break
+                        digest.update(data)
+                        left -= len(data)
+                    if digest.hexdigest() != chunk["sha256"]:
+                        raise _corrupt(path, f"{file.relative_to(path).as_posix()} does not match its recorded hash", docs)
+        elif _sha256(file) != part.get("sha256"):
             raise _corrupt(path, f"{file.relative_to(path).as_posix()} does not match its recorded hash", docs)
     onnx = stored.info.get("onnx")
     if isinstance(onnx, dict):
@@ -524,9 +549,28 @@ class Scan:
     stats: dict[str, tuple[int, int]]
     errors: dict[str, str]
 
+    def digest(self) -> str:
+        """A fingerprint of every (path, size, mtime): equal fingerprints mean nothing changed."""
+        return stats_digest(self.stats)
 
-def scan_docs(docs: Path) -> Scan:
-    """Every document under docs (suffixes documents.py reads; hidden paths skipped), by one os.scandir walk."""
+
+def stats_digest(stats: dict[str, tuple]) -> str:
+    """Order-independent: two sums and an xor of a CRC-32 per file, and the file count (fast, stable across runs)."""
+    total = alt = xor = 0
+    for source, (size, mtime) in stats.items():
+        line = f"{source}\0{size}\0{mtime}".encode("utf-8", "surrogateescape")
+        c = zlib.crc32(line)
+        total += c
+        alt += zlib.adler32(line)
+        xor ^= c
+    return f"{len(stats)}:{total}:{alt}:{xor}"
+
+
+def scan_docs(docs: Path, first_only: bool = False) -> Scan:
+    """Every document under docs (suffixes documents.py reads; hidden paths skipped), by one os.scandir walk.
+
+    `first_only` stops at the first document (is there anything to index?).
+    """
     from . import documents
 
     suffixes = tuple(s.lower() for s in documents.SUFFIXES)
@@ -540,11 +584,11 @@ def scan_docs(docs: Path) -> Scan:
             if (st.st_dev, st.st_ino) in seen:
                 return  # a link loop
             seen.add((st.st_dev, st.st_ino))
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            entries = list(os.scandir(folder))
         except OSError:
             return
         for entry in entries:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or (first_only and stats):
                 continue
             rel = prefix + entry.name
             try:
@@ -580,6 +624,9 @@ def is_stale(stored: StoredIndex, docs: Path) -> bool:
     if str(docs.resolve()) != stored.docs:
         return True
     scan = scan_docs(docs)
+    recorded = stored.store.query("SELECT value FROM meta WHERE key = ?", (f"stats:{stored.generation}",))
+    if recorded:
+        return recorded[0][0] != scan.digest()  # one small row instead of every file's state
     files = stored.files
     if len(files) != len(scan.stats):
         return True
@@ -595,7 +642,7 @@ def check_docs(docs: Path) -> None:
         raise QaBotError(f"docs folder {docs} does not exist; pass --docs DIR or set QA_BOT_DOCS")
     if not docs.is_dir():
         raise QaBotError(f"{docs} is not a folder; pass a folder of documents with --docs DIR")
-    if not scan_docs(docs).stats:
+    if not scan_docs(docs, first_only=True).stats:
         raise QaBotError(f"docs folder {docs} has no .txt or .md files; add some or pass --docs DIR")
 
 
@@ -842,6 +889,7 @@ def _collect_garbage(path: Path, store: Store) -> None:
         keep = " OR ".join(f"(gen_from <= {g} AND (gen_to IS NULL OR gen_to > {g}))" for g in live_list) or "0"
         with _transaction(store):
             store.conn.executemany("DELETE FROM generations WHERE gen = ?", [(g,) for g, _ in doomed])
+            store.conn.executemany("DELETE FROM meta WHERE key = ?", [(f"stats:{g}",) for g, _ in doomed])
             store.conn.execute(f"DELETE FROM passages WHERE gen_to IS NOT NULL AND NOT ({keep})")
             store.conn.execute(f"DELETE FROM files WHERE gen_to IS NOT NULL AND NOT ({keep})")
         for gen, _ in doomed:
@@ -854,16 +902,17 @@ def _collect_garbage(path: Path, store: Store) -> None:
 
 
 def _collect_segments(path: Path, store: Store) -> None:
-    """Remove BM25 segments no generation lists (a dead writer's, or those merged away)."""
-    folder = path / SEGMENTS
-    if not folder.is_dir():
-        return
-    used = set()
+    """Remove BM25 segments and sentence files no generation lists (a dead writer's, or replaced ones)."""
+    used, files = set(), set()
     for (info,) in store.query("SELECT info FROM generations"):
-        used |= {s["id"] for s in (json.loads(info).get("lexical") or {}).get("segments", [])}
-    for entry in folder.iterdir():
-        if entry.name not in used:
-            shutil.rmtree(entry, ignore_errors=True)
+        record = json.loads(info)
+        used |= {s["id"] for s in (record.get("lexical") or {}).get("segments", [])}
+        files.add((record.get("sentence_store") or {}).get("file"))
+    for folder, keep in ((path / SEGMENTS, used), (path / SENTENCES, files)):
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.name not in keep:
+                    shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -886,8 +935,8 @@ def _open_for_writing(path: Path, docs=None) -> Store:
             store = Store(path, create=True)
         except QaBotError:
             store = None
-        try:
-            if store is not None and store.query("PRAGMA quick_check")[0][0] == "ok":
+        try:  # a cheap probe: `qa-bot index --check` runs the full integrity check
+            if store is not None and store.query("SELECT COUNT(*) FROM meta") is not None:
                 return store
         except QaBotError:
             pass
@@ -904,6 +953,7 @@ def _clear(path: Path) -> None:
         (path / name).unlink(missing_ok=True)
     shutil.rmtree(path / GENERATIONS, ignore_errors=True)
     shutil.rmtree(path / SEGMENTS, ignore_errors=True)
+    shutil.rmtree(path / SENTENCES, ignore_errors=True)
     for pattern in ("vectors-*.faiss", "sentences-*.npy", "lexical-*.npz", "lexical-*.json", ".*.tmp"):
         for f in path.glob(pattern):
             f.unlink(missing_ok=True)
@@ -965,8 +1015,8 @@ def _update_locked(path, docs, encoder, store, progress, meta, rebuild):
     moved = prev is not None and prev.docs != str(docs.resolve())  # engine refuses this unless asked; here: record it
     old_files = {} if full or prev is None else prev.files
     scan = scan_docs(docs)
-    candidates = [s for s, st in scan.stats.items()
-                  if s not in old_files or (old_files[s]["size"], old_files[s]["mtime_ns"]) != st]
+    candidates = sorted(s for s, st in scan.stats.items()
+                        if s not in old_files or (old_files[s]["size"], old_files[s]["mtime_ns"]) != st)
     removed = sorted(set(old_files) - set(scan.stats))
 
     def changes() -> Iterator[FileChange]:
@@ -1031,7 +1081,8 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
     terms = _Terms(store)
     from .lexical import Analyzer, passage_text
 
-    analyzer = Analyzer()
+    stopwords = ((published.info.get("lexical") or {}).get("stopwords") if published is not None else None)
+    analyzer = Analyzer(frozenset(stopwords) if stopwords else None)  # the index's own list, without importing bm25s
     new_rows: list[tuple] = []
     file_rows: list[FileChange] = []
     stat_only: list[FileChange] = []
@@ -1139,12 +1190,19 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
 
 
 def _record_stats(store: Store, gen: int | None, changes: list[FileChange]) -> None:
-    """New size and mtime for files whose content is unchanged (or still unreadable): no new generation."""
+    """New size and mtime for files whose content is unchanged (or still unreadable): no new generation.
+
+    Also records the fingerprint of all the generation's file stats, which `is_stale` compares.
+    """
     if gen is None:
         return
     store.conn.executemany(
         "UPDATE files SET size = ?, mtime_ns = ? WHERE source = ? AND gen_from <= ? AND (gen_to IS NULL OR gen_to > ?)",
         [(c.size, c.mtime_ns, c.source, gen, gen) for c in changes])
+    rows = store.conn.execute("SELECT source, size, mtime_ns FROM files WHERE gen_from <= ? AND (gen_to IS NULL OR gen_to > ?)",
+                              (gen, gen)).fetchall()
+    store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                       (f"stats:{gen}", stats_digest({r[0]: (r[1], r[2]) for r in rows})))
 
 
 def _retire(store: Store, gen_prev: int, gen: int, sources: list[str]) -> None:
@@ -1260,26 +1318,15 @@ def _write_generation(path: Path, tmp: Path, gen: int, prev: StoredIndex | None,
     out.write(pids.astype(np.int64))
     parts["pids.i64"] = out.close()
     counts_new = np.concatenate(new_counts) if new_counts else np.zeros(0, dtype=np.int32)
-    counts = np.concatenate([np.asarray(base.sentence_counts[keep_rows], dtype=np.int32) if base is not None else
-                             np.zeros(0, dtype=np.int32), counts_new])
+    kept_counts = np.asarray(base.sentence_counts[keep_rows], dtype=np.int32) if base is not None else np.zeros(0, np.int32)
+    counts = np.concatenate([kept_counts, counts_new])
     out = _HashingFile(tmp / "scount.i32")
     out.write(counts.astype(np.int32))
     parts["scount.i32"] = out.close()
-    # sentence vectors: the kept passages' segments copied in chunks, then the batch file appended
-    out = _HashingFile(tmp / "sentences.f16")
-    if base is not None and len(keep_rows):
-        offsets = base.sentence_offsets()
-        for start in range(0, len(keep_rows), 65536):
-            rows = keep_rows[start : start + 65536]
-            idx = np.concatenate([np.arange(offsets[r], offsets[r + 1]) for r in rows]) if len(rows) else np.zeros(0, np.int64)
-            out.write(np.asarray(base.sentence_vectors[idx], dtype=np.float16))
-    with open(tmp / "new-sentences.f16", "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 24), b""):
-            out.fh.write(chunk)
-            out.digest.update(chunk)
-            out.size += len(chunk)
-    parts["sentences.f16"] = out.close()
-    (tmp / "new-sentences.f16").unlink()
+    sent_info, starts = _write_sentences(path, gen, tmp, base, keep_rows, kept_counts, counts_new, dim)
+    out = _HashingFile(tmp / "sstart.i64")
+    out.write(starts.astype(np.int64))
+    parts["sstart.i64"] = out.close()
     n_sent = int(counts.sum())
     vectors_new = np.concatenate(new_vectors) if new_vectors else np.zeros((0, dim), dtype=np.float32)
     index, kind, trained = _updated_vector_index(prev if base is not None else None, retired_pids, vectors_new, new_pids,
@@ -1304,12 +1351,74 @@ def _write_generation(path: Path, tmp: Path, gen: int, prev: StoredIndex | None,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "passages": n,
         "sentences": n_sent,
+        "sentence_store": sent_info,
         "vector_kind": kind,
         "trained_n": trained,
         "lexical": lex_info,
         "parts": parts,
         **meta,
     }
+
+
+def _segment_rows(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Every sentence row of the given passages (their starts and counts), in order."""
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    return np.repeat(np.asarray(starts, dtype=np.int64) - np.cumsum(counts) + counts, counts) + np.arange(total)
+
+
+def _write_sentences(path: Path, gen: int, tmp: Path, base: StoredIndex | None, keep_rows: np.ndarray,
+                     kept_counts: np.ndarray, counts_new: np.ndarray, dim: int) -> tuple[dict, np.ndarray]:
+    """Sentence vectors: appended to the previous generation's file (readers map only their own prefix),
+    or written afresh (first build, or once more than half the file belongs to removed passages).
+
+    Returns the record ({file, rows, chunks: [{start, rows, sha256}]}) and each passage's first row.
+    """
+    folder = path / SENTENCES
+    folder.mkdir(parents=True, exist_ok=True)
+    new_file = tmp / "new-sentences.f16"
+    n_new = new_file.stat().st_size // (2 * dim)
+    prev = base.info.get("sentence_store") if base is not None else None
+    kept_starts = np.asarray(base.sentence_offsets()[keep_rows], dtype=np.int64) if base is not None else np.zeros(0, np.int64)
+    live = int(kept_counts.sum()) + n_new
+    if prev is not None and prev["rows"] + n_new <= 2 * max(live, 1):
+        file = folder / prev["file"]
+        start = int(prev["rows"])
+        digest = hashlib.sha256()
+        with open(file, "r+b") as out, open(new_file, "rb") as src:
+            out.truncate(start * 2 * dim)  # whatever a killed writer appended after the last commit
+            out.seek(start * 2 * dim)
+            for chunk in iter(lambda: src.read(1 << 24), b""):
+                out.write(chunk)
+                digest.update(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        chunks = list(prev["chunks"]) + ([{"start": start, "rows": n_new, "sha256": digest.hexdigest()}] if n_new else [])
+        new_starts = start + np.concatenate([[0], np.cumsum(counts_new)[:-1]]) if len(counts_new) else np.zeros(0, np.int64)
+        record = {"file": prev["file"], "rows": start + n_new, "chunks": chunks}
+    else:
+        name = f"sentences-{gen}.f16"
+        staging = folder / f".{name}.tmp"
+        out = _HashingFile(staging)
+        if base is not None and len(keep_rows):
+            for at in range(0, len(keep_rows), 65536):
+                rows = _segment_rows(kept_starts[at : at + 65536], kept_counts[at : at + 65536])
+                out.write(np.asarray(base.sentence_vectors[rows], dtype=np.float16))
+        with open(new_file, "rb") as src:
+            for chunk in iter(lambda: src.read(1 << 24), b""):
+                out.fh.write(chunk)
+                out.digest.update(chunk)
+                out.size += len(chunk)
+        part = out.close()
+        os.replace(staging, folder / name)
+        total = part["size"] // (2 * dim)
+        record = {"file": name, "rows": total, "chunks": [{"start": 0, "rows": total, "sha256": part["sha256"]}]}
+        kept_starts = np.concatenate([[0], np.cumsum(kept_counts)[:-1]]).astype(np.int64) if len(kept_counts) else kept_starts[:0]
+        first_new = int(kept_counts.sum())
+        new_starts = first_new + np.concatenate([[0], np.cumsum(counts_new)[:-1]]) if len(counts_new) else np.zeros(0, np.int64)
+    new_file.unlink()
+    _fsync_dir(folder)
+    return record, np.concatenate([kept_starts, np.asarray(new_starts, dtype=np.int64)])
 
 
 class _Terms:

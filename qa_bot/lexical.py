@@ -140,7 +140,8 @@ class Segment:
         arrays = {}
         for attr, (name, dtype) in cls.FILES.items():
             n = int(shapes[attr])
-            arrays[attr] = np.memmap(folder / name, dtype=dtype, mode="r", shape=(n,)) if n else np.zeros(0, dtype=dtype)
+            # a plain ndarray view of the mapping: numpy.memmap's own indexing is several times slower
+            arrays[attr] = np.memmap(folder / name, dtype=dtype, mode="r", shape=(n,)).view(np.ndarray) if n else np.zeros(0, dtype=dtype)
         return cls(**arrays)
 
     def info(self) -> dict:
@@ -190,9 +191,10 @@ class Lexical:
         known = {t: i for t, i in self.lookup(terms).items() if i < len(self.df) and self.df[i] > 0}
         norm = sum(float(self.idf([self.df[known[t]]])[0]) if t in known else self.idf_unknown for t in terms)
         rows_parts, score_parts = [], []
+        offsets = [self._offset(seg) for seg in self.segments]
         for tid in known.values():
             idf = float(self.idf([self.df[tid]])[0])
-            for seg in self.segments:
+            for seg, offset in zip(self.segments, offsets):
                 if tid + 1 >= len(seg.indptr):
                     continue
                 a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
@@ -201,11 +203,15 @@ class Lexical:
                 docs = seg.docs[a:b]
                 tf = seg.tfs[a:b].astype(np.float64)
                 dl = seg.lengths[docs]
+                score = idf * tf / (K1 * ((1 - B) + B * dl / self.avgdl) + tf)
+                if offset is not None:  # every document of the segment is live: rows follow directly
+                    rows_parts.append(offset + docs.astype(np.int64))
+                    score_parts.append(score)
+                    continue
                 pids = seg.pids[docs]
                 rows = np.searchsorted(self.pids, pids)
                 ok = rows < len(self.pids)
                 ok[ok] = self.pids[rows[ok]] == pids[ok]  # passages removed since the segment was written drop out
-                score = idf * tf / (K1 * ((1 - B) + B * dl / self.avgdl) + tf)
                 rows_parts.append(rows[ok])
                 score_parts.append(score[ok])
         if not rows_parts:
@@ -213,6 +219,18 @@ class Lexical:
         rows, inverse = np.unique(np.concatenate(rows_parts), return_inverse=True)
         sums = np.bincount(inverse, weights=np.concatenate(score_parts), minlength=len(rows))
         return rows.astype(np.int64), sums.astype(np.float32), norm
+
+    def _offset(self, seg: Segment) -> int | None:
+        """The row of the segment's first document when all its documents are live, else None.
+
+        Segments hold disjoint, ascending ranges of passage ids, so the generation's ids inside a
+        segment's range are its live documents: two binary searches tell whether none was removed.
+        """
+        if len(seg.pids) == 0:
+            return None
+        first = int(np.searchsorted(self.pids, seg.pids[0]))
+        last = int(np.searchsorted(self.pids, seg.pids[-1], side="right"))
+        return first if last - first == len(seg.pids) else None
 
     def sparse(self, question: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows with a non-zero score (ascending) and their normalised scores."""

@@ -65,7 +65,14 @@ def test_changed_added_and_deleted_files(docs_copy, built, retriever):
     # unchanged passages keep their stored rows (ids); only the changed file's rows are new
     kept = {p.id for p in first.passages if p.source not in ("000_32f7cc4d35b4606f.txt", "004_6e374db3219750da.txt")}
     assert kept <= {p.id for p in reloaded.passages}
-    assert reloaded.sentence_vectors.shape[0] == int(reloaded.sentence_counts.sum())
+    # sentence vectors were appended, not rewritten: each kept passage reads the same rows as before
+    assert int((reloaded.sentence_offsets() + reloaded.sentence_counts).max()) <= reloaded.sentence_vectors.shape[0]
+    before = {p.id: r for r, p in enumerate(first.passages)}
+    for row, p in enumerate(reloaded.passages):
+        if p.id in before:
+            a, b = first.sentence_offsets()[before[p.id]], reloaded.sentence_offsets()[row]
+            n = int(reloaded.sentence_counts[row])
+            np.testing.assert_array_equal(reloaded.sentence_vectors[b : b + n], first.sentence_vectors[a : a + n])
     first_gen = first.generation
     del first, second, loaded  # readers gone: the next writer removes their generations
     third, report, _ = _build(docs_copy, path, encoder)
@@ -113,22 +120,24 @@ def test_damaged_indexes_get_a_clear_message(built):
     path, stored = built
     folder = path / "generations" / str(stored.generation)
     segment = path / "lexical" / stored.info["lexical"]["segments"][0]["id"]
-    for part in (folder / "sentences.f16", segment / "seg-tfs.u16", folder / "vectors.faiss", folder / "pids.i64"):
+    sentences = path / "sentences" / stored.info["sentence_store"]["file"]
+    for part in (sentences, segment / "seg-tfs.u16", folder / "vectors.faiss", folder / "pids.i64"):
         name = part.name
         whole = part.read_bytes()
         part.write_bytes(whole[:100])
-        with pytest.raises(QaBotError, match=f"{name} is truncated or corrupt.*qa-bot index --docs .* --index"):
+        with pytest.raises(QaBotError, match=f"{name} is truncated or corrupt.*qa-bot index --docs .* --index|"
+                                             f"sentence vectors are missing or truncated"):
             index_mod.load(path)
         part.write_bytes(whole)
     assert len(index_mod.load(path)) == len(stored)
     assert "is OK" in index_mod.check(path)
     # same size, different bytes: only the hashes of --check see it
-    vec = folder / "sentences.f16"
+    vec = sentences
     data = bytearray(vec.read_bytes())
     data[10] ^= 0xFF
     vec.write_bytes(bytes(data))
     assert len(index_mod.load(path)) == len(stored)
-    with pytest.raises(QaBotError, match="sentences.f16 does not match its recorded hash"):
+    with pytest.raises(QaBotError, match=f"{sentences.name} does not match its recorded hash"):
         index_mod.check(path)
     data[10] ^= 0xFF
     vec.write_bytes(bytes(data))
