@@ -453,9 +453,12 @@ def _open_generation(path: Path, store: Store, gen: int, info: dict, folder: Pat
         model = str(info["model"])
     except (KeyError, TypeError, ValueError):
         raise _corrupt(path, f"generation {gen} record is missing fields", docs) from None
-    pids = _memmap(folder / "pids.i64", np.int64, (n,))
-    counts = _memmap(folder / "scount.i32", np.int32, (n,))
-    starts = _memmap(folder / "sstart.i64", np.int64, (n,))
+    try:
+        pids = _memmap(folder / "pids.i64", np.int64, (n,))
+        counts = _memmap(folder / "scount.i32", np.int32, (n,))
+        starts = _memmap(folder / "sstart.i64", np.int64, (n,))
+    except (OSError, ValueError) as exc:
+        raise _corrupt(path, f"{GENERATIONS}/{gen}: {exc.strerror if isinstance(exc, OSError) else exc}", docs) from None
     store_info = info.get("sentence_store") or {}
     try:
         sentences = _memmap(path / SENTENCES / str(store_info["file"]), np.float16, (int(store_info["rows"]), dim))

@@ -161,6 +161,7 @@ class Lexical:
         self.lookup = lookup
         self.analyzer = analyzer or Analyzer()
         self.idf_unknown = float(np.log(1 + (self.size + 0.5) / 0.5))
+        self._maps: dict[int, object] = {}
 
     @classmethod
     def build(cls, texts: list[str]) -> "Lexical":
@@ -191,34 +192,54 @@ class Lexical:
         known = {t: i for t, i in self.lookup(terms).items() if i < len(self.df) and self.df[i] > 0}
         norm = sum(float(self.idf([self.df[known[t]]])[0]) if t in known else self.idf_unknown for t in terms)
         rows_parts, score_parts = [], []
-        offsets = [self._offset(seg) for seg in self.segments]
+        maps = [self._rows_of(i) for i in range(len(self.segments))]
         for tid in known.values():
             idf = float(self.idf([self.df[tid]])[0])
-            for seg, offset in zip(self.segments, offsets):
+            for seg, rowmap in zip(self.segments, maps):
                 if tid + 1 >= len(seg.indptr):
                     continue
                 a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
                 if a == b:
                     continue
                 docs = seg.docs[a:b]
-                tf = seg.tfs[a:b].astype(np.float64)
+                tf = seg.tfs[a:b].astype(np.float32)
                 dl = seg.lengths[docs]
-                score = idf * tf / (K1 * ((1 - B) + B * dl / self.avgdl) + tf)
-                if offset is not None:  # every document of the segment is live: rows follow directly
-                    rows_parts.append(offset + docs.astype(np.int64))
+                score = np.float32(idf) * tf / (np.float32(K1) * (np.float32(1 - B) + np.float32(B / self.avgdl) * dl) + tf)
+                if isinstance(rowmap, int):  # every document of the segment is live: rows follow directly
+                    rows_parts.append(rowmap + docs.astype(np.int64))
                     score_parts.append(score)
                     continue
-                pids = seg.pids[docs]
-                rows = np.searchsorted(self.pids, pids)
-                ok = rows < len(self.pids)
-                ok[ok] = self.pids[rows[ok]] == pids[ok]  # passages removed since the segment was written drop out
+                rows = rowmap[docs]
+                ok = rows >= 0  # passages removed since the segment was written drop out
                 rows_parts.append(rows[ok])
                 score_parts.append(score[ok])
         if not rows_parts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), norm
-        rows, inverse = np.unique(np.concatenate(rows_parts), return_inverse=True)
-        sums = np.bincount(inverse, weights=np.concatenate(score_parts), minlength=len(rows))
+        rows = np.concatenate(rows_parts)
+        scores = np.concatenate(score_parts)
+        if len(rows) * 8 > len(self.pids):  # many postings: a dense sum is cheaper than sorting them
+            dense = np.bincount(rows, weights=scores, minlength=len(self.pids))
+            rows = np.flatnonzero(dense)
+            return rows, dense[rows].astype(np.float32), norm
+        rows, inverse = np.unique(rows, return_inverse=True)
+        sums = np.bincount(inverse, weights=scores, minlength=len(rows))
         return rows.astype(np.int64), sums.astype(np.float32), norm
+
+    def _rows_of(self, i: int):
+        """Row of each document of segment i in this generation (-1 when removed), or an int offset
+        when all of them are live (rows then follow directly). Computed once per segment.
+        """
+        if i not in self._maps:
+            seg = self.segments[i]
+            offset = self._offset(seg)
+            if offset is not None:
+                self._maps[i] = offset
+            else:
+                rows = np.searchsorted(self.pids, seg.pids)
+                ok = rows < len(self.pids)
+                ok[ok] = self.pids[rows[ok]] == seg.pids[ok]
+                self._maps[i] = np.where(ok, rows, -1).astype(np.int64)
+        return self._maps[i]
 
     def _offset(self, seg: Segment) -> int | None:
         """The row of the segment's first document when all its documents are live, else None.
