@@ -742,24 +742,22 @@ def build_vector_index(vectors: np.ndarray, kind: str | None = None, ids: np.nda
     """Inner-product search over normalised vectors (cosine similarity), keyed by passage id."""
     import faiss
 
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    n, d = vectors.shape
+    n, d = vectors.shape  # may be a memory map: added in chunks, never copied whole
     ids = np.arange(n, dtype=np.int64) if ids is None else np.ascontiguousarray(ids, dtype=np.int64)
     kind = kind or vector_index_kind(n)
     if kind == "ivf":
         nlist = int(min(max(4 * np.sqrt(n), 64), 65536))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
         sample = vectors[np.sort(np.random.default_rng(0).choice(n, min(n, nlist * 64), replace=False))]
-        index.train(sample)
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
         index.set_direct_map_type(faiss.DirectMap.Hashtable)  # rows read back by id (fusion, updates)
-        index.add_with_ids(vectors, ids)
     else:
         base = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT) if kind == "hnsw" else faiss.IndexFlatIP(d)
         if kind == "hnsw":
             base.hnsw.efConstruction = 80
         index = faiss.IndexIDMap2(base)
-        if n:
-            index.add_with_ids(vectors, ids)
+    for start in range(0, n, 65536):
+        index.add_with_ids(np.ascontiguousarray(vectors[start : start + 65536], dtype=np.float32), ids[start : start + 65536])
     tune_vector_index(index)
     return index
 
@@ -786,7 +784,9 @@ def _updated_vector_index(prev: StoredIndex | None, removed_ids: np.ndarray, new
                 index.add_with_ids(np.ascontiguousarray(new_vectors, dtype=np.float32), np.ascontiguousarray(new_ids, dtype=np.int64))
             return index, kind, trained if kind == "ivf" else n_total
     # a first build, a change of kind, or drift past the bound: rebuild (and retrain) from all vectors
-    keep_rows = np.nonzero(~np.isin(prev.pids, removed_ids))[0] if prev is not None else np.zeros(0, dtype=np.int64)
+    if prev is None:
+        return build_vector_index(new_vectors, kind, new_ids), kind, n_total
+    keep_rows = np.nonzero(~np.isin(prev.pids, removed_ids))[0]
     parts, ids = [], []
     for start in range(0, len(keep_rows), 65536):
         rows = keep_rows[start : start + 65536]
@@ -1074,11 +1074,15 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
     gen = (max(_generation_ids(path) | {int(g) for (g,) in store.query("SELECT gen FROM generations")} | {0}) + 1)
     old_files = published.files if published is not None else {}
     tmp = path / GENERATIONS / f".{gen}.{uuid.uuid4().hex[:8]}.tmp"
+    scratch = tmp.with_name(tmp.name + ".scratch")  # batches written while building (bounded memory)
     tmp.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir()
     next_pid = int(store.query("SELECT COALESCE(MAX(pid), -1) + 1 FROM passages")[0][0])
     bar = Progress(n_changes, "indexing", progress)
-    new_sent = _HashingFile(tmp / "new-sentences.f16")
-    new_vectors: list[np.ndarray] = []
+    new_sent = _HashingFile(scratch / "new-sentences.f16")
+    new_vec_file = open(scratch / "new-vectors.f32", "wb")
+    new_rows_file = open(scratch / "new-rows.jsonl", "w", encoding="utf-8")
+    new_pids: list[int] = []
     new_counts: list[np.ndarray] = []
     new_docs: list[np.ndarray] = []  # term ids of each new passage (BM25)
     terms = _Terms(store)
@@ -1086,7 +1090,6 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
 
     stopwords = ((published.info.get("lexical") or {}).get("stopwords") if published is not None else None)
     analyzer = Analyzer(frozenset(stopwords) if stopwords else None)  # the index's own list, without importing bm25s
-    new_rows: list[tuple] = []
     file_rows: list[FileChange] = []
     stat_only: list[FileChange] = []
     changed, skipped = [], []
@@ -1101,12 +1104,14 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
             vecs, sents, counts, n_new = _embed_batch(passages, encoder, prev, retired)
             embedded += n_new
             reused += len(passages) + int(counts.sum()) - n_new
-            new_vectors.append(vecs)
+            new_vec_file.write(np.ascontiguousarray(vecs, dtype=np.float32).tobytes())
             new_counts.append(counts)
             new_sent.write(sents)
             new_docs.extend(terms.ids(analyzer.terms(passage_text(p))) for p in passages)
             for p in passages:
-                new_rows.append((next_pid, gen, p.source, text_key(embedding_text(p)), p.id, passage_to_json(p)))
+                new_rows_file.write(json.dumps([next_pid, p.source, text_key(embedding_text(p)), p.id, passage_to_json(p)],
+                                               ensure_ascii=False) + "\n")
+                new_pids.append(next_pid)
                 next_pid += 1
         bar.update(len(batch))
         batch.clear()
@@ -1148,11 +1153,17 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
                 _record_stats(store, gen_prev, stat_only + file_rows)
             shutil.rmtree(tmp, ignore_errors=True)
             return published, UpdateReport(len(old_files), len(published), 0, 0, [], [], False, skipped, published=False)
-        if not any(c.passages for c in file_rows) and not (published and len(published)) and not new_rows:
+        if not any(c.passages for c in file_rows) and not (published and len(published)) and not new_pids:
             raise QaBotError(f"no readable documents in {docs}")
-        sent_part = new_sent.close()
-        stored_info = _write_generation(path, tmp, gen, prev, published, encoder, docs, meta, full, removed_files,
-                                        file_rows, new_rows, new_vectors, new_counts, new_docs, sent_part, terms, analyzer)
+        new_sent.close()
+        new_vec_file.close()
+        new_rows_file.close()
+        vectors_new = (np.memmap(scratch / "new-vectors.f32", dtype=np.float32, mode="r", shape=(len(new_pids), encoder.dimension))
+                       if new_pids else np.zeros((0, encoder.dimension), dtype=np.float32))
+        stored_info = _write_generation(path, tmp, scratch, gen, prev, published, encoder, docs, meta, full, removed_files,
+                                        file_rows, np.array(new_pids, dtype=np.int64), vectors_new, new_counts, new_docs,
+                                        terms, analyzer)
+        del vectors_new
         _kill_point("written")
         final = path / GENERATIONS / str(gen)
         os.replace(tmp, final)
@@ -1164,7 +1175,9 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
         with _transaction(store):
             if gen_prev is not None and retire:
                 _retire(store, gen_prev, gen, sorted(retire))
-            store.conn.executemany("INSERT INTO passages(pid, gen_from, source, tkey, pkey, data) VALUES (?, ?, ?, ?, ?, ?)", new_rows)
+            with open(scratch / "new-rows.jsonl", encoding="utf-8") as rows:
+                store.conn.executemany("INSERT INTO passages(pid, gen_from, source, tkey, pkey, data) VALUES (?, ?, ?, ?, ?, ?)",
+                                       ((r[0], gen, *r[1:]) for r in map(json.loads, rows)))
             store.conn.executemany(
                 "INSERT INTO files(source, gen_from, size, mtime_ns, sha256, passages, skipped) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(c.source, gen, c.size, c.mtime_ns, c.sha256, len(c.passages or []), c.skipped) for c in file_rows])
@@ -1181,10 +1194,13 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
             store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         _collect_garbage(path, store)
     except BaseException:
-        with contextlib.suppress(Exception):
-            new_sent.fh.close()
+        for fh in (new_sent.fh, new_vec_file, new_rows_file):
+            with contextlib.suppress(Exception):
+                fh.close()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     stored = load(path)
     report = UpdateReport(files=total_files, passages=len(stored), embedded=embedded, reused=reused,
                           removed_files=removed_files, changed_files=sorted(set(changed) - set(skipped)),
@@ -1291,11 +1307,10 @@ def _embed_texts(texts: list[str], encoder: TextEncoder, known: dict[str, np.nda
     return vectors, len(todo)
 
 
-def _write_generation(path: Path, tmp: Path, gen: int, prev: StoredIndex | None, published: StoredIndex | None,
-                      encoder: TextEncoder, docs: Path, meta: dict, full: bool, removed_files: list[str],
-                      file_rows: list[FileChange], new_rows: list[tuple], new_vectors: list[np.ndarray],
-                      new_counts: list[np.ndarray], new_docs: list[np.ndarray], sent_part: dict,
-                      terms: "_Terms", analyzer) -> dict:
+def _write_generation(path: Path, tmp: Path, scratch: Path, gen: int, prev: StoredIndex | None,
+                      published: StoredIndex | None, encoder: TextEncoder, docs: Path, meta: dict, full: bool,
+                      removed_files: list[str], file_rows: list[FileChange], new_pids: np.ndarray, vectors_new: np.ndarray,
+                      new_counts: list[np.ndarray], new_docs: list[np.ndarray], terms: "_Terms", analyzer) -> dict:
     """Write the generation's parts into `tmp`: kept rows of the previous generation, then the new rows."""
     import faiss
 
@@ -1311,7 +1326,6 @@ def _write_generation(path: Path, tmp: Path, gen: int, prev: StoredIndex | None,
     else:
         keep_rows = np.zeros(0, dtype=np.int64)
         retired_pids = np.asarray(published.pids if published is not None else [], dtype=np.int64)
-    new_pids = np.array([r[0] for r in new_rows], dtype=np.int64)
     pids = np.concatenate([base.pids[keep_rows] if base is not None else np.zeros(0, dtype=np.int64), new_pids])
     n = len(pids)
     if n == 0:
@@ -1326,12 +1340,11 @@ def _write_generation(path: Path, tmp: Path, gen: int, prev: StoredIndex | None,
     out = _HashingFile(tmp / "scount.i32")
     out.write(counts.astype(np.int32))
     parts["scount.i32"] = out.close()
-    sent_info, starts = _write_sentences(path, gen, tmp, base, keep_rows, kept_counts, counts_new, dim)
+    sent_info, starts = _write_sentences(path, gen, scratch, base, keep_rows, kept_counts, counts_new, dim)
     out = _HashingFile(tmp / "sstart.i64")
     out.write(starts.astype(np.int64))
     parts["sstart.i64"] = out.close()
     n_sent = int(counts.sum())
-    vectors_new = np.concatenate(new_vectors) if new_vectors else np.zeros((0, dim), dtype=np.float32)
     index, kind, trained = _updated_vector_index(prev if base is not None else None, retired_pids, vectors_new, new_pids,
                                                  base.info if base is not None else None, n)
     if hasattr(index, "set_direct_map_type") and kind == "ivf":
@@ -1370,7 +1383,7 @@ def _segment_rows(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(starts, dtype=np.int64) - np.cumsum(counts) + counts, counts) + np.arange(total)
 
 
-def _write_sentences(path: Path, gen: int, tmp: Path, base: StoredIndex | None, keep_rows: np.ndarray,
+def _write_sentences(path: Path, gen: int, scratch: Path, base: StoredIndex | None, keep_rows: np.ndarray,
                      kept_counts: np.ndarray, counts_new: np.ndarray, dim: int) -> tuple[dict, np.ndarray]:
     """Sentence vectors: appended to the previous generation's file (readers map only their own prefix),
     or written afresh (first build, or once more than half the file belongs to removed passages).
@@ -1379,7 +1392,7 @@ def _write_sentences(path: Path, gen: int, tmp: Path, base: StoredIndex | None, 
     """
     folder = path / SENTENCES
     folder.mkdir(parents=True, exist_ok=True)
-    new_file = tmp / "new-sentences.f16"
+    new_file = scratch / "new-sentences.f16"
     n_new = new_file.stat().st_size // (2 * dim)
     prev = base.info.get("sentence_store") if base is not None else None
     kept_starts = np.asarray(base.sentence_offsets()[keep_rows], dtype=np.int64) if base is not None else np.zeros(0, np.int64)
