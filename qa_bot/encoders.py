@@ -197,7 +197,11 @@ def embedder_for(settings: Settings, index_path, backend: str, previous=None, en
         raise QaBotError(f"model {settings.model!r} cannot be exported to ONNX; use --backend torch")
     from .embed import usable_cores
 
-    return onnx_encoder(settings.model, index_path, record, workers=usable_cores()), {"backend": backend, "onnx": record}
+    try:
+        encoder = onnx_encoder(settings.model, index_path, record, workers=usable_cores())
+    except QaBotError as exc:
+        raise QaBotError(f"{exc}; rebuild with: {index_mod.hint(index_path, settings.docs)} --rebuild") from None
+    return encoder, {"backend": backend, "onnx": record}
 
 
 def query_encoder(stored, settings: Settings):

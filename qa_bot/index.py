@@ -125,8 +125,8 @@ def passage_to_json(p: Passage) -> str:
 class Store:
     """The SQLite database of an index folder: one connection, safe to share between threads."""
 
-    def __init__(self, path: Path, create: bool = False):
-        self.path = path
+    def __init__(self, path: Path, create: bool = False, docs=None):
+        self.path, self.docs = path, docs  # docs: named in the rebuild hint of an error
         self.file = path / DB
         self._lock = threading.RLock()
         try:
@@ -136,14 +136,14 @@ class Store:
                 self.conn.executescript(SCHEMA)
             self.conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
-            raise _corrupt(path, f"{DB}: {exc}") from None
+            raise _corrupt(path, f"{DB}: {exc}", docs) from None
 
     def query(self, sql: str, params=()) -> list[tuple]:
         with self._lock:
             try:
                 return self.conn.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:
-                raise _corrupt(self.path, f"{DB}: {exc}") from None
+                raise _corrupt(self.path, f"{DB}: {exc}", self.docs) from None
 
     def current(self) -> tuple[int, dict] | None:
         """(generation, its record) that readers should open, or None when nothing is published."""
@@ -154,7 +154,7 @@ class Store:
         try:
             return int(rows[0][0]), json.loads(rows[0][1])
         except ValueError:
-            raise _corrupt(self.path, f"{DB}: generation record") from None
+            raise _corrupt(self.path, f"{DB}: generation record", self.docs) from None
 
     def current_generation(self) -> int | None:
         rows = self.query("SELECT value FROM meta WHERE key = 'current'")
@@ -311,6 +311,13 @@ class StoredIndex:
             "GROUP BY source ORDER BY source", {"g": self.generation})
         return {s: int(n) for s, n in rows}
 
+    def titles(self) -> dict[str, str]:
+        """Document path -> its title, in path order (one SQL query, not a pass over every passage)."""
+        rows = self.store.query(
+            f"SELECT source, json_extract(data, '$.title'), MIN(pid) FROM passages WHERE {VISIBLE} GROUP BY source "
+            "ORDER BY source", {"g": self.generation})  # SQLite: bare columns come from the MIN row
+        return {s: t for s, t, _ in rows}
+
     def passages_of(self, source: str) -> list[Passage]:
         rows = self.store.query(f"SELECT data FROM passages WHERE source = :s AND {VISIBLE} ORDER BY pid",
                                 {"s": source, "g": self.generation})
@@ -420,7 +427,7 @@ def load(path: Path, docs=None) -> StoredIndex | None:
         if (path / OLD_MANIFEST).is_file():
             raise OldFormat(f"index at {path} is in an older format")
         return None
-    store = Store(path)
+    store = Store(path, docs=docs)
     if not store.query("SELECT name FROM sqlite_master WHERE name = 'meta'"):
         return None  # a first writer is creating it
     for _ in range(20):  # a generation removed between reading its number and locking it: read again
@@ -987,19 +994,19 @@ def update(
     meta = dict(meta or {})
     check_docs(docs)
     with writer_lock(path, notify):
-        store = _writable_store(path, rebuild)
+        store = _writable_store(path, rebuild, docs)
         try:
             return _update_locked(path, docs, encoder, store, progress, meta, rebuild)
         finally:
             store.close()
 
 
-def _writable_store(path: Path, rebuild: bool) -> Store:
+def _writable_store(path: Path, rebuild: bool, docs=None) -> Store:
     """The store with leftovers cleaned; a damaged published generation is cleared when rebuilding, else refused."""
     store = _open_for_writing(path)
     _collect_garbage(path, store)
     try:
-        load(path)
+        load(path, docs)
     except QaBotError:
         if not rebuild:
             store.close()

@@ -186,6 +186,7 @@ def test_another_docs_folder_is_refused_unless_rebuilt(docs_copy, tmp_path, enco
         engine.open_retriever(moved, progress=False)
     stored, report = engine.build(moved, progress=False, encoder=encoder, rebuild=True)
     assert report.rebuilt and [p.source for p in stored.passages] == ["a.txt"]
+    assert stored.titles() == {"a.txt": "a"} and stored.sources() == {"a.txt": 1}
 
 
 def test_unreadable_files_are_remembered_and_reported_once(docs_copy, tmp_path, encoder, caplog):
