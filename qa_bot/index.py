@@ -221,13 +221,15 @@ class PassageTable(Sequence):
 
     def __iter__(self) -> Iterator[Passage]:
         """Every passage in row order, streamed from SQLite."""
-        with self.store._lock:
-            cursor = self.store.conn.execute(f"SELECT data FROM passages WHERE {VISIBLE} ORDER BY pid", {"g": self.gen})
-            rows = cursor.fetchmany(1000)
-            while rows:
-                for (data,) in rows:
-                    yield passage_from_json(data)
-                rows = cursor.fetchmany(1000)
+        last = -1
+        while True:  # pages by id: no lock or cursor is held between yields (the bot reads from threads)
+            rows = self.store.query(f"SELECT pid, data FROM passages WHERE {VISIBLE} AND pid > :last ORDER BY pid LIMIT 1000",
+                                    {"g": self.gen, "last": last})
+            if not rows:
+                return
+            for _, data in rows:
+                yield passage_from_json(data)
+            last = rows[-1][0]
 
 
 # --------------------------------------------------------------------------- a loaded generation
