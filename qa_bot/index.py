@@ -44,6 +44,9 @@ LOCK = "write.lock"
 GENERATIONS = "generations"
 SEGMENTS = "lexical"  # BM25 segments, shared by the generations that list them
 SENTENCES = "sentences"  # sentence vectors, appended to by later generations
+VECTORS = "vectors"  # FAISS files: a large base and a small delta of vectors added since, shared by generations
+DELTA_SHARE = 0.1  # the base is rewritten once the delta or the removed vectors exceed this share of it
+DELTA_MAX = 20_000  # ... or the delta this many vectors (it is searched exactly: about 1 ms per 20,000)
 MAX_SEGMENTS = 8
 READER_LOCK = "readers.lock"
 OLD_MANIFEST = "manifest.json"  # format 1: one JSON snapshot (rebuilt automatically)
@@ -270,7 +273,8 @@ class StoredIndex:
 
     @property
     def vector_file(self) -> str:
-        return f"{GENERATIONS}/{self.generation}/vectors.faiss"
+        """The base FAISS file, relative to the index folder."""
+        return f"{VECTORS}/{self.info['vectors']['base']['file']}"
 
     def __len__(self) -> int:
         return len(self.pids)
@@ -295,7 +299,7 @@ class StoredIndex:
     def search(self, q: np.ndarray, k: int) -> np.ndarray:
         """Rows of the k nearest passages by inner product, best first."""
         _, ids = self.vectors.search(np.asarray(q, dtype=np.float32)[None, :], min(k, len(self)))
-        return self.rows(ids[0])
+        return self.rows(ids[0])[:k]  # removed passages (still in the base file) drop out
 
     def row_vectors(self, rows) -> np.ndarray:
         ids = self.pids[np.asarray(rows, dtype=np.int64)]
@@ -374,6 +378,10 @@ def _all_parts(path: Path, gen: int, info: dict) -> dict[Path, dict]:
     for seg in (info.get("lexical") or {}).get("segments", []):
         for name, part in seg.get("parts", {}).items():
             out[path / SEGMENTS / str(seg["id"]) / name] = part
+    vectors = info.get("vectors") or {}
+    for key in ("base", "delta"):
+        if vectors.get(key):
+            out[path / VECTORS / str(vectors[key]["file"])] = {"size": vectors[key]["size"], "sha256": vectors[key]["sha256"]}
     store = info.get("sentence_store")
     if store:  # shared and appended to: at least the rows this generation reads
         out[path / SENTENCES / str(store["file"])] = {"min_size": int(store["rows"]) * 2 * int(info["dimension"]),
@@ -473,14 +481,19 @@ def _open_generation(path: Path, store: Store, gen: int, info: dict, folder: Pat
         sentences = _memmap(path / SENTENCES / str(store_info["file"]), np.float16, (int(store_info["rows"]), dim))
     except (OSError, KeyError, ValueError):
         raise _corrupt(path, "the sentence vectors are missing or truncated", docs) from None
+    record = info.get("vectors") or {}
     try:
-        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if info.get("vector_kind") == "flat" else faiss.IO_FLAG_MMAP
-        vectors = faiss.read_index(str(folder / "vectors.faiss"), flags)
-        tune_vector_index(vectors)
+        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if record["kind"] == "flat" else faiss.IO_FLAG_MMAP
+        base_index = faiss.read_index(str(path / VECTORS / record["base"]["file"]), flags)
+        tune_vector_index(base_index)
+        delta = faiss.read_index(str(path / VECTORS / record["delta"]["file"])) if record.get("delta") else None
     except Exception:
-        raise _corrupt(path, f"{GENERATIONS}/{gen}/vectors.faiss is truncated or corrupt", docs) from None
-    if vectors.ntotal != n or vectors.d != dim:
-        raise _corrupt(path, f"vectors.faiss holds {vectors.ntotal} vectors for {n} passages", docs)
+        raise _corrupt(path, f"{VECTORS}/{record.get('base', {}).get('file')} is truncated or corrupt", docs) from None
+    live_in_base = int(np.searchsorted(pids, int(record["base"]["max_pid"]), side="right"))
+    if (base_index.ntotal != record["base"]["count"] or base_index.d != dim
+            or (delta.ntotal if delta is not None else 0) != n - live_in_base):
+        raise _corrupt(path, f"the vector files hold {base_index.ntotal} vectors for {n} passages", docs)
+    vectors = Vectors(base_index, delta, int(record["base"]["max_pid"]), n, base_index.ntotal - live_in_base)
     lexical = None
     lex = info.get("lexical")
     if lex:
@@ -771,41 +784,106 @@ def build_vector_index(vectors: np.ndarray, kind: str | None = None, ids: np.nda
     return index
 
 
-def _updated_vector_index(prev: StoredIndex | None, removed_ids: np.ndarray, new_vectors: np.ndarray,
-                          new_ids: np.ndarray, info_prev: dict | None, n_total: int):
-    """The previous generation's index with removed ids dropped and new vectors added, retrained only past the bound.
+def _write_vectors(path: Path, gen: int, base: StoredIndex | None, retired_pids: np.ndarray, new_vectors: np.ndarray,
+                   new_ids: np.ndarray, pids: np.ndarray) -> dict:
+    """Passage vectors for the new generation, by id: in proportion to the change while the base still fits.
 
-    Returns (index, kind, trained_n).
+    The base FAISS file (exact or IVF) is kept as it is; vectors added since it was written live in
+    a small exact delta, rewritten each time; removed ids drop out at search (they are not in the
+    generation's ids). The base is rebuilt, and IVF retrained, only when the corpus has grown or
+    shrunk by IVF_DRIFT since training, the index kind changes, or the delta or the removed
+    vectors pass DELTA_SHARE of the base.
     """
     import faiss
 
+    folder = path / VECTORS
+    folder.mkdir(parents=True, exist_ok=True)
+    n_total = len(pids)
     kind = vector_index_kind(n_total)
-    if prev is not None and info_prev is not None:
-        old_kind = info_prev.get("vector_kind", "flat")
-        trained = int(info_prev.get("trained_n") or 0)
-        drift_ok = old_kind == kind and kind != "hnsw" and (
-            kind == "flat" or (trained and n_total <= IVF_DRIFT * trained and n_total * IVF_DRIFT >= trained))
-        if drift_ok:
-            index = faiss.read_index(str(prev.path / prev.vector_file))
-            if len(removed_ids):
-                index.remove_ids(np.ascontiguousarray(removed_ids, dtype=np.int64))
+    prev = base.info.get("vectors") if base is not None else None
+    if prev is not None:
+        trained, base_count = int(prev["trained_n"]), int(prev["base"]["count"])
+        max_pid = int(prev["base"]["max_pid"])
+        live_in_base = int(np.searchsorted(pids, max_pid, side="right"))
+        delta_ids = pids[live_in_base:]
+        keeps = prev["kind"] == kind and kind != "hnsw" and (
+            kind == "flat" or (n_total <= IVF_DRIFT * trained and n_total * IVF_DRIFT >= trained))
+        small = (len(delta_ids) <= min(DELTA_SHARE * base_count + 64, DELTA_MAX)
+                 and base_count - live_in_base <= DELTA_SHARE * base_count + 64)
+        if keeps and not small:  # fold the delta into the base by id, keeping its trained centroids
+            index = faiss.read_index(str(folder / prev["base"]["file"]))
+            index.remove_ids(faiss.IDSelectorNot(faiss.IDSelectorBatch(np.ascontiguousarray(pids[:live_in_base]))))
+            old = delta_ids[np.isin(delta_ids, new_ids, invert=True)]
+            if len(old):
+                index.add_with_ids(base.vectors.reconstruct_batch(old), old)
             if len(new_ids):
                 index.add_with_ids(np.ascontiguousarray(new_vectors, dtype=np.float32), np.ascontiguousarray(new_ids, dtype=np.int64))
-            return index, kind, trained if kind == "ivf" else n_total
-    # a first build, a change of kind, or drift past the bound: rebuild (and retrain) from all vectors
-    if prev is None:
-        return build_vector_index(new_vectors, kind, new_ids), kind, n_total
-    keep_rows = np.nonzero(~np.isin(prev.pids, removed_ids))[0]
-    parts, ids = [], []
-    for start in range(0, len(keep_rows), 65536):
-        rows = keep_rows[start : start + 65536]
-        parts.append(prev.row_vectors(rows))
-        ids.append(prev.pids[rows])
-    parts.append(np.asarray(new_vectors, dtype=np.float32))
-    ids.append(np.asarray(new_ids, dtype=np.int64))
-    all_vectors = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
-    all_ids = np.concatenate(ids)
-    return build_vector_index(all_vectors, kind, all_ids), kind, n_total
+            return _write_base(folder, gen, index, kind, trained, pids)
+        if keeps and small:
+            delta = faiss.IndexIDMap2(faiss.IndexFlatIP(base.dimension))
+            old = delta_ids[np.isin(delta_ids, new_ids, invert=True)]
+            if len(old):
+                delta.add_with_ids(base.vectors.reconstruct_batch(old), old)
+            if len(new_ids):
+                delta.add_with_ids(np.ascontiguousarray(new_vectors, dtype=np.float32), np.ascontiguousarray(new_ids, dtype=np.int64))
+            record = dict(prev, delta=None)
+            if delta.ntotal:
+                name = f"delta-{gen}.faiss"
+                faiss.write_index(delta, str(folder / f".{name}.tmp"))
+                os.replace(folder / f".{name}.tmp", folder / name)
+                record["delta"] = {"file": name, "count": int(delta.ntotal), "size": (folder / name).stat().st_size,
+                                   "sha256": _sha256(folder / name)}
+            return record
+    # a first build, a change of kind, or past the bounds: one base from every live vector
+    if base is None:
+        index = build_vector_index(new_vectors, kind, new_ids)
+    else:
+        keep_rows = np.nonzero(~np.isin(base.pids, retired_pids))[0]
+        chunks = [base.row_vectors(keep_rows[i : i + 65536]) for i in range(0, len(keep_rows), 65536)]
+        chunks.append(np.asarray(new_vectors, dtype=np.float32).reshape(-1, base.dimension))
+        index = build_vector_index(np.concatenate(chunks), kind, np.concatenate([base.pids[keep_rows], new_ids]))
+    return _write_base(folder, gen, index, kind, n_total, pids)
+
+
+def _write_base(folder: Path, gen: int, index, kind: str, trained: int, pids: np.ndarray) -> dict:
+    import faiss
+
+    name = f"base-{gen}.faiss"
+    faiss.write_index(index, str(folder / f".{name}.tmp"))
+    os.replace(folder / f".{name}.tmp", folder / name)
+    return {"kind": kind, "trained_n": trained, "delta": None,
+            "base": {"file": name, "count": int(index.ntotal), "max_pid": int(pids[-1]) if len(pids) else -1,
+                     "size": (folder / name).stat().st_size, "sha256": _sha256(folder / name)}}
+
+
+class Vectors:
+    """A generation's passage vectors: the base index and the delta, searched as one (by passage id)."""
+
+    def __init__(self, base, delta, max_pid: int, live: int, dead: int):
+        self.base, self.delta, self.max_pid = base, delta, max_pid
+        self.ntotal, self.dead = live, dead
+        self.d = base.d
+
+    def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), best first; over-fetches from the base when some of its ids were removed."""
+        fetch = min(self.base.ntotal, k + (2 * k + 32 if self.dead else 0))
+        scores, ids = self.base.search(q, max(fetch, 1))
+        if self.delta is not None and self.delta.ntotal:
+            s2, i2 = self.delta.search(q, min(k, self.delta.ntotal))
+            scores, ids = np.concatenate([scores, s2], axis=1), np.concatenate([ids, i2], axis=1)
+            order = np.argsort(-scores[0], kind="stable")
+            scores, ids = scores[:, order], ids[:, order]
+        return scores, ids
+
+    def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(ids, dtype=np.int64)
+        in_delta = ids > self.max_pid
+        out = np.zeros((len(ids), self.d), dtype=np.float32)
+        if (~in_delta).any():
+            out[~in_delta] = self.base.reconstruct_batch(np.ascontiguousarray(ids[~in_delta]))
+        if in_delta.any():
+            out[in_delta] = self.delta.reconstruct_batch(np.ascontiguousarray(ids[in_delta]))
+        return out
 
 
 # --------------------------------------------------------------------------- writing
@@ -915,12 +993,14 @@ def _collect_garbage(path: Path, store: Store) -> None:
 
 def _collect_segments(path: Path, store: Store) -> None:
     """Remove BM25 segments and sentence files no generation lists (a dead writer's, or replaced ones)."""
-    used, files = set(), set()
+    used, files, vector_files = set(), set(), set()
     for (info,) in store.query("SELECT info FROM generations"):
         record = json.loads(info)
         used |= {s["id"] for s in (record.get("lexical") or {}).get("segments", [])}
         files.add((record.get("sentence_store") or {}).get("file"))
-    for folder, keep in ((path / SEGMENTS, used), (path / SENTENCES, files)):
+        vector_files |= {(record.get("vectors") or {}).get(k, {}) and record["vectors"][k]["file"] for k in ("base", "delta")
+                         if (record.get("vectors") or {}).get(k)}
+    for folder, keep in ((path / SEGMENTS, used), (path / SENTENCES, files), (path / VECTORS, vector_files)):
         if folder.is_dir():
             for entry in folder.iterdir():
                 if entry.name not in keep:
@@ -966,6 +1046,7 @@ def _clear(path: Path) -> None:
     shutil.rmtree(path / GENERATIONS, ignore_errors=True)
     shutil.rmtree(path / SEGMENTS, ignore_errors=True)
     shutil.rmtree(path / SENTENCES, ignore_errors=True)
+    shutil.rmtree(path / VECTORS, ignore_errors=True)
     for pattern in ("vectors-*.faiss", "sentences-*.npy", "lexical-*.npz", "lexical-*.json", ".*.tmp"):
         for f in path.glob(pattern):
             f.unlink(missing_ok=True)
@@ -1321,8 +1402,6 @@ def _write_generation(path: Path, tmp: Path, scratch: Path, gen: int, prev: Stor
                       removed_files: list[str], file_rows: list[FileChange], new_pids: np.ndarray, vectors_new: np.ndarray,
                       new_counts: list[np.ndarray], new_docs: list[np.ndarray], terms: "_Terms", analyzer) -> dict:
     """Write the generation's parts into `tmp`: kept rows of the previous generation, then the new rows."""
-    import faiss
-
     dim = encoder.dimension
     retire = set(removed_files) | {c.source for c in file_rows}
     base = published if published is not None and not full else None
@@ -1354,13 +1433,7 @@ def _write_generation(path: Path, tmp: Path, scratch: Path, gen: int, prev: Stor
     out.write(starts.astype(np.int64))
     parts["sstart.i64"] = out.close()
     n_sent = int(counts.sum())
-    index, kind, trained = _updated_vector_index(prev if base is not None else None, retired_pids, vectors_new, new_pids,
-                                                 base.info if base is not None else None, n)
-    if hasattr(index, "set_direct_map_type") and kind == "ivf":
-        faiss.extract_index_ivf(index).set_direct_map_type(faiss.DirectMap.Hashtable)
-    faiss.write_index(index, str(tmp / "vectors.faiss"))
-    parts["vectors.faiss"] = {"size": (tmp / "vectors.faiss").stat().st_size, "sha256": _sha256(tmp / "vectors.faiss")}
-    del index
+    vectors_info = _write_vectors(path, gen, base, retired_pids, vectors_new, new_pids, pids)
     lex_info, df = _write_lexical(path, gen, base, retired_pids, new_pids, new_docs, pids, terms, analyzer)
     out = _HashingFile(tmp / "lex-df.i32")
     out.write(df.astype(np.int32))
@@ -1377,8 +1450,8 @@ def _write_generation(path: Path, tmp: Path, scratch: Path, gen: int, prev: Stor
         "passages": n,
         "sentences": n_sent,
         "sentence_store": sent_info,
-        "vector_kind": kind,
-        "trained_n": trained,
+        "vector_kind": vectors_info["kind"],
+        "vectors": vectors_info,
         "lexical": lex_info,
         "parts": parts,
         **meta,

@@ -114,7 +114,7 @@ def test_corrupt_index_is_reported_and_left_alone(seeds_settings, encoder, tmp_p
     assert "unreadable" in err and f"qa-bot index --docs {settings.docs} --index {settings.index}" in err and err.count("\n") == 1
     assert part.read_bytes() == damaged  # nothing the user had was overwritten
     assert main(["index", "--check", "--docs", str(settings.docs), "--index", str(settings.index)]) == 1
-    assert "vectors.faiss is truncated" in capsys.readouterr().err
+    assert f"{part.name} is truncated" in capsys.readouterr().err
     db = settings.index / "store.sqlite"
     db.write_bytes(b"not a database" * 100)
     assert main(["ask", "--docs", str(settings.docs), "--index", str(settings.index), "Who signed the treaty?"]) == 1

@@ -121,7 +121,7 @@ def test_damaged_indexes_get_a_clear_message(built):
     folder = path / "generations" / str(stored.generation)
     segment = path / "lexical" / stored.info["lexical"]["segments"][0]["id"]
     sentences = path / "sentences" / stored.info["sentence_store"]["file"]
-    for part in (sentences, segment / "seg-tfs.u16", folder / "vectors.faiss", folder / "pids.i64"):
+    for part in (sentences, segment / "seg-tfs.u16", path / stored.vector_file, folder / "pids.i64"):
         name = part.name
         whole = part.read_bytes()
         part.write_bytes(whole[:100])
@@ -247,4 +247,35 @@ def test_bm25_updated_in_place_equals_bm25_rebuilt(docs_copy, tmp_path, retrieve
         expected, _ = fresh.raw_scores(q)
         np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(stored.lexical.scores(q), fresh.scores(q), rtol=1e-5, atol=1e-6)
+    assert "is OK" in index_mod.check(path)
+
+
+def test_vectors_change_by_id_in_a_delta_then_fold_into_the_base(docs_copy, tmp_path, retriever, monkeypatch):
+    """A small edit writes only a delta (the base file stays); past the bound the delta folds into the base."""
+    encoder = retriever.encoder
+    path = tmp_path / "idx"
+    first, _, _ = _build(docs_copy, path, encoder)
+    base_file = first.vector_file
+    (docs_copy / "ferry.txt").write_text("The ferry between Vladivostok and Rason carries tourists every summer.\n")
+    (docs_copy / "000_32f7cc4d35b4606f.txt").unlink()
+    second, _, _ = _build(docs_copy, path, encoder)
+    assert second.vector_file == base_file and second.info["vectors"]["delta"]["count"] == 1
+    assert second.vectors.dead > 0  # the deleted file's vectors are still in the base, skipped at search
+
+    def exact(stored, q, k=10):
+        sims = stored.all_vectors() @ q
+        return list(np.argsort(-sims, kind="stable")[:k])
+
+    for text in ["Which ferry goes to Rason?", "Where did Kim Jong Un meet Putin?", "embassy reception"]:
+        q = retriever.encoder.encode_query(text)
+        assert list(second.search(q, 10)) == exact(second, q)
+    monkeypatch.setattr(index_mod, "DELTA_MAX", 1)
+    (docs_copy / "kite.txt").write_text("A red kite nests in the beech wood above the railway cutting.\n")
+    third, _, _ = _build(docs_copy, path, encoder)
+    assert third.vector_file != base_file and third.info["vectors"]["delta"] is None
+    assert third.info["vectors"]["trained_n"] == first.info["vectors"]["trained_n"]  # folded by id, not retrained
+    assert third.vectors.dead == 0 and third.vectors.base.ntotal == len(third)
+    q = retriever.encoder.encode_query("Which bird nests in the beech wood?")
+    assert list(third.search(q, 10)) == exact(third, q)
+    assert third.passages[int(third.search(q, 1)[0])].source == "kite.txt"
     assert "is OK" in index_mod.check(path)
