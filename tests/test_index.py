@@ -279,3 +279,16 @@ def test_vectors_change_by_id_in_a_delta_then_fold_into_the_base(docs_copy, tmp_
     assert list(third.search(q, 10)) == exact(third, q)
     assert third.passages[int(third.search(q, 1)[0])].source == "kite.txt"
     assert "is OK" in index_mod.check(path)
+
+
+def test_progress_off_a_terminal_is_one_line_every_few_seconds(capsys):
+    progress = index_mod.Progress(1000, "indexing", enabled=True, every=0.0)  # stderr is captured: not a terminal
+    for _ in range(4):
+        progress.update(250)
+    progress.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1].startswith("qa-bot: indexing: 1,000/1,000 files (100%), about 0m00s left")
+    assert len(lines) == 4 and all(line.startswith("qa-bot: indexing: ") for line in lines)
+    quiet = index_mod.Progress(1000, "indexing", enabled=True)  # default: at most one line per 5 s
+    quiet.update(10)
+    assert capsys.readouterr().err == ""
