@@ -10,6 +10,7 @@ stable id across generations, so an update inserts and retires only the rows tha
 
 from __future__ import annotations
 
+import array
 import contextlib
 import dataclasses
 import errno
@@ -1174,7 +1175,8 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
     new_rows_file = open(scratch / "new-rows.jsonl", "w", encoding="utf-8")
     new_pids: list[int] = []
     new_counts: list[np.ndarray] = []
-    new_docs: list[np.ndarray] = []  # term ids of each new passage (BM25)
+    new_terms_file = open(scratch / "new-terms.i32", "wb")  # BM25: term ids of the new passages, end to end
+    new_lengths = array.array("q")  # ... and how many belong to each
     terms = _Terms(store)
     from .lexical import Analyzer, passage_text
 
@@ -1197,7 +1199,10 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
             new_vec_file.write(np.ascontiguousarray(vecs, dtype=np.float32).tobytes())
             new_counts.append(counts)
             new_sent.write(sents)
-            new_docs.extend(terms.ids(analyzer.terms(passage_text(p))) for p in passages)
+            for p in passages:
+                ids = terms.ids(analyzer.terms(passage_text(p)))
+                new_terms_file.write(ids.tobytes())
+                new_lengths.append(len(ids))
             for p in passages:
                 new_rows_file.write(json.dumps([next_pid, p.source, text_key(embedding_text(p)), p.id, passage_to_json(p)],
                                                ensure_ascii=False) + "\n")
@@ -1248,6 +1253,10 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
         new_sent.close()
         new_vec_file.close()
         new_rows_file.close()
+        new_terms_file.close()
+        n_postings = sum(new_lengths)
+        new_docs = (np.memmap(scratch / "new-terms.i32", dtype=np.int32, mode="r", shape=(n_postings,)) if n_postings
+                    else np.zeros(0, dtype=np.int32), np.frombuffer(new_lengths, dtype=np.int64) if new_lengths else np.zeros(0, np.int64))
         vectors_new = (np.memmap(scratch / "new-vectors.f32", dtype=np.float32, mode="r", shape=(len(new_pids), encoder.dimension))
                        if new_pids else np.zeros((0, encoder.dimension), dtype=np.float32))
         stored_info = _write_generation(path, tmp, scratch, gen, prev, published, encoder, docs, meta, full, removed_files,
@@ -1284,7 +1293,7 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
             store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         _collect_garbage(path, store)
     except BaseException:
-        for fh in (new_sent.fh, new_vec_file, new_rows_file):
+        for fh in (new_sent.fh, new_vec_file, new_rows_file, new_terms_file):
             with contextlib.suppress(Exception):
                 fh.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -1400,7 +1409,7 @@ def _embed_texts(texts: list[str], encoder: TextEncoder, known: dict[str, np.nda
 def _write_generation(path: Path, tmp: Path, scratch: Path, gen: int, prev: StoredIndex | None,
                       published: StoredIndex | None, encoder: TextEncoder, docs: Path, meta: dict, full: bool,
                       removed_files: list[str], file_rows: list[FileChange], new_pids: np.ndarray, vectors_new: np.ndarray,
-                      new_counts: list[np.ndarray], new_docs: list[np.ndarray], terms: "_Terms", analyzer) -> dict:
+                      new_counts: list[np.ndarray], new_docs: tuple[np.ndarray, np.ndarray], terms: "_Terms", analyzer) -> dict:
     """Write the generation's parts into `tmp`: kept rows of the previous generation, then the new rows."""
     dim = encoder.dimension
     retire = set(removed_files) | {c.source for c in file_rows}
@@ -1541,13 +1550,13 @@ class _Terms:
 
 
 def _write_lexical(path: Path, gen: int, base: StoredIndex | None, retired_pids: np.ndarray, new_pids: np.ndarray,
-                   new_docs: list[np.ndarray], pids: np.ndarray, terms: _Terms, analyzer) -> tuple[dict, np.ndarray]:
+                   new_docs: tuple[np.ndarray, np.ndarray], pids: np.ndarray, terms: _Terms, analyzer) -> tuple[dict, np.ndarray]:
     """BM25 for the new generation: the previous segments, one new segment, corpus statistics updated.
 
     Removed passages are re-analysed (only they) to take them out of the document frequencies;
     small segments are merged from their postings once there are more than MAX_SEGMENTS.
     """
-    from .lexical import Segment, passage_text, segment_terms
+    from .lexical import Segment, passage_text
 
     n_terms = terms.size
     df = np.zeros(n_terms, dtype=np.int64)
@@ -1564,9 +1573,9 @@ def _write_lexical(path: Path, gen: int, base: StoredIndex | None, retired_pids:
                 np.subtract.at(df, np.unique(ids), 1)
     else:
         segments, infos, total = [], [], 0
-    new = Segment.from_documents(new_pids, new_docs, n_terms)
+    new = Segment.from_flat(new_pids, new_docs[0], new_docs[1], n_terms)
     total += int(new.lengths.sum())
-    df += np.bincount(segment_terms(new), minlength=n_terms)[:n_terms]
+    df += np.diff(new.indptr)  # postings per term = documents that contain it
     segments.append(new)
     infos.append(None)
     sizes = [len(seg.pids) for seg in segments]

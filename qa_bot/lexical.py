@@ -92,6 +92,33 @@ class Segment:
                                  np.concatenate(tf_of) if tf_of else np.zeros(0, np.int64), n_terms)
 
     @classmethod
+    def from_flat(cls, pids: np.ndarray, term_ids: np.ndarray, lengths: np.ndarray, n_terms: int,
+                  chunk: int = 100_000) -> "Segment":
+        """A segment from every document's term ids laid end to end (`lengths` per document).
+
+        Counted a chunk of documents at a time, then ordered by term with one stable sort (documents
+        stay in order within a term): memory stays a few arrays of the postings, never per-document objects.
+        """
+        lengths = np.asarray(lengths, dtype=np.int64)
+        ends = np.cumsum(lengths)
+        terms, docs, tfs = [], [], []
+        for first in range(0, len(lengths), chunk):
+            last = min(first + chunk, len(lengths))
+            a, b = (int(ends[first - 1]) if first else 0), int(ends[last - 1]) if last else 0
+            doc = np.repeat(np.arange(first, last, dtype=np.int64), lengths[first:last])
+            key, tf = np.unique(doc * n_terms + np.asarray(term_ids[a:b], dtype=np.int64), return_counts=True)
+            docs.append((key // n_terms).astype(np.int32))
+            terms.append((key % n_terms).astype(np.int32))
+            tfs.append(np.minimum(tf, 65535).astype(np.uint16))
+        terms_all = np.concatenate(terms) if terms else np.zeros(0, np.int32)
+        order = np.argsort(terms_all, kind="stable")
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms_all, minlength=n_terms)[:n_terms], out=indptr[1:])
+        docs_all = np.concatenate(docs)[order] if docs else np.zeros(0, np.int32)
+        tfs_all = np.concatenate(tfs)[order] if tfs else np.zeros(0, np.uint16)
+        return cls(np.asarray(pids, dtype=np.int64), lengths.astype(np.int32), indptr, docs_all, tfs_all)
+
+    @classmethod
     def _from_triples(cls, pids, lengths, terms, docs, tfs, n_terms: int) -> "Segment":
         order = np.lexsort((docs, terms))
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
