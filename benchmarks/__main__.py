@@ -94,7 +94,7 @@ def bench_cold(runs: int) -> None:
 def scifact_index() -> Path | None:
     """The SciFact index `qa-bot eval --beir` caches (any backend), if one was built."""
     for name in ("beir-scifact-onnx-int8", "beir-scifact", "beir-scifact-onnx"):
-        if (ROOT / "embeddings" / name / "manifest.json").exists():
+        if (ROOT / "embeddings" / name / "store.sqlite").exists():
             return ROOT / "embeddings" / name
     return None
 
@@ -165,32 +165,37 @@ def synthetic_index(n: int, tmp: Path):
     from qa_bot import index as index_mod
     from qa_bot.documents import Passage, passage_id
 
-    base = index_mod.load(ROOT / "embeddings" / "beir-scifact") if (ROOT / "embeddings" / "beir-scifact" / "manifest.json").exists() else None
+    base = index_mod.load(scifact_index()) if scifact_index() else None
     if base is None:
         base = index_mod.load(ROOT / "embeddings")
     vecs = base.all_vectors()
-    svecs = np.asarray(base.sentence_vectors, dtype=np.float32)
     rng = np.random.default_rng(1)
-    reps = n // len(vecs) + 1
-
-    def noisy(x: np.ndarray, copy: int) -> np.ndarray:
-        if copy == 0:
-            return x
-        y = x + rng.normal(0, 0.02, x.shape).astype(np.float32)
-        return y / np.linalg.norm(y, axis=1, keepdims=True)
-
-    tiled = np.concatenate([noisy(vecs, c) for c in range(reps)])[:n]
-    whole = n // len(vecs)
-    rest = n - whole * len(vecs)
-    counts = np.concatenate([base.sentence_counts] * whole + [base.sentence_counts[:rest]])
-    sentences = np.concatenate([noisy(svecs, c) for c in range(whole)] + [noisy(svecs[: int(base.sentence_counts[:rest].sum())], whole)])
-    passages = []
+    originals = list(base.passages)
+    passages, vectors = [], {}
     for i in range(n):
-        p = base.passages[i % len(base.passages)]
-        text = p.text if i < len(base.passages) else f"{p.text} (copy {i // len(base.passages)})"
+        p = originals[i % len(originals)]
+        text = p.text if i < len(originals) else f"{p.text} (copy {i // len(originals)})"
         passages.append(Passage(passage_id(f"{p.source}#{i}", text), f"{p.source}#{i}", 1, 1, 1, text, p.title, None))
+        v = vecs[i % len(originals)]
+        if i >= len(originals):
+            v = v + rng.normal(0, 0.02, v.shape).astype(np.float32)
+        vectors[text] = v / np.linalg.norm(v)
+
+    class Tiled:
+        """Stored vectors for passage texts; a noisy copy of a random one for sentences (benchmark only)."""
+
+        name, dimension, max_tokens, texts_encoded = base.model, base.dimension, 254, 0
+
+        def count_tokens(self, text):
+            return len(text.split())
+
+        def encode(self, texts, progress=False, desc=""):
+            out = [vectors.get(t) for t in texts]
+            return np.stack([v if v is not None else vecs[rng.integers(len(vecs))] for v in out]).astype(np.float32)
+
     t = time.perf_counter()
-    stored = index_mod.write(tmp, base.model, base.dimension, ROOT / "seeds", {}, passages, tiled, sentences.astype(np.float16), counts)
+    unit = index_mod.FileChange("synthetic", 0, 0, str(n), passages)
+    stored = index_mod.update_units(tmp, ROOT / "seeds", Tiled(), [unit], meta=dict(base.info, parts=None))
     return stored, time.perf_counter() - t
 
 
@@ -218,7 +223,7 @@ def bench_warm(n: int) -> None:
             retriever.ask(q, k=3)
             lat.append((time.perf_counter() - t) * 1000)
         record("warm", passages=n, p50_ms=pct(lat, 50), p99_ms=pct(lat, 99), index_write_s=build_s, index_load_s=load_s,
-               vector_index=type(loaded.vectors).__name__)
+               vector_index=loaded.info["vector_kind"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -434,6 +439,9 @@ def verdicts() -> list[tuple[str, str, bool]]:
         w = r["warm"]
         out.append((f"4 warm p50 <= 10 ms, p99 <= 25 ms at {w['passages']:,} passages", f"{w['p50_ms']:.1f} / {w['p99_ms']:.1f} ms",
                     w["p50_ms"] <= 10 and w["p99_ms"] <= 25 and w["passages"] >= 100_000))
+    from benchmarks.scale import verdicts as storage_verdicts
+
+    out += storage_verdicts(r)
     for key in sorted(k for k in r if k.startswith("scale")):
         s = r[key]
         recall = s[f"{s['chosen']}_recall@10"]
@@ -458,11 +466,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks")
     ap.add_argument("--quick", action="store_true", help="smaller sizes, no 1M index")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results.json"), help="where to write the figures")
-    ap.add_argument("--only", nargs="*", help="sections: cold encode warm scale bot txtai")
+    ap.add_argument("--only", nargs="*", help="sections: cold encode warm vectors scale bot txtai")
+    ap.add_argument("--passages", type=int, default=None, help="passages for the storage scale section (default 100,000)")
+    ap.add_argument("--keep", metavar="DIR", help="keep the scale section's docs and index in DIR/docs and DIR/index")
     ap.add_argument("--txtai-passages", type=int, default=None, help="passages for the txtai comparison (default 500)")
     args = ap.parse_args()
     os.chdir(ROOT)
-    only = set(args.only or ["cold", "encode", "warm", "scale", "bot", "txtai"])
+    only = set(args.only or ["cold", "encode", "warm", "vectors", "scale", "bot", "txtai"])
     started = time.perf_counter()
     if "cold" in only:
         bench_cold(runs=3 if args.quick else 7)
@@ -470,8 +480,12 @@ def main() -> None:
         bench_encode(n=96 if args.quick else 256, rounds=2 if args.quick else 3)
     if "warm" in only:
         bench_warm(20_000 if args.quick else 100_000)
-    if "scale" in only:
+    if "vectors" in only:
         bench_scale([100_000] if args.quick else [100_000, 1_000_000])
+    if "scale" in only:
+        from benchmarks.scale import bench_storage
+
+        bench_storage(args.passages or (20_000 if args.quick else 100_000), args.keep, record)
     if "bot" in only:
         bench_bot(50)
     if "txtai" in only:

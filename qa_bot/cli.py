@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build or update the index of a docs folder")
     _common(p)
+    p.add_argument("--rebuild", action="store_true", help="rebuild from scratch (also to index another docs folder into it)")
+    p.add_argument("--check", action="store_true", help="verify every part of the index against its recorded hash")
 
     p = sub.add_parser("ask", help="answer one question (or --jsonl from stdin)")
     _common(p, k=True)
@@ -110,7 +112,15 @@ def cmd_index(args) -> int:
     from . import engine
 
     settings = _settings(args)
-    stored, report = engine.build(settings, progress=not args.quiet)
+    if args.check:
+        from . import index as index_mod
+
+        print(index_mod.check(settings.index, settings.docs))
+        return 0
+    stored, report = engine.build(settings, progress=not args.quiet, rebuild=args.rebuild)
+    if not report.published and not args.quiet:
+        print(f"index at {settings.index} is up to date ({report.passages} passages from {report.files} files)")
+        return 0
     if not args.quiet:
         from .render import safe_text
 
@@ -119,6 +129,7 @@ def cmd_index(args) -> int:
             f"({report.embedded} embedded, {report.reused} reused"
             + (f", removed {len(report.removed_files)} files" if report.removed_files else "")
             + (", full rebuild" if report.rebuilt else "")
+            + (f", {len(report.skipped_files)} unreadable files skipped" if report.skipped_files else "")
             + ")"
         ))
     return 0

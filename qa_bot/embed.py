@@ -158,8 +158,7 @@ class OnnxEncoder:
             self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
             self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
         except Exception as exc:
-            raise QaBotError(f"cannot load the ONNX model {model_file}: {first_line(exc)}; "
-                             "rebuild with: qa-bot index") from None
+            raise QaBotError(f"cannot load the ONNX model {model_file}: {first_line(exc)}") from None
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_seq_length)
         self._tokenizer_file = tokenizer_file

@@ -125,8 +125,8 @@ def gold_rows(retriever, q: Question) -> set[int]:
     rows = getattr(retriever, "_rows_by_source", None)
     if rows is None:
         rows = {}
-        for i in range(len(retriever.passages)):
-            rows.setdefault(retriever.passages[i].source, []).append(i)
+        for i, p in enumerate(retriever.passages):  # streamed in row order
+            rows.setdefault(p.source, []).append(i)
         retriever._rows_by_source = rows
     return {i for s in sources for i in rows.get(s, []) if is_hit(retriever.passages[i], q)}
 
@@ -269,25 +269,14 @@ def beir_index(data: Beir, encoder, cache: Path, progress: bool = True, meta: di
     from .documents import Passage, fit_windows, passage_id
 
     digest = hashlib.sha256((data.path / "corpus.jsonl").read_bytes()).hexdigest()
-    try:
-        previous = index_mod.load(cache)
-    except QaBotError:
-        previous = None
-    meta = meta or {"backend": "torch"}
-    if previous is not None and previous.extra.get("backend", "torch") != meta.get("backend", "torch"):
-        previous = None
-    if previous is not None and previous.model == encoder.name and previous.files.get("corpus.jsonl", {}).get("sha256") == digest \
-            and previous.extra.get("splitter") == index_mod.SPLITTER_VERSION:
-        return previous
     passages = []
     for doc in data.corpus:
         source = str(doc["_id"])
         body = doc.get("text") or doc.get("title") or "(empty)"
         for text in fit_windows(body, encoder.max_tokens, encoder.count_tokens):
             passages.append(Passage(passage_id(source, text), source, 1, 1, 1, text, doc.get("title") or "", None))
-    vectors, sentences, counts, _ = index_mod.embed_with_reuse(passages, encoder, previous, progress=progress)
-    files = {"corpus.jsonl": {"sha256": digest, "passages": len(passages)}}
-    return index_mod.write(cache, encoder.name, encoder.dimension, data.path, files, passages, vectors, sentences, counts, meta)
+    unit = index_mod.FileChange("corpus.jsonl", 0, 0, digest, passages)
+    return index_mod.update_units(cache, data.path, encoder, [unit], meta=meta or {"backend": "torch"}, progress=progress)
 
 
 def ranked_docs(retriever, query: str, n: int = 100) -> list[str]:

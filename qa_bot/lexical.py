@@ -1,19 +1,28 @@
-"""BM25 over passages: built with bm25s at index time, stored as plain arrays, scored with numpy.
+"""BM25 over passages: term frequencies in immutable, memory-mapped segments, scored at question time.
 
-bm25s (Lucene BM25, its extended English stop words, Snowball stemming via PyStemmer) computes
-every (term, passage) score once; a question's score is then a sum of sparse columns, so
-answering never imports bm25s or scipy and a large index loads without re-tokenising anything.
+The same BM25 as bm25s (Lucene variant, k1 1.5, b 0.75, its extended English stop words,
+Snowball stemming via PyStemmer), but the index keeps term frequencies and document lengths
+instead of final scores, so the corpus statistics (document count, average length, document
+frequencies) can change without rewriting the postings. An update adds one small segment for
+the new passages; removed passages simply drop out (their ids are no longer in the generation);
+small segments are merged from their postings, never by re-reading text. A question reads only
+the postings of its own terms, never all N scores.
 """
 
 from __future__ import annotations
 
-import logging
+import hashlib
+import os
 import re
 import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (and scikit-learn's) token pattern
+K1, B = 1.5, 0.75
 
 
 def passage_text(p) -> str:
@@ -21,72 +30,286 @@ def passage_text(p) -> str:
     return f"{p.title} {p.date or ''} {p.text}"
 
 
-class Lexical:
-    """BM25 scores for questions. `scores` are divided by the sum of the question terms' IDFs
-    (a term the corpus never uses counts at the highest IDF), which maps them to about 0..1 on
-    the same scale for every question.
-    """
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
 
-    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, vocab: list[str],
-                 stopwords: list[str], size: int):
+    return frozenset(STOPWORDS_EN_PLUS)
+
+
+class Analyzer:
+    """Text to stemmed terms, exactly as bm25s.tokenize(stopwords='en_plus', stemmer=english) does."""
+
+    def __init__(self, stopwords: frozenset[str] | None = None):
         import Stemmer
 
-        self.data, self.indices, self.indptr = data, indices, indptr
-        self.vocab = {token: i for i, token in enumerate(vocab)}
-        self.stopwords = frozenset(stopwords)
-        self.size = size
+        self.stopwords = stopwords if stopwords is not None else _stopwords()
         self.stemmer = Stemmer.Stemmer("english")
+        self._stems: dict[str, str] = {}
         self._lock = threading.Lock()  # PyStemmer objects are not thread-safe (the bot searches in threads)
-        df = np.diff(indptr).astype(np.float64)  # passages containing each term
-        n = max(size, 1)
-        self.idf_array = np.log(1 + (n - df + 0.5) / (df + 0.5))
-        self.idf_unknown = float(np.log(1 + (n + 0.5) / 0.5))
+
+    def terms(self, text: str) -> list[str]:
+        """Every term occurrence of a text, in order (duplicates kept: they are term frequencies)."""
+        words = [w for w in TOKEN.findall(text.lower()) if w not in self.stopwords]
+        missing = [w for w in set(words) if w not in self._stems]
+        if missing:
+            with self._lock:
+                for w, s in zip(missing, self.stemmer.stemWords(missing)):
+                    self._stems[w] = s
+            if len(self._stems) > 500_000:
+                self._stems.clear()
+        stems = self._stems
+        return [stems.get(w) or self.stemmer.stemWord(w) for w in words]
+
+
+@dataclass
+class Segment:
+    """Postings of one batch of passages: for each term id, (document, term frequency) pairs."""
+
+    pids: np.ndarray  # passage id of each document in the segment, ascending
+    lengths: np.ndarray  # terms per document
+    indptr: np.ndarray  # term id -> start of its postings (len = terms known when written + 1)
+    docs: np.ndarray  # document index within the segment, per posting
+    tfs: np.ndarray  # term frequency, per posting
+
+    FILES = {"pids": ("seg-pids.i64", np.int64), "lengths": ("seg-lengths.i32", np.int32),
+             "indptr": ("seg-indptr.i64", np.int64), "docs": ("seg-docs.i32", np.int32), "tfs": ("seg-tfs.u16", np.uint16)}
+
+    @classmethod
+    def from_documents(cls, pids: np.ndarray, documents: list[np.ndarray], n_terms: int) -> "Segment":
+        """A segment from each document's term ids (duplicates are occurrences)."""
+        doc_of, term_of, tf_of = [], [], []
+        lengths = np.zeros(len(documents), dtype=np.int32)
+        for d, ids in enumerate(documents):
+            lengths[d] = len(ids)
+            if len(ids):
+                u, c = np.unique(ids, return_counts=True)
+                term_of.append(u)
+                tf_of.append(c)
+                doc_of.append(np.full(len(u), d, dtype=np.int32))
+        return cls._from_triples(np.asarray(pids, dtype=np.int64), lengths,
+                                 np.concatenate(term_of) if term_of else np.zeros(0, np.int64),
+                                 np.concatenate(doc_of) if doc_of else np.zeros(0, np.int32),
+                                 np.concatenate(tf_of) if tf_of else np.zeros(0, np.int64), n_terms)
+
+    @classmethod
+    def from_flat(cls, pids: np.ndarray, term_ids: np.ndarray, lengths: np.ndarray, n_terms: int,
+                  chunk: int = 100_000) -> "Segment":
+        """A segment from every document's term ids laid end to end (`lengths` per document).
+
+        Counted a chunk of documents at a time, then ordered by term with one stable sort (documents
+        stay in order within a term): memory stays a few arrays of the postings, never per-document objects.
+        """
+        lengths = np.asarray(lengths, dtype=np.int64)
+        ends = np.cumsum(lengths)
+        terms, docs, tfs = [], [], []
+        for first in range(0, len(lengths), chunk):
+            last = min(first + chunk, len(lengths))
+            a, b = (int(ends[first - 1]) if first else 0), int(ends[last - 1]) if last else 0
+            doc = np.repeat(np.arange(first, last, dtype=np.int64), lengths[first:last])
+            key, tf = np.unique(doc * n_terms + np.asarray(term_ids[a:b], dtype=np.int64), return_counts=True)
+            docs.append((key // n_terms).astype(np.int32))
+            terms.append((key % n_terms).astype(np.int32))
+            tfs.append(np.minimum(tf, 65535).astype(np.uint16))
+        terms_all = np.concatenate(terms) if terms else np.zeros(0, np.int32)
+        order = np.argsort(terms_all, kind="stable")
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms_all, minlength=n_terms)[:n_terms], out=indptr[1:])
+        docs_all = np.concatenate(docs)[order] if docs else np.zeros(0, np.int32)
+        tfs_all = np.concatenate(tfs)[order] if tfs else np.zeros(0, np.uint16)
+        return cls(np.asarray(pids, dtype=np.int64), lengths.astype(np.int32), indptr, docs_all, tfs_all)
+
+    @classmethod
+    def _from_triples(cls, pids, lengths, terms, docs, tfs, n_terms: int) -> "Segment":
+        order = np.lexsort((docs, terms))
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=n_terms)[:n_terms], out=indptr[1:])
+        return cls(pids, lengths, indptr, docs[order].astype(np.int32), np.minimum(tfs[order], 65535).astype(np.uint16))
+
+    @classmethod
+    def merge(cls, segments: list["Segment"], live: np.ndarray, n_terms: int) -> "Segment":
+        """One segment holding the documents of `segments` whose passage id is in `live` (sorted)."""
+        pids, lengths, terms, docs, tfs = [], [], [], [], []
+        base = 0
+        for seg in segments:
+            keep = np.isin(seg.pids, live)
+            new_index = np.cumsum(keep) - 1 + base
+            n_seg_terms = len(seg.indptr) - 1
+            term_of = np.repeat(np.arange(n_seg_terms, dtype=np.int64), np.diff(seg.indptr))
+            alive = keep[seg.docs]
+            terms.append(term_of[alive])
+            docs.append(new_index[seg.docs[alive]].astype(np.int32))
+            tfs.append(np.asarray(seg.tfs[alive], dtype=np.int64))
+            pids.append(np.asarray(seg.pids[keep]))
+            lengths.append(np.asarray(seg.lengths[keep]))
+            base += int(keep.sum())
+        merged_pids = np.concatenate(pids)  # segments are in creation order, so passage ids ascend
+        return cls._from_triples(merged_pids, np.concatenate(lengths).astype(np.int32), np.concatenate(terms),
+                                 np.concatenate(docs).astype(np.int32), np.concatenate(tfs), n_terms)
+
+    def write(self, folder: Path) -> dict[str, dict]:
+        """Write the arrays into `folder`; returns each file's size and SHA-256."""
+        folder.mkdir(parents=True, exist_ok=True)
+        parts = {}
+        for attr, (name, dtype) in self.FILES.items():
+            data = np.ascontiguousarray(getattr(self, attr), dtype=dtype).tobytes()
+            with open(folder / name, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            parts[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        return parts
+
+    @classmethod
+    def open(cls, folder: Path, info: dict) -> "Segment":
+        """Memory-map a written segment (`info`: docs, terms, postings)."""
+        shapes = {"pids": info["docs"], "lengths": info["docs"], "indptr": info["terms"] + 1,
+                  "docs": info["postings"], "tfs": info["postings"]}
+        arrays = {}
+        for attr, (name, dtype) in cls.FILES.items():
+            n = int(shapes[attr])
+            # a plain ndarray view of the mapping: numpy.memmap's own indexing is several times slower
+            arrays[attr] = np.memmap(folder / name, dtype=dtype, mode="r", shape=(n,)).view(np.ndarray) if n else np.zeros(0, dtype=dtype)
+        return cls(**arrays)
+
+    def info(self) -> dict:
+        return {"docs": int(len(self.pids)), "terms": int(len(self.indptr) - 1), "postings": int(len(self.docs))}
+
+
+class Lexical:
+    """BM25 scores for questions over one generation's rows. `sparse` scores are divided by the sum
+    of the question terms' IDFs (a term the corpus never uses counts at the highest IDF), which maps
+    them to about 0..1 on the same scale for every question.
+    """
+
+    def __init__(self, segments: list[Segment], df: np.ndarray, n_docs: int, total_length: int, pids: np.ndarray,
+                 lookup: Callable[[list[str]], dict[str, int]], analyzer: Analyzer | None = None):
+        self.segments, self.df, self.size, self.pids = segments, df, int(n_docs), pids
+        self.avgdl = total_length / max(n_docs, 1)
+        self.lookup = lookup
+        self.analyzer = analyzer or Analyzer()
+        self.idf_unknown = float(np.log(1 + (self.size + 0.5) / 0.5))
+        self._maps: dict[int, object] = {}
 
     @classmethod
     def build(cls, texts: list[str]) -> "Lexical":
-        """Index texts with bm25s (the maintained implementation); keep only its arrays."""
-        import bm25s
-        import Stemmer
-        from bm25s.stopwords import STOPWORDS_EN_PLUS
+        """An in-memory index of texts (rows 0..n-1): for tests and indexes written without one."""
+        analyzer = Analyzer()
+        vocab: dict[str, int] = {}
+        documents = [np.array([vocab.setdefault(t, len(vocab)) for t in analyzer.terms(text)], dtype=np.int64) for text in texts]
+        pids = np.arange(len(texts), dtype=np.int64)
+        segment = Segment.from_documents(pids, documents, len(vocab))
+        df = np.bincount(segment_terms(segment), minlength=len(vocab)).astype(np.int64)
+        return cls([segment], df, len(texts), int(segment.lengths.sum()), pids,
+                   lambda terms: {t: vocab[t] for t in terms if t in vocab}, analyzer)
 
-        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
-        tokens = bm25s.tokenize(texts, stopwords="en_plus", stemmer=Stemmer.Stemmer("english"), show_progress=False)
-        model = bm25s.BM25()
-        model.index(tokens, show_progress=False)
-        vocab = [""] * len(model.vocab_dict)
-        for token, i in model.vocab_dict.items():
-            vocab[i] = token
-        scores = model.scores
-        return cls(np.asarray(scores["data"], dtype=np.float32), np.asarray(scores["indices"], dtype=np.int32),
-                   np.asarray(scores["indptr"], dtype=np.int64), vocab, list(STOPWORDS_EN_PLUS), len(texts))
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {"data": self.data, "indices": self.indices, "indptr": self.indptr}
-
-    def meta(self) -> dict:
-        vocab = [""] * len(self.vocab)
-        for token, i in self.vocab.items():
-            vocab[i] = token
-        return {"vocab": vocab, "stopwords": sorted(self.stopwords), "size": self.size}
+    @property
+    def stopwords(self) -> frozenset[str]:
+        return self.analyzer.stopwords
 
     def tokens(self, question: str) -> list[str]:
-        """Lower-case, split, drop stop words, stem: the same steps bm25s applied to passages."""
-        words = [w for w in TOKEN.findall(question.lower()) if w not in self.stopwords]
-        with self._lock:
-            stems = self.stemmer.stemWords(words)
-        return list(dict.fromkeys(stems))  # each term once
+        """Lower-case, split, drop stop words, stem: the same steps as for passages; each term once."""
+        return list(dict.fromkeys(self.analyzer.terms(question)))
+
+    def doc_freqs(self, terms) -> dict[str, int]:
+        """Passages holding each term, for the terms the corpus uses (the others are left out)."""
+        found = self.lookup(list(dict.fromkeys(terms)))
+        return {t: int(self.df[i]) for t, i in found.items() if i < len(self.df) and self.df[i] > 0}
+
+    def term_idfs(self, terms: list[str]) -> list[float]:
+        """Each term's IDF; a term the corpus never uses counts at the highest (`idf_unknown`)."""
+        df = self.doc_freqs(terms)
+        return [float(self.idf([df[t]])[0]) if t in df else self.idf_unknown for t in terms]
+
+    def idf(self, df) -> np.ndarray:
+        df = np.asarray(df, dtype=np.float64)
+        return np.log(1 + (self.size - df + 0.5) / (df + 0.5))
+
+    def _raw(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray, float]:
+        """(rows, raw BM25 sums, sum of the terms' IDFs) for the rows that contain any term."""
+        known = {t: i for t, i in self.lookup(terms).items() if i < len(self.df) and self.df[i] > 0}
+        norm = sum(float(self.idf([self.df[known[t]]])[0]) if t in known else self.idf_unknown for t in terms)
+        rows_parts, score_parts = [], []
+        maps = [self._rows_of(i) for i in range(len(self.segments))]
+        for tid in known.values():
+            idf = float(self.idf([self.df[tid]])[0])
+            for seg, rowmap in zip(self.segments, maps):
+                if tid + 1 >= len(seg.indptr):
+                    continue
+                a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
+                if a == b:
+                    continue
+                docs = seg.docs[a:b]
+                tf = seg.tfs[a:b].astype(np.float32)
+                dl = seg.lengths[docs]
+                score = np.float32(idf) * tf / (np.float32(K1) * (np.float32(1 - B) + np.float32(B / self.avgdl) * dl) + tf)
+                if isinstance(rowmap, int):  # every document of the segment is live: rows follow directly
+                    rows_parts.append(rowmap + docs.astype(np.int64))
+                    score_parts.append(score)
+                    continue
+                rows = rowmap[docs]
+                ok = rows >= 0  # passages removed since the segment was written drop out
+                rows_parts.append(rows[ok])
+                score_parts.append(score[ok])
+        if not rows_parts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), norm
+        rows = np.concatenate(rows_parts)
+        scores = np.concatenate(score_parts)
+        if len(rows) * 8 > len(self.pids):  # many postings: a dense sum is cheaper than sorting them
+            dense = np.bincount(rows, weights=scores, minlength=len(self.pids))
+            rows = np.flatnonzero(dense)
+            return rows, dense[rows].astype(np.float32), norm
+        rows, inverse = np.unique(rows, return_inverse=True)
+        sums = np.bincount(inverse, weights=scores, minlength=len(rows))
+        return rows.astype(np.int64), sums.astype(np.float32), norm
+
+    def _rows_of(self, i: int):
+        """Row of each document of segment i in this generation (-1 when removed), or an int offset
+        when all of them are live (rows then follow directly). Computed once per segment.
+        """
+        if i not in self._maps:
+            seg = self.segments[i]
+            offset = self._offset(seg)
+            if offset is not None:
+                self._maps[i] = offset
+            else:
+                rows = np.searchsorted(self.pids, seg.pids)
+                ok = rows < len(self.pids)
+                ok[ok] = self.pids[rows[ok]] == seg.pids[ok]
+                self._maps[i] = np.where(ok, rows, -1).astype(np.int64)
+        return self._maps[i]
+
+    def _offset(self, seg: Segment) -> int | None:
+        """The row of the segment's first document when all its documents are live, else None.
+
+        Segments hold disjoint, ascending ranges of passage ids, so the generation's ids inside a
+        segment's range are its live documents: two binary searches tell whether none was removed.
+        """
+        if len(seg.pids) == 0:
+            return None
+        first = int(np.searchsorted(self.pids, seg.pids[0]))
+        last = int(np.searchsorted(self.pids, seg.pids[-1], side="right"))
+        return first if last - first == len(seg.pids) else None
+
+    def sparse(self, question: str) -> tuple[np.ndarray, np.ndarray]:
+        """Rows with a non-zero score (ascending) and their normalised scores."""
+        rows, sums, norm = self._raw(self.tokens(question))
+        return rows, (sums / norm if norm > 0 else sums)
 
     def raw_scores(self, question: str) -> tuple[np.ndarray, list[str]]:
+        """Unnormalised BM25 of every row (a dense array: for tests and tools), and the question's terms."""
         terms = self.tokens(question)
-        scores = np.zeros(self.size, dtype=np.float32)
-        for term in terms:
-            i = self.vocab.get(term)
-            if i is not None:
-                start, end = self.indptr[i], self.indptr[i + 1]
-                scores[self.indices[start:end]] += self.data[start:end]
+        rows, sums, _ = self._raw(terms)
+        scores = np.zeros(len(self.pids), dtype=np.float32)
+        scores[rows] = sums
         return scores, terms
 
     def scores(self, question: str) -> np.ndarray:
-        raw, terms = self.raw_scores(question)
-        total = sum(float(self.idf_array[self.vocab[t]]) if t in self.vocab else self.idf_unknown for t in terms)
-        return raw / total if total > 0 else raw
+        rows, values = self.sparse(question)
+        scores = np.zeros(len(self.pids), dtype=np.float32)
+        scores[rows] = values
+        return scores
+
+
+def segment_terms(seg: Segment) -> np.ndarray:
+    """The term id of every posting of a segment."""
+    return np.repeat(np.arange(len(seg.indptr) - 1, dtype=np.int64), np.diff(seg.indptr))

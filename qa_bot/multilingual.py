@@ -74,13 +74,17 @@ def passage_vectors(index, passages) -> np.ndarray:
     with _lock:
         path = Path(index.path)
         table = _load(path)
-        ids = [passages[i].id for i in range(len(passages))]
-        missing = [i for i, pid in enumerate(ids) if pid not in table]
+        ids, texts = [], {}
+        for i, p in enumerate(passages):  # streamed in row order (a lazy SQLite sequence reads in pages)
+            ids.append(p.id)
+            if p.id not in table:
+                texts[i] = p.text
+        missing = list(texts)
         if missing:
             model = _model()
             for start in range(0, len(missing), 32):
                 rows = missing[start : start + 32]
-                vecs = model.passage([passages[i].text for i in rows])
+                vecs = model.passage([texts[i] for i in rows])
                 for i, v in zip(rows, np.atleast_2d(vecs)):
                     table[ids[i]] = np.asarray(v, dtype=np.float16)
             keep = set(ids)
@@ -117,7 +121,7 @@ def _centroids(retriever, matrix: np.ndarray) -> np.ndarray:
     cache = getattr(retriever, "_e5_centroids", None)
     if cache is not None and cache.shape == matrix.shape:
         return cache
-    sources = [retriever.passages[i].source for i in range(len(matrix))]
+    sources = [p.source for p in retriever.passages]  # streamed in row order
     groups: dict[str, list[int]] = {}
     for i, s in enumerate(sources):
         groups.setdefault(s, []).append(i)

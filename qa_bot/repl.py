@@ -97,6 +97,9 @@ class Session:
             else:
                 self.say(f"unknown command :{cmd}; type :help")
             return True
+        from .engine import refreshed
+
+        self.retriever = refreshed(self.retriever)  # a newer index generation, between questions only
         try:
             answer = self.retriever.ask(text, k=self.k)
         except QaBotError as exc:

@@ -141,6 +141,14 @@ def clean_question(question: str) -> str:
     return q
 
 
+def _at(rows: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """values[k] where rows[k] == w for each w in wanted (rows ascending); 0 where w is not in rows."""
+    if len(rows) == 0:
+        return np.zeros(len(wanted), dtype=np.float32)
+    at = np.minimum(np.searchsorted(rows, wanted), len(rows) - 1)
+    return np.where(rows[at] == wanted, values[at], 0).astype(np.float32)
+
+
 class Retriever:
     """The object a user holds: ask a question, get cited passages.
 
@@ -177,7 +185,7 @@ class Retriever:
         if self._speller is None:
             from .query import Speller
 
-            self._speller = Speller(passage_text(self.passages[i]) for i in range(len(self.passages)))
+            self._speller = Speller(passage_text(p) for p in self.passages)  # streamed in row order
         return self._speller
 
     def is_rare(self, word: str) -> bool:
@@ -186,16 +194,16 @@ class Retriever:
         terms = lex.tokens(word)
         if not terms:
             return False
-        i = lex.vocab.get(terms[0])
-        return i is None or float(lex.idf_array[i]) >= RARE_IDF * lex.idf_unknown
+        return lex.term_idfs(terms[:1])[0] >= RARE_IDF * lex.idf_unknown
 
     def respell(self, text: str) -> str:
         """The question with each word the corpus never uses replaced by a corpus word one edit away."""
         if not SPELLING or self.mode == "dense":
             return text
         lex = self.lexical
-        unknown = [w for w in dict.fromkeys(_WORDS.findall(text))
-                   if (t := lex.tokens(w)) and t[0] not in lex.vocab]
+        words = {w: t[0] for w in dict.fromkeys(_WORDS.findall(text)) if (t := lex.tokens(w))}
+        known = lex.doc_freqs(words.values())
+        unknown = [w for w, t in words.items() if t not in known]
         for word in unknown:
             fixed = self.speller.correct(word)
             if fixed:
@@ -227,23 +235,24 @@ class Retriever:
         q = cos = sent = lex_c = None
         if self.mode != "bm25":
             q = np.asarray(self.encoder.encode_query(text), dtype=np.float32)
-            _, found_rows = self.index.vectors.search(q[None, :], m)
-            dense_rows = found_rows[0][found_rows[0] >= 0]
+            dense_rows = self.index.search(q, m)
         if self.mode == "dense":
             cand = dense_rows.astype(np.int64)
             cos, sent = self._dense_parts(cand, q)
             score = self._blend(cos, sent)
         else:
-            lex = self.lexical.scores(text)
-            lex_top = np.argpartition(-lex, m)[:m] if n > m else np.arange(n)
+            lex_rows, lex = self.lexical.sparse(text)  # only passages that share a term, rows ascending
+            top = np.argpartition(-lex, m)[:m] if len(lex) > m else np.arange(len(lex))
             if self.mode == "bm25":
-                cand = lex_top.astype(np.int64)
-                score = lex[cand]
+                cand = lex_rows[top].astype(np.int64)
             else:
-                cand = np.unique(np.concatenate([dense_rows, lex_top])).astype(np.int64)
+                cand = np.unique(np.concatenate([dense_rows, lex_rows[top]])).astype(np.int64)
+            lex_c = _at(lex_rows, lex, cand)
+            if self.mode == "bm25":
+                score = lex_c
+            else:
                 cos, sent = self._dense_parts(cand, q)
-                score = self.alpha * self._blend(cos, sent) + (1 - self.alpha) * lex[cand]
-            lex_c = lex[cand]
+                score = self.alpha * self._blend(cos, sent) + (1 - self.alpha) * lex_c
         score = np.asarray(score, dtype=np.float32) + self._bonus(cand, score, info)
         order = np.argsort(-score, kind="stable")
         pick = (lambda a: None if a is None else a[order])
@@ -264,10 +273,7 @@ class Retriever:
         return bonus
 
     def _vectors(self, rows: np.ndarray) -> np.ndarray:
-        index = self.index.vectors
-        if hasattr(index, "reconstruct_batch"):
-            return index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
-        return np.stack([index.reconstruct(int(i)) for i in rows])
+        return self.index.row_vectors(rows)
 
     def _sentence_sims(self, rows: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Cosine of every sentence of the given passages, and each passage's segment start."""
@@ -350,7 +356,7 @@ class Retriever:
 
     def highlights(self, question: str, rows: list[int], q: np.ndarray | None = None) -> list[str]:
         """For each passage, the sentence closest in meaning to the question (an exact substring)."""
-        passages = [self.passages[row] for row in rows]
+        passages = self.passages.many(rows) if hasattr(self.passages, "many") else [self.passages[row] for row in rows]
         split = [split_sentences(p.text) for p in passages]
         if all(len(parts) <= 1 for parts in split):
             return [p.text for p in passages]
@@ -371,8 +377,4 @@ class Retriever:
 
     def neighbours(self, passage: Passage, before: int = 1, after: int = 1) -> list[Passage]:
         """Passages around `passage` in its document, in order (for 'Context')."""
-        same = [p for p in self.passages if p.source == passage.source]
-        i = next((j for j, p in enumerate(same) if p.id == passage.id), None)
-        if i is None:
-            return [passage]
-        return same[max(0, i - before) : i + after + 1]
+        return self.index.neighbours(passage, before, after)

@@ -246,7 +246,10 @@ def keyboard(key: str) -> InlineKeyboardMarkup:
 
 
 async def _search(context: ContextTypes.DEFAULT_TYPE, question: str, k: int, offset: int = 0) -> Answer:
-    retriever = context.bot_data["retriever"]
+    from .engine import refreshed
+
+    # a newer index generation (written by `qa-bot index` or a refresh) is picked up between questions
+    context.bot_data["retriever"] = retriever = refreshed(context.bot_data["retriever"])
     return await asyncio.to_thread(retriever.ask, question, k, offset)
 
 
@@ -412,7 +415,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             )
         return
     retriever = context.bot_data["retriever"]
-    top = next((p for p in retriever.passages if p.id == stored.top_id), None)
+    top = retriever.index.find(stored.top_id)
     if top is None:
         await with_retry(config, context.bot.send_message, chat_id, "That passage is no longer in the index.")
         return

@@ -69,7 +69,8 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
     author = getattr(p, "author", None)
     if author:
         have |= set(lex.tokens(author))
-    idf = [float(lex.idf_array[lex.vocab[t]]) if t in lex.vocab else lex.idf_unknown for t in terms]
+    df = lex.doc_freqs(terms)
+    idf = lex.term_idfs(terms)
     total = sum(idf) or 1.0
     missing = [w for t, w in zip(terms, idf) if t not in have]
     coverage = 1.0 - sum(missing) / total if terms else 0.0
@@ -82,8 +83,7 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
     for h in hidden:
         for t in set(lex.tokens(passage_text(retriever.passages[int(h)]))):
             hidden_terms[t] = hidden_terms.get(t, 0) + 1
-    in_corpus = {t for t in terms if t in lex.vocab
-                 and int(lex.indptr[lex.vocab[t] + 1] - lex.indptr[lex.vocab[t]]) > hidden_terms.get(t, 0)}
+    in_corpus = {t for t in terms if df.get(t, 0) > hidden_terms.get(t, 0)}
     text = p.text
     numbers = set(_NUMBER.findall(info.text))
     # A number or a name the question asks about that no (visible) passage mentions at all.
@@ -115,8 +115,8 @@ def corpus_numbers(retriever) -> dict[str, int]:
     found = getattr(retriever, "_numbers", None)
     if found is None:
         found = {}
-        for i in range(len(retriever.passages)):
-            for n in set(_NUMBER.findall(passage_text(retriever.passages[i]))):
+        for p in retriever.passages:  # streamed in row order
+            for n in set(_NUMBER.findall(passage_text(p))):
                 found[n] = found.get(n, 0) + 1
         retriever._numbers = found
     return found

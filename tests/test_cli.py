@@ -105,14 +105,25 @@ def test_corrupt_index_is_reported_and_left_alone(seeds_settings, encoder, tmp_p
     from qa_bot.config import Settings
 
     settings = Settings(docs=seeds_settings.docs, index=tmp_path / "idx")
-    engine.build(settings, progress=False, encoder=encoder)
-    manifest = settings.index / "manifest.json"
-    manifest.write_bytes(manifest.read_bytes()[:500])
-    damaged = manifest.read_bytes()
+    stored, _ = engine.build(settings, progress=False, encoder=encoder)
+    part = settings.index / stored.vector_file
+    del stored
+    part.write_bytes(part.read_bytes()[:500])
+    damaged = part.read_bytes()
     assert main(["ask", "--docs", str(settings.docs), "--index", str(settings.index), "Who signed the treaty?"]) == 1
     err = capsys.readouterr().err
-    assert "unreadable" in err and "qa-bot index" in err and err.count("\n") == 1
-    assert manifest.read_bytes() == damaged  # nothing the user had was overwritten
+    assert "unreadable" in err and f"qa-bot index --docs {settings.docs} --index {settings.index}" in err and err.count("\n") == 1
+    assert part.read_bytes() == damaged  # nothing the user had was overwritten
+    assert main(["index", "--check", "--docs", str(settings.docs), "--index", str(settings.index)]) == 1
+    assert f"{part.name} is truncated" in capsys.readouterr().err
+    db = settings.index / "store.sqlite"
+    db.write_bytes(b"not a database" * 100)
+    assert main(["ask", "--docs", str(settings.docs), "--index", str(settings.index), "Who signed the treaty?"]) == 1
+    err = capsys.readouterr().err
+    assert "unreadable (store.sqlite" in err and err.count("\n") == 1
+    assert main(["index", "-q", "--docs", str(settings.docs), "--index", str(settings.index)]) == 0  # rebuilt
+    assert main(["index", "--check", "--docs", str(settings.docs), "--index", str(settings.index)]) == 0
+    assert "is OK" in capsys.readouterr().out
 
 
 def test_index_from_another_model_is_refused(seeds_settings, capsys):
@@ -135,7 +146,9 @@ def test_a_damaged_model_folder_gets_one_line(seeds_settings, tmp_path, capsys, 
     assert main(["index", "-q", "--docs", str(seeds_settings.docs), "--index", str(index), "--model", str(model)]) == 1
     err = capsys.readouterr().err
     assert "cannot export model" in err and err.count("\n") == 1 and "Traceback" not in err
-    assert not (index / "manifest.json").exists()
+    from qa_bot import index as index_mod
+
+    assert index_mod.load(index) is None
 
 
 def test_ask_refreshes_a_stale_index(docs_copy, tmp_path, capsys, encoder):
@@ -147,6 +160,12 @@ def test_ask_refreshes_a_stale_index(docs_copy, tmp_path, capsys, encoder):
     assert main(["ask", "--json", *args, "Which ferry carries tourists to Rason?"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["results"][0]["source"] == "ferry.txt"
+
+
+def test_a_model_that_does_not_exist_gets_one_line(docs_copy, tmp_path, capsys):
+    assert main(["index", "--docs", str(docs_copy), "--index", str(tmp_path / "idx"), "--model", "nonexistent"]) == 1
+    err = capsys.readouterr().err
+    assert "no such model 'nonexistent' (offline; models are never downloaded)" in err and err.count("\n") == 1
 
 
 def _run(*args, stdin=None, env_extra=None):

@@ -1,4 +1,4 @@
-"""Incremental indexing, atomic writes and damaged-index messages, with the real model and FAISS."""
+"""Incremental indexing, generations, damaged-index messages and --check, with the real model, FAISS and SQLite."""
 
 from __future__ import annotations
 
@@ -62,9 +62,33 @@ def test_changed_added_and_deleted_files(docs_copy, built, retriever):
     reloaded = index_mod.load(path)
     assert [p.id for p in reloaded.passages] == [p.id for p in second.passages]
     assert reloaded.vectors.ntotal == len(second.passages)
-    assert len(list(path.glob("vectors-*.faiss"))) == 1  # the old vector files are gone
-    assert len(list(path.glob("sentences-*.npy"))) == 1
-    assert reloaded.sentence_vectors.shape[0] == int(reloaded.sentence_counts.sum())
+    # unchanged passages keep their stored rows (ids); only the changed file's rows are new
+    kept = {p.id for p in first.passages if p.source not in ("000_32f7cc4d35b4606f.txt", "004_6e374db3219750da.txt")}
+    assert kept <= {p.id for p in reloaded.passages}
+    # sentence vectors were appended, not rewritten: each kept passage reads the same rows as before
+    assert int((reloaded.sentence_offsets() + reloaded.sentence_counts).max()) <= reloaded.sentence_vectors.shape[0]
+    before = {p.id: r for r, p in enumerate(first.passages)}
+    for row, p in enumerate(reloaded.passages):
+        if p.id in before:
+            a, b = first.sentence_offsets()[before[p.id]], reloaded.sentence_offsets()[row]
+            n = int(reloaded.sentence_counts[row])
+            np.testing.assert_array_equal(reloaded.sentence_vectors[b : b + n], first.sentence_vectors[a : a + n])
+    first_gen = first.generation
+    del first, second, loaded  # readers gone: the next writer removes their generations
+    third, report, _ = _build(docs_copy, path, encoder)
+    assert not report.published and third.generation == reloaded.generation  # nothing changed: nothing written
+    del reloaded, third
+    (docs_copy / "new.md").unlink()
+    _build(docs_copy, path, encoder)
+    import gc
+
+    gc.collect()
+    (docs_copy / "another.md").write_text("Another paragraph, one more generation.\n")
+    _build(docs_copy, path, encoder)
+    gens = sorted(int(g.name) for g in (path / "generations").iterdir())
+    # old generations are removed once no reader holds them: the fixture still holds the first one,
+    # the writer held the one before the last while it cleaned up
+    assert gens == [first_gen, gens[-2], gens[-1]] and gens[-2] > first_gen + 1, gens
 
 
 def test_changed_model_forces_full_rebuild(docs_copy, built, encoder):
@@ -76,9 +100,8 @@ def test_changed_model_forces_full_rebuild(docs_copy, built, encoder):
     assert index_mod.load(path).model == other.name
 
 
-def test_a_build_killed_midway_leaves_the_previous_index_intact(docs_copy, built, encoder, monkeypatch):
+def test_a_build_interrupted_midway_leaves_the_previous_index_intact(docs_copy, built, encoder, monkeypatch):
     path, first = built
-    manifest = (path / "manifest.json").read_bytes()
     (docs_copy / "extra.txt").write_text("An extra paragraph that will never be stored in the index.\n")
 
     def killed(*args, **kwargs):
@@ -86,51 +109,102 @@ def test_a_build_killed_midway_leaves_the_previous_index_intact(docs_copy, built
 
     monkeypatch.setattr(encoder, "encode", killed)
     with pytest.raises(KeyboardInterrupt):
-        index_mod.update(path, docs_copy, encoder, index_mod.load(path))
+        index_mod.update(path, docs_copy, encoder)
     monkeypatch.undo()
-    assert (path / "manifest.json").read_bytes() == manifest
-    assert len(index_mod.load(path)) == len(first)
-
-    # Killed between writing the new vectors and swapping in the manifest:
-    real_replace = index_mod.os.replace
-
-    def die_on_manifest(src, dst):
-        if str(dst).endswith("manifest.json"):
-            raise KeyboardInterrupt
-        return real_replace(src, dst)
-
-    monkeypatch.setattr(index_mod.os, "replace", die_on_manifest)
-    with pytest.raises(KeyboardInterrupt):
-        index_mod.update(path, docs_copy, encoder, index_mod.load(path))
-    monkeypatch.undo()
-    assert (path / "manifest.json").read_bytes() == manifest
     loaded = index_mod.load(path)
-    assert len(loaded) == len(first)
-    assert not list(path.glob(".*.tmp"))
+    assert loaded.generation == first.generation and len(loaded) == len(first)
+    assert [g.name for g in (path / "generations").iterdir()] == [str(first.generation)]  # no temporary left
 
 
 def test_damaged_indexes_get_a_clear_message(built):
     path, stored = built
-    for pattern in ("sentences-*.npy", "lexical-*.npz"):
-        part = next(path.glob(pattern))
+    folder = path / "generations" / str(stored.generation)
+    segment = path / "lexical" / stored.info["lexical"]["segments"][0]["id"]
+    sentences = path / "sentences" / stored.info["sentence_store"]["file"]
+    for part in (sentences, segment / "seg-tfs.u16", path / stored.vector_file, folder / "pids.i64"):
+        name = part.name
         whole = part.read_bytes()
-        part.write_bytes(whole[:1000])
-        with pytest.raises(QaBotError, match=f"{pattern[:8]}.*(truncated|does not match)"):
+        part.write_bytes(whole[:100])
+        with pytest.raises(QaBotError, match=f"{name} is truncated or corrupt.*qa-bot index --docs .* --index|"
+                                             f"sentence vectors are missing or truncated"):
             index_mod.load(path)
         part.write_bytes(whole)
     assert len(index_mod.load(path)) == len(stored)
-    vec = path / stored.vector_file
-    data = vec.read_bytes()
-    vec.write_bytes(data[: len(data) // 2])
-    with pytest.raises(QaBotError, match="truncated or corrupt.*qa-bot index"):
+    assert "is OK" in index_mod.check(path)
+    # same size, different bytes: only the hashes of --check see it
+    vec = sentences
+    data = bytearray(vec.read_bytes())
+    data[10] ^= 0xFF
+    vec.write_bytes(bytes(data))
+    assert len(index_mod.load(path)) == len(stored)
+    with pytest.raises(QaBotError, match=f"{sentences.name} does not match its recorded hash"):
+        index_mod.check(path)
+    data[10] ^= 0xFF
+    vec.write_bytes(bytes(data))
+    (folder / "pids.i64").unlink()
+    with pytest.raises(QaBotError, match="pids.i64 is missing"):
         index_mod.load(path)
-    vec.write_bytes(data)
-    (path / "manifest.json").write_text('{"format": 1, "passages": [')
-    with pytest.raises(QaBotError, match="unreadable.*manifest.json"):
-        index_mod.load(path)
-    (path / "manifest.json").write_text(json.dumps({"format": 1, "model": "m", "dimension": 384, "passages": [], "vector_file": "../../etc/passwd"}))
-    with pytest.raises(QaBotError, match="missing"):
-        index_mod.load(path)
+
+
+def test_onnx_paths_outside_the_index_are_refused(built, seeds_settings):
+    from qa_bot import encoders
+
+    path, stored = built
+    assert index_mod.onnx_path(path, "../../bin/ls") is None and index_mod.onnx_path(path, "/bin/ls") is None
+    assert index_mod.onnx_path(path, stored.info["onnx"]["file"]) is not None
+    stored.info["onnx"] = dict(stored.info["onnx"], file="../../bin/ls")
+    assert encoders._onnx_record(stored, Settings(docs=seeds_settings.docs, index=path), "onnx-int8") is None
+
+
+def test_an_index_of_the_old_format_is_rebuilt_with_one_line(docs_copy, tmp_path, encoder, caplog):
+    from qa_bot import engine
+
+    index = tmp_path / "idx"
+    index.mkdir()
+    (index / "manifest.json").write_text(json.dumps({"format": 1, "passages": []}))
+    (index / "vectors-abc.faiss").write_bytes(b"old")
+    settings = Settings(docs=docs_copy, index=index)
+    with caplog.at_level("WARNING"):
+        retriever = engine.open_retriever(settings, progress=False)
+    assert [r.message for r in caplog.records] == [f"index at {index} is in an older format; rebuilding it"]
+    assert len(retriever.passages) > 50
+    assert not (index / "manifest.json").exists() and not (index / "vectors-abc.faiss").exists()
+
+
+def test_another_docs_folder_is_refused_unless_rebuilt(docs_copy, tmp_path, encoder):
+    from qa_bot import engine
+
+    settings = Settings(docs=docs_copy, index=tmp_path / "idx")
+    engine.build(settings, progress=False, encoder=encoder)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "a.txt").write_text("A single document about lighthouses on the northern coast.\n")
+    moved = Settings(docs=other, index=settings.index)
+    with pytest.raises(QaBotError, match=f"holds the documents of {docs_copy}.*qa-bot index --docs {other} --index {settings.index} --rebuild"):
+        engine.build(moved, progress=False, encoder=encoder)
+    with pytest.raises(QaBotError, match="holds the documents of"):
+        engine.open_retriever(moved, progress=False)
+    stored, report = engine.build(moved, progress=False, encoder=encoder, rebuild=True)
+    assert report.rebuilt and [p.source for p in stored.passages] == ["a.txt"]
+    assert stored.titles() == {"a.txt": "a"} and stored.sources() == {"a.txt": 1}
+
+
+def test_unreadable_files_are_remembered_and_reported_once(docs_copy, tmp_path, encoder, caplog):
+    path = tmp_path / "idx"
+    (docs_copy / "binary.txt").write_bytes(b"\x00\x01\x02 binary" * 100)
+    with caplog.at_level("WARNING"):
+        stored, report, _ = _build(docs_copy, path, encoder)
+    assert report.skipped_files == ["binary.txt"]
+    assert sum(r.getMessage().startswith("skipped 1 file: binary.txt (binary file)") for r in caplog.records) == 1
+    assert not index_mod.is_stale(stored, docs_copy)  # the skipped file does not make it stale again
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        again, report, encoded = _build(docs_copy, path, encoder)
+    assert not report.published and encoded == 0 and not any("binary.txt" in r.getMessage() for r in caplog.records)
+    (docs_copy / "binary.txt").write_text("Now it is a readable file about a harbour.\n")
+    assert index_mod.is_stale(again, docs_copy)
+    third, report, encoded = _build(docs_copy, path, encoder)
+    assert report.published and any(p.source == "binary.txt" for p in third.passages)
 
 
 def test_index_command_rebuilds_a_damaged_index(docs_copy, tmp_path, encoder):
@@ -159,3 +233,106 @@ def test_a_skipped_pdf_is_recorded_and_does_not_make_the_index_stale(tmp_path, e
     assert stored.files["broken.pdf"]["skipped"].startswith(("damaged", "no text"))
     assert not index_mod.is_stale(index_mod.load(path), docs)
     assert index_mod.load(path).skipped() == {"broken.pdf": stored.files["broken.pdf"]["skipped"]}
+
+
+def test_bm25_updated_in_place_equals_bm25_rebuilt(docs_copy, tmp_path, retriever, monkeypatch):
+    """Segments added per update, merged past the limit, removed passages dropped: same scores as from scratch."""
+    from qa_bot.lexical import Lexical, passage_text
+
+    monkeypatch.setattr(index_mod, "MAX_SEGMENTS", 2)
+    encoder = retriever.encoder
+    path = tmp_path / "idx"
+    _build(docs_copy, path, encoder)
+    edits = [
+        ("ferry.txt", "The ferry between Vladivostok and Rason carries tourists every summer.\n"),
+        ("004_6e374db3219750da.txt", None),  # deleted
+        ("treaty.md", "# Treaty\n\nThe partnership treaty was signed in June, and the ferry timetable changed.\n"),
+        ("ferry.txt", "The ferry now sails twice a week; tourists from Vladivostok fill it in summer.\n"),
+    ]
+    for name, text in edits:
+        if text is None:
+            (docs_copy / name).unlink()
+        else:
+            (docs_copy / name).write_text(text, encoding="utf-8")
+        stored, report, _ = _build(docs_copy, path, encoder)
+        assert report.published
+    segments = stored.info["lexical"]["segments"]
+    assert len(segments) <= 2 and len(list((path / "lexical").iterdir())) >= len(segments)
+    fresh = Lexical.build([passage_text(p) for p in stored.passages])
+    for q in ["ferry tourists summer", "Where did Kim Jong Un meet Putin?", "partnership treaty June", "Rason"]:
+        ours, terms = stored.lexical.raw_scores(q)
+        expected, _ = fresh.raw_scores(q)
+        np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(stored.lexical.scores(q), fresh.scores(q), rtol=1e-5, atol=1e-6)
+    assert "is OK" in index_mod.check(path)
+
+
+def test_vectors_change_by_id_in_a_delta_then_fold_into_the_base(docs_copy, tmp_path, retriever, monkeypatch):
+    """A small edit writes only a delta (the base file stays); past the bound the delta folds into the base."""
+    encoder = retriever.encoder
+    path = tmp_path / "idx"
+    first, _, _ = _build(docs_copy, path, encoder)
+    base_file = first.vector_file
+    (docs_copy / "ferry.txt").write_text("The ferry between Vladivostok and Rason carries tourists every summer.\n")
+    (docs_copy / "000_32f7cc4d35b4606f.txt").unlink()
+    second, _, _ = _build(docs_copy, path, encoder)
+    assert second.vector_file == base_file and second.info["vectors"]["delta"]["count"] == 1
+    assert second.vectors.dead > 0  # the deleted file's vectors are still in the base, skipped at search
+
+    def exact(stored, q, k=10):
+        sims = stored.all_vectors() @ q
+        return list(np.argsort(-sims, kind="stable")[:k])
+
+    for text in ["Which ferry goes to Rason?", "Where did Kim Jong Un meet Putin?", "embassy reception"]:
+        q = retriever.encoder.encode_query(text)
+        assert list(second.search(q, 10)) == exact(second, q)
+    monkeypatch.setattr(index_mod, "DELTA_MAX", 1)
+    (docs_copy / "kite.txt").write_text("A red kite nests in the beech wood above the railway cutting.\n")
+    third, _, _ = _build(docs_copy, path, encoder)
+    assert third.vector_file != base_file and third.info["vectors"]["delta"] is None
+    assert third.info["vectors"]["trained_n"] == first.info["vectors"]["trained_n"]  # folded by id, not retrained
+    assert third.vectors.dead == 0 and third.vectors.base.ntotal == len(third)
+    q = retriever.encoder.encode_query("Which bird nests in the beech wood?")
+    assert list(third.search(q, 10)) == exact(third, q)
+    assert third.passages[int(third.search(q, 1)[0])].source == "kite.txt"
+    assert "is OK" in index_mod.check(path)
+
+
+def test_progress_off_a_terminal_is_one_line_every_few_seconds(capsys):
+    progress = index_mod.Progress(1000, "indexing", enabled=True, every=0.0)  # stderr is captured: not a terminal
+    for _ in range(4):
+        progress.update(250)
+    progress.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1].startswith("qa-bot: indexing: 1,000/1,000 files (100%), about 0m00s left")
+    assert len(lines) == 4 and all(line.startswith("qa-bot: indexing: ") for line in lines)
+    quiet = index_mod.Progress(1000, "indexing", enabled=True)  # default: at most one line per 5 s
+    quiet.update(10)
+    assert capsys.readouterr().err == ""
+
+
+def test_links_out_of_the_folder_follow_the_setting_in_the_store(tmp_path, encoder, caplog):
+    """Listing, citing and staleness use the documents package's rules: an outside link is left out
+    (named in the run's one summary line) unless follow_links, and switching it makes the index stale."""
+    import logging
+    import os
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("The lighthouse keeper logs every passing ship in a red book.\n", encoding="utf-8")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.txt").write_text("The garden has twelve apple trees and one pear tree.\n", encoding="utf-8")
+    (docs / "link.txt").symlink_to(outside)
+    (docs / "image.png").write_bytes(b"\x89PNG\r\n")
+    with open(os.fsencode(docs) + b"/caf\xe9.txt", "wb") as fh:
+        fh.write(b"The cafe opens at nine in the morning every weekday.\n")
+    path = tmp_path / "idx"
+    with caplog.at_level(logging.WARNING):
+        stored, report, _ = _build(docs, path, encoder)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped")]
+    assert len(lines) == 1 and "image.png (unsupported format)" in lines[0] and "link.txt (link outside" in lines[0]
+    assert sorted(stored.sources()) == ["caf\\xe9.txt", "notes.txt"] and report.files == 2
+    assert not index_mod.is_stale(stored, docs) and index_mod.is_stale(stored, docs, follow_links=True)
+    followed, report = index_mod.update(path, docs, encoder, meta={"backend": stored.extra["backend"]}, follow_links=True)
+    assert "link.txt" in followed.sources() and report.published
+    assert not index_mod.is_stale(followed, docs, follow_links=True) and index_mod.is_stale(followed, docs)

@@ -7,7 +7,7 @@ a file of their format is read, so answering a question imports none of them.
 
 from __future__ import annotations
 
-from .files import Folder, iter_files, load, read_document, read_folder, scan_folder, source_name
+from .files import Folder, iter_files, left_out, load, read_document, read_folder, scan_folder, source_name
 from .readers import SUFFIXES, reader_for
 from .records import KINDS, Chunk, Document, Parsed, Passage, Skipped, Unreadable
 from .split import split_document, structure
@@ -15,7 +15,7 @@ from .text import fit_windows, is_date_line, is_heading_like, passage_id, split_
 
 __all__ = [
     "KINDS", "SUFFIXES", "Chunk", "Document", "Folder", "Parsed", "Passage", "Skipped", "Unreadable",
-    "fit_windows", "is_date_line", "is_heading_like", "iter_files", "load", "passage_id", "read_document",
+    "fit_windows", "is_date_line", "is_heading_like", "iter_files", "left_out", "load", "passage_id", "read_document",
     "read_folder", "reader_for", "scan_folder", "source_name", "split_document", "split_sentences",
     "structure", "words",
 ]

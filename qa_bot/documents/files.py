@@ -120,6 +120,21 @@ def scan_folder(root: Path, follow_links: bool = False) -> Folder:
     return folder
 
 
+def left_out(root: Path, follow_links: bool = False) -> list[Skipped]:
+    """Files under root that iter_files does not list (another format, a link leaving the folder), with why.
+
+    Nothing is read: what an index run reports besides the files it could not parse.
+    """
+    listed = set(iter_files(root, follow_links))
+    out = []
+    for path in sorted(_walk(Path(root), follow_links)):
+        if path not in listed:
+            got = load(path, Path(root), follow_links)
+            if isinstance(got, Skipped):
+                out.append(got)
+    return out
+
+
 def read_folder(root: Path, follow_links: bool = False) -> list[Document]:
     """All readable documents under root; the files skipped are reported in one warning line."""
     folder = scan_folder(root, follow_links)
