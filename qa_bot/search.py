@@ -32,6 +32,7 @@ TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many questio
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 BONUS_DEPTH = 30
 META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
+OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
 
 
@@ -305,6 +306,8 @@ class Retriever:
             return "answered", 1.0
         from . import verdict
 
+        if OFF_TOPIC_GUARD and verdict.off_topic(r, self):
+            return "none", 0.0
         if r.info.meta and META_ANSWERS and has_meta_field(self.passages[int(r.rows[0])], r.info.meta):
             return "answered", 1.0  # the answer is the metadata shown with the passage (title, date, author)
         model = verdict.default_model()

@@ -40,6 +40,21 @@ def test_answer_json_carries_the_verdict(retriever):
     assert no["verdict"] == "none" and no["found"] is False and no["results"] == []
 
 
+def test_off_topic_question_above_the_score_floor_is_not_found(retriever):
+    """An off-topic question that scores above the fused threshold (it names the embassy) shares
+    too few topic terms and too little meaning with the best passages: 'none'."""
+    from qa_bot import verdict
+
+    q = "How do I renew a passport at the embassy?"
+    r = retriever.ranking(q)
+    assert r.score[0] >= retriever.threshold
+    terms, covered = verdict.covered_terms(r, retriever)
+    assert "passport" in terms and "passport" not in covered
+    assert retriever.ask(q).verdict == "none"
+    # a question in the documents' own words with few shared terms stays answered
+    assert retriever.ask("Where can I follow the embassy on social media?").verdict == "answered"
+
+
 def test_related_answer_keeps_passages_and_says_so(retriever):
     from qa_bot.render import RELATED, rich_answer
     from qa_bot.telegram import answer_messages
