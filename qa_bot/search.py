@@ -14,7 +14,7 @@ from .documents import Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import Lexical, passage_text
-from .query import QuestionInfo, analyse, has_type
+from .query import DATE, NAME, QuestionInfo, analyse, has_type
 
 MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
@@ -32,6 +32,7 @@ TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many questio
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 BONUS_DEPTH = 30
 META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
+TITLE_PAGE = True  # a who-wrote / when-published question without the field on top: the document's opening passage first
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
 
@@ -44,6 +45,18 @@ def meta_fits(p: Passage, meta: str) -> bool:
     if meta == "date":
         return kind == "header" and bool(p.date)
     return kind == "header"
+
+
+def title_page_fits(p: Passage, meta: str) -> bool:
+    """Whether a document's opening passage (its title page, byline or dateline) holds what a
+    metadata question asks for: a name for who wrote it, a date for when it was published."""
+    if p.paragraph != 1 or getattr(p, "page", None) not in (None, 1):
+        return False
+    if meta == "author":
+        return bool(NAME.search(p.text))
+    if meta == "date":
+        return bool(DATE.search(p.text))
+    return False
 
 
 def has_meta_field(p: Passage, meta: str) -> bool:
@@ -247,8 +260,25 @@ class Retriever:
             lex_c = lex[cand]
         score = np.asarray(score, dtype=np.float32) + self._bonus(cand, score, info)
         order = np.argsort(-score, kind="stable")
+        if info.meta and TITLE_PAGE and len(order):
+            order, score = self._title_page_first(cand, score, order, info.meta)
         pick = (lambda a: None if a is None else a[order])
         return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info)
+
+    def _title_page_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, meta: str):
+        """For "who wrote it" / "when was it published": when the best passage does not carry the
+        author or date, its document's opening passage (title page, byline, dateline) goes first
+        if it is a candidate and holds a name or a date. Returns the new order and scores."""
+        top = self.passages[int(cand[order[0]])]
+        if has_meta_field(top, meta):
+            return order, score
+        for j, i in enumerate(order[1:BONUS_DEPTH], start=1):
+            p = self.passages[int(cand[i])]
+            if p.source == top.source and title_page_fits(p, meta):
+                score = score.copy()
+                score[i] = score[order[0]]
+                return np.concatenate([[i], np.delete(order, j)]), score
+        return order, score
 
     def _bonus(self, cand: np.ndarray, score: np.ndarray, info: QuestionInfo) -> np.ndarray:
         """Small additive boosts among the top candidates: answer type present, document metadata."""
@@ -308,7 +338,9 @@ class Retriever:
 
         if OFF_TOPIC_GUARD and verdict.off_topic(r, self):
             return "none", 0.0
-        if r.info.meta and META_ANSWERS and has_meta_field(self.passages[int(r.rows[0])], r.info.meta):
+        first = self.passages[int(r.rows[0])]
+        if r.info.meta and META_ANSWERS and (has_meta_field(first, r.info.meta)
+                                             or (TITLE_PAGE and title_page_fits(first, r.info.meta))):
             return "answered", 1.0  # the answer is the metadata shown with the passage (title, date, author)
         model = verdict.default_model()
         if model is None:

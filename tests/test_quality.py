@@ -146,3 +146,23 @@ def test_eval_asks_over_several_folders_together(tmp_path):
 
     with pytest.raises(QaBotError, match="more than one corpus folder"):
         combined_docs([a, b], target)
+
+
+def test_who_wrote_question_gets_the_title_page_with_the_byline(tmp_path, encoder):
+    """A document without an author field: "who wrote it" is answered by its opening passage
+    (the byline), cited, rather than by a passage about the same subject."""
+    from qa_bot import engine
+    from qa_bot.config import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    body = "\n\n".join(
+        f"In the harbour lighting survey, harbour master Hugo Lang reported that lamp group {i} along the old "
+        f"harbour wall needs new glass, new wiring and a new coat of paint before the winter storms." for i in range(1, 7))
+    (docs / "harbour.md").write_text("# Harbour Lighting Survey\n\nMaria Keller, Tomas Brandt and Ines Ohlsen\n\n"
+                                     "## Findings\n\n" + body + "\n", encoding="utf-8")
+    settings = Settings(docs=docs, index=tmp_path / "index", model=encoder.name)
+    retriever = engine.open_retriever(settings, progress=False)
+    answer = retriever.ask("Who wrote the harbour lighting survey?", k=3)
+    assert answer.verdict == "answered"
+    assert answer.hits[0].passage.text == "Maria Keller, Tomas Brandt and Ines Ohlsen"
