@@ -28,6 +28,7 @@ SENTENCE_WEIGHT = 0.7
 _WORDS = re.compile(r"[^\W\d_]{5,}")
 # Query-side ranking aids, chosen on the tune split and SciFact train (docs/quality.md).
 SPELLING = True  # a question term the corpus never uses is replaced by a corpus term one edit away
+SPELLING_KEEPS_WORDS = True  # ... unless the embedding model's vocabulary knows it as a whole word
 TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many question asks for
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 BONUS_DEPTH = 30
@@ -173,6 +174,7 @@ class Retriever:
         self.passages = index.passages
         self._lexical: Lexical | None = None
         self._speller = None
+        self._model_words = None
         self.use_verdict_model = True
         import faiss
 
@@ -203,13 +205,29 @@ class Retriever:
         i = lex.vocab.get(terms[0])
         return i is None or float(lex.idf_array[i]) >= RARE_IDF * lex.idf_unknown
 
+    def model_words(self) -> frozenset[str] | dict:
+        """Whole words of the embedding model's vocabulary (about 20,000 common English words):
+        a question word found there is a real word the documents do not use ("iphone", "bread"),
+        not a misspelling, so it is never respelt into a corpus word. Empty where the encoder has no tokenizer."""
+        if self._model_words is None:
+            words: dict | frozenset = frozenset()
+            if SPELLING_KEEPS_WORDS:
+                tok = getattr(self.encoder, "tokenizer", None) or getattr(getattr(self.encoder, "model", None), "tokenizer", None)
+                try:
+                    words = tok.get_vocab()
+                except AttributeError:
+                    words = frozenset()
+            self._model_words = words
+        return self._model_words
+
     def respell(self, text: str) -> str:
         """The question with each word the corpus never uses replaced by a corpus word one edit away."""
         if not SPELLING or self.mode == "dense":
             return text
         lex = self.lexical
+        words = self.model_words()
         unknown = [w for w in dict.fromkeys(_WORDS.findall(text))
-                   if (t := lex.tokens(w)) and t[0] not in lex.vocab]
+                   if (t := lex.tokens(w)) and t[0] not in lex.vocab and w.lower() not in words]
         for word in unknown:
             fixed = self.speller.correct(word)
             if fixed:
