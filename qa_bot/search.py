@@ -225,9 +225,10 @@ class Retriever:
         if not SPELLING or self.mode == "dense":
             return text
         lex = self.lexical
-        words = self.model_words()
-        unknown = [w for w in dict.fromkeys(_WORDS.findall(text))
-                   if (t := lex.tokens(w)) and t[0] not in lex.vocab and w.lower() not in words]
+        unknown = [w for w in dict.fromkeys(_WORDS.findall(text)) if (t := lex.tokens(w)) and t[0] not in lex.vocab]
+        if unknown:
+            words = self.model_words()  # loaded only when a word is unknown to the corpus
+            unknown = [w for w in unknown if w.lower() not in words]
         for word in unknown:
             fixed = self.speller.correct(word)
             if fixed:
