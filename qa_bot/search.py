@@ -14,7 +14,7 @@ from .documents import Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import Lexical, passage_text
-from .query import QuestionInfo, analyse, has_type
+from .query import DATE, NAME, QuestionInfo, analyse, has_type
 
 MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
@@ -28,10 +28,13 @@ SENTENCE_WEIGHT = 0.7
 _WORDS = re.compile(r"[^\W\d_]{5,}")
 # Query-side ranking aids, chosen on the tune split and SciFact train (docs/quality.md).
 SPELLING = True  # a question term the corpus never uses is replaced by a corpus term one edit away
+SPELLING_KEEPS_WORDS = True  # ... unless the embedding model's vocabulary knows it as a whole word
 TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many question asks for
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 BONUS_DEPTH = 30
 META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
+TITLE_PAGE = True  # a who-wrote / when-published question without the field on top: the document's opening passage first
+OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
 
 
@@ -43,6 +46,18 @@ def meta_fits(p: Passage, meta: str) -> bool:
     if meta == "date":
         return kind == "header" and bool(p.date)
     return kind == "header"
+
+
+def title_page_fits(p: Passage, meta: str) -> bool:
+    """Whether a document's opening passage (its title page, byline or dateline) holds what a
+    metadata question asks for: a name for who wrote it, a date for when it was published."""
+    if p.paragraph != 1 or getattr(p, "page", None) not in (None, 1):
+        return False
+    if meta == "author":
+        return bool(NAME.search(p.text))
+    if meta == "date":
+        return bool(DATE.search(p.text))
+    return False
 
 
 def has_meta_field(p: Passage, meta: str) -> bool:
@@ -167,6 +182,7 @@ class Retriever:
         self.passages = index.passages
         self._lexical: Lexical | None = None
         self._speller = None
+        self._model_words = None
         self.use_verdict_model = True
         import faiss
 
@@ -196,6 +212,21 @@ class Retriever:
             return False
         return lex.term_idfs(terms[:1])[0] >= RARE_IDF * lex.idf_unknown
 
+    def model_words(self) -> frozenset[str] | dict:
+        """Whole words of the embedding model's vocabulary (about 20,000 common English words):
+        a question word found there is a real word the documents do not use ("iphone", "bread"),
+        not a misspelling, so it is never respelt into a corpus word. Empty where the encoder has no tokenizer."""
+        if self._model_words is None:
+            words: dict | frozenset = frozenset()
+            if SPELLING_KEEPS_WORDS:
+                tok = getattr(self.encoder, "tokenizer", None) or getattr(getattr(self.encoder, "model", None), "tokenizer", None)
+                try:
+                    words = tok.get_vocab()
+                except AttributeError:
+                    words = frozenset()
+            self._model_words = words
+        return self._model_words
+
     def respell(self, text: str) -> str:
         """The question with each word the corpus never uses replaced by a corpus word one edit away."""
         if not SPELLING or self.mode == "dense":
@@ -204,6 +235,9 @@ class Retriever:
         words = {w: t[0] for w in dict.fromkeys(_WORDS.findall(text)) if (t := lex.tokens(w))}
         known = lex.doc_freqs(words.values())
         unknown = [w for w, t in words.items() if t not in known]
+        if unknown:
+            vocab = self.model_words()  # loaded only when a word is unknown to the corpus
+            unknown = [w for w in unknown if w.lower() not in vocab]
         for word in unknown:
             fixed = self.speller.correct(word)
             if fixed:
@@ -255,8 +289,25 @@ class Retriever:
                 score = self.alpha * self._blend(cos, sent) + (1 - self.alpha) * lex_c
         score = np.asarray(score, dtype=np.float32) + self._bonus(cand, score, info)
         order = np.argsort(-score, kind="stable")
+        if info.meta and TITLE_PAGE and len(order):
+            order, score = self._title_page_first(cand, score, order, info.meta)
         pick = (lambda a: None if a is None else a[order])
         return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info)
+
+    def _title_page_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, meta: str):
+        """For "who wrote it" / "when was it published": when the best passage does not carry the
+        author or date, its document's opening passage (title page, byline, dateline) goes first
+        if it is a candidate and holds a name or a date. Returns the new order and scores."""
+        top = self.passages[int(cand[order[0]])]
+        if has_meta_field(top, meta):
+            return order, score
+        for j, i in enumerate(order[1:BONUS_DEPTH], start=1):
+            p = self.passages[int(cand[i])]
+            if p.source == top.source and title_page_fits(p, meta):
+                score = score.copy()
+                score[i] = score[order[0]]
+                return np.concatenate([[i], np.delete(order, j)]), score
+        return order, score
 
     def _bonus(self, cand: np.ndarray, score: np.ndarray, info: QuestionInfo) -> np.ndarray:
         """Small additive boosts among the top candidates: answer type present, document metadata."""
@@ -311,7 +362,11 @@ class Retriever:
             return "answered", 1.0
         from . import verdict
 
-        if r.info.meta and META_ANSWERS and has_meta_field(self.passages[int(r.rows[0])], r.info.meta):
+        if OFF_TOPIC_GUARD and verdict.off_topic(r, self):
+            return "none", 0.0
+        first = self.passages[int(r.rows[0])]
+        if r.info.meta and META_ANSWERS and (has_meta_field(first, r.info.meta)
+                                             or (TITLE_PAGE and title_page_fits(first, r.info.meta))):
             return "answered", 1.0  # the answer is the metadata shown with the passage (title, date, author)
         model = verdict.default_model()
         if model is None:

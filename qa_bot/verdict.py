@@ -110,6 +110,46 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
     ], dtype=np.float64)
 
 
+# Words that say what kind of answer a question wants rather than what it is about ("how many",
+# "take place", "what is it called", "who wrote the article"): never counted as uncovered content.
+QUESTION_WORDS = frozenset("""
+many much long often far old take took taken place name named call called happen happened get got use used
+mean means example kind type way thing things purpose role reason differ difference main describe explain say
+says said tell mention mentioned according list listed author authors title titled article paper document text
+page post publish published write wrote written sign signed issue issued date dated release released
+""".split())
+# At most this share of the question's topic terms in the top passages, and a dense score (0.3 x
+# passage + 0.7 x best sentence cosine) below OFF_TOPIC_DENSE: nothing relevant ("none"). Chosen on
+# the tune split and the seeds questions, where every answerable question is clear of both.
+OFF_TOPIC_COVERED = 0.5
+OFF_TOPIC_DENSE = 0.45
+
+
+def covered_terms(r, retriever, depth: int = 3) -> tuple[list[str], list[str]]:
+    """The question's topic terms (question words such as "how many" or "author" left out), and
+    those that at least one of the top `depth` passages holds (text, title, date, section, author)."""
+    lex = retriever.lexical
+    skip = set(lex.tokens(" ".join(QUESTION_WORDS)))
+    text = retriever.respell(r.info.text) if hasattr(retriever, "respell") else r.info.text
+    terms = [t for t in lex.tokens(text) if t not in skip]
+    have: set[str] = set()
+    for j in range(min(depth, len(r.rows))):
+        p = retriever.passages[int(r.rows[j])]
+        extra = " ".join(x for x in (getattr(p, "section", None), getattr(p, "author", None)) if x)
+        have |= set(lex.tokens(f"{passage_text(p)} {extra}"))
+    return terms, [t for t in terms if t in have]
+
+
+def off_topic(r, retriever) -> bool:
+    """A question that shares at most half its topic terms with the best passages and is not close
+    in meaning to them either ("How do I renew a passport at the embassy?" over diplomatic news)."""
+    if r.cos is None or r.sent is None or len(r.rows) == 0:
+        return False
+    terms, covered = covered_terms(r, retriever)
+    dense = 0.3 * float(r.cos[0]) + 0.7 * float(r.sent[0])
+    return bool(terms) and len(covered) <= OFF_TOPIC_COVERED * len(terms) and dense < OFF_TOPIC_DENSE
+
+
 def corpus_numbers(retriever) -> dict[str, int]:
     """How many passages mention each number (built once per retriever, on first need)."""
     found = getattr(retriever, "_numbers", None)

@@ -40,6 +40,21 @@ def test_answer_json_carries_the_verdict(retriever):
     assert no["verdict"] == "none" and no["found"] is False and no["results"] == []
 
 
+def test_off_topic_question_above_the_score_floor_is_not_found(retriever):
+    """An off-topic question that scores above the fused threshold (it names the embassy) shares
+    too few topic terms and too little meaning with the best passages: 'none'."""
+    from qa_bot import verdict
+
+    q = "How do I renew a passport at the embassy?"
+    r = retriever.ranking(q)
+    assert r.score[0] >= retriever.threshold
+    terms, covered = verdict.covered_terms(r, retriever)
+    assert "passport" in terms and "passport" not in covered
+    assert retriever.ask(q).verdict == "none"
+    # a question in the documents' own words with few shared terms stays answered
+    assert retriever.ask("Where can I follow the embassy on social media?").verdict == "answered"
+
+
 def test_related_answer_keeps_passages_and_says_so(retriever):
     from qa_bot.render import RELATED, rich_answer
     from qa_bot.telegram import answer_messages
@@ -60,6 +75,9 @@ def test_misspelt_word_is_respelt_from_the_corpus(retriever):
     assert retriever.speller.correct("ambasador") == "ambassador"
     assert retriever.respell("Who is the ambasador?") == "Who is the ambassador?"
     assert retriever.respell("Who is the ambassador?") == "Who is the ambassador?"
+    # a real word the documents never use is not a typo: "threat" must not become "treaty"
+    assert retriever.speller.correct("threat") == "treaty"
+    assert retriever.respell("What threat did the ambasador mention?") == "What threat did the ambassador mention?"
     typo = retriever.rank("what did the ambasador say about the typhons", 1)
     right = retriever.rank("what did the ambassador say about the typhoons", 1)
     assert typo[0][0] == right[0][0]
@@ -131,3 +149,23 @@ def test_eval_asks_over_several_folders_together(tmp_path):
 
     with pytest.raises(QaBotError, match="more than one corpus folder"):
         combined_docs([a, b], target)
+
+
+def test_who_wrote_question_gets_the_title_page_with_the_byline(tmp_path, encoder):
+    """A document without an author field: "who wrote it" is answered by its opening passage
+    (the byline), cited, rather than by a passage about the same subject."""
+    from qa_bot import engine
+    from qa_bot.config import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    body = "\n\n".join(
+        f"In the harbour lighting survey, harbour master Hugo Lang reported that lamp group {i} along the old "
+        f"harbour wall needs new glass, new wiring and a new coat of paint before the winter storms." for i in range(1, 7))
+    (docs / "harbour.md").write_text("# Harbour Lighting Survey\n\nMaria Keller, Tomas Brandt and Ines Ohlsen\n\n"
+                                     "## Findings\n\n" + body + "\n", encoding="utf-8")
+    settings = Settings(docs=docs, index=tmp_path / "index", model=encoder.name)
+    retriever = engine.open_retriever(settings, progress=False)
+    answer = retriever.ask("Who wrote the harbour lighting survey?", k=3)
+    assert answer.verdict == "answered"
+    assert answer.hits[0].passage.text == "Maria Keller, Tomas Brandt and Ines Ohlsen"
