@@ -112,18 +112,18 @@ def cmd_index(args) -> int:
     from . import engine
 
     settings = _settings(args)
+    from .render import safe_text
+
     if args.check:
         from . import index as index_mod
 
-        print(index_mod.check(settings.index, settings.docs))
+        print(safe_text(index_mod.check(settings.index, settings.docs)))
         return 0
     stored, report = engine.build(settings, progress=not args.quiet, rebuild=args.rebuild)
     if not report.published and not args.quiet:
-        print(f"index at {settings.index} is up to date ({report.passages} passages from {report.files} files)")
+        print(safe_text(f"index at {settings.index} is up to date ({report.passages} passages from {report.files} files)"))
         return 0
     if not args.quiet:
-        from .render import safe_text
-
         print(safe_text(
             f"indexed {report.passages} passages from {report.files} files into {settings.index} "
             f"({report.embedded} embedded, {report.reused} reused"

@@ -156,8 +156,8 @@ def main() -> None:
     rows: list = []
     # SciFact train claims: gold passages are the judged abstracts.
     by_source: dict[str, list[int]] = {}
-    for i in range(len(scifact.passages)):
-        by_source.setdefault(scifact.passages[i].source, []).append(i)
+    for i, p in enumerate(scifact.passages):  # streamed in row order
+        by_source.setdefault(p.source, []).append(i)
     claims = [(data.queries[q], {i for d, rel in data.qrels[q].items() if rel > 0 for i in by_source.get(d, [])})
               for q in sorted(data.qrels) if q in data.queries]
     rows += examples(scifact, claims, "scifact")
