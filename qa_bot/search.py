@@ -31,6 +31,7 @@ SPELLING = True  # a question term the corpus never uses is replaced by a corpus
 SPELLING_KEEPS_WORDS = True  # ... unless the embedding model's vocabulary knows it as a whole word
 TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many question asks for
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
+NAV_PENALTY = 0.05  # taken from a navigation passage (table of contents, "more articles" list): never the answer itself
 BONUS_DEPTH = 30
 META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
 TITLE_PAGE = True  # a who-wrote / when-published question without the field on top: the document's opening passage first
@@ -310,13 +311,16 @@ class Retriever:
         return order, score
 
     def _bonus(self, cand: np.ndarray, score: np.ndarray, info: QuestionInfo) -> np.ndarray:
-        """Small additive boosts among the top candidates: answer type present, document metadata."""
+        """Small additive changes among the top candidates: answer type present, document metadata,
+        navigation lists (a table of contents points at the answer; it does not hold it)."""
         bonus = np.zeros(len(cand), dtype=np.float32)
-        if not (info.answer_type or info.meta) or (TYPE_BONUS == 0 and META_BONUS == 0):
-            return bonus
         top = np.argsort(-score, kind="stable")[:BONUS_DEPTH]
-        for i in top:
-            p = self.passages[int(cand[i])]
+        rows = [int(cand[i]) for i in top]
+        many = getattr(self.passages, "many", None)
+        passages = many(rows) if many else [self.passages[r] for r in rows]
+        for i, p in zip(top, passages):
+            if NAV_PENALTY and getattr(p, "kind", "text") == "navigation":
+                bonus[i] -= NAV_PENALTY
             if info.answer_type and TYPE_BONUS and has_type(p.text, info.answer_type, info.text, self.is_rare):
                 bonus[i] += TYPE_BONUS
             if info.meta and META_BONUS and meta_fits(p, info.meta):

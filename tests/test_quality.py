@@ -169,3 +169,18 @@ def test_who_wrote_question_gets_the_title_page_with_the_byline(tmp_path, encode
     answer = retriever.ask("Who wrote the harbour lighting survey?", k=3)
     assert answer.verdict == "answered"
     assert answer.hits[0].passage.text == "Maria Keller, Tomas Brandt and Ines Ohlsen"
+
+
+def test_navigation_passages_rank_below_equal_article_text(retriever):
+    """A table of contents or "more articles" list points at an answer without holding it: among
+    the top candidates its fused score is lowered by NAV_PENALTY, other passages keep theirs."""
+    from qa_bot import search
+
+    r = retriever.ranking("people celebrated the lunar New Year's Day in Pyongyang")
+    top = list(range(min(search.BONUS_DEPTH, len(r.rows))))
+    kinds = [p.kind for p in retriever.passages.many([int(r.rows[i]) for i in top])]
+    assert search.NAV_PENALTY > 0 and "navigation" in kinds and "text" in kinds
+    fused = retriever.alpha * retriever._blend(r.cos, r.sent) + (1 - retriever.alpha) * r.lex
+    for i, kind in zip(top, kinds):
+        expected = fused[i] - (search.NAV_PENALTY if kind == "navigation" else 0.0)
+        assert abs(r.score[i] - expected) < 1e-5, (kind, r.score[i], expected)
