@@ -291,11 +291,9 @@ async def reply_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, quest
 
 
 def help_text(context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The /start and /help message: the documents' titles (one SQL query) and the commands."""
     retriever = context.bot_data["retriever"]
-    first_titles: dict[str, str] = {}
-    for p in retriever.passages:  # one pass: the title of each document, in index order
-        first_titles.setdefault(p.source, p.title)
-    titles = [f"• {html.escape(title)}" for title in first_titles.values()]
+    titles = [f"• {html.escape(title)}" for title in retriever.index.titles().values()]
     return (
         "I answer questions with quoted passages from these documents, each with a citation:\n"
         + "\n".join(titles[:30])
