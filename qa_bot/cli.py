@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("repl", help="interactive questions (also reads piped questions)")
     _common(p, k=True)
     p.add_argument("--no-history", action="store_true", help="keep no history of questions on disk")
+    p.add_argument("--watch", action="store_true", default=None,
+                   help="update the index when the docs folder changes, checked every QA_BOT_WATCH_INTERVAL s "
+                        "(default 5; env QA_BOT_WATCH=1)")
 
     p = sub.add_parser("eval", help="measure retrieval on a question file or a BEIR dataset")
     _common(p, k=True)
@@ -70,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("telegram", help="run the Telegram bot (long polling, or a webhook with --webhook-url)")
     _common(p, k=True)
     p.add_argument("--token-file", metavar="FILE", help="file holding the bot token (else TELEGRAM_BOT_TOKEN)")
+    p.add_argument("--watch", action="store_true", default=None,
+                   help="update the index when the docs folder changes, checked every QA_BOT_WATCH_INTERVAL s "
+                        "(default 5; env QA_BOT_WATCH=1)")
     p.add_argument("--api-url", metavar="URL", help="Bot API base URL, ending in /bot (env QA_BOT_TELEGRAM_API_URL)")
     p.add_argument("--allowed-ids", metavar="IDS", help="comma-separated user/chat ids (env QA_BOT_ALLOWED_IDS)")
     p.add_argument("--rate-limit", type=int, metavar="N", help="questions per user per minute (env QA_BOT_RATE_LIMIT; default 10)")
@@ -190,7 +196,7 @@ def _ask_jsonl(retriever, k: int) -> int:
 def cmd_repl(args) -> int:
     from .repl import run_repl
 
-    return run_repl(_settings(args), quiet=args.quiet, history=not args.no_history)
+    return run_repl(_settings(args), quiet=args.quiet, history=not args.no_history, watch=args.watch)
 
 
 def cmd_eval(args) -> int:

@@ -5,6 +5,7 @@ When standard input is not a terminal it reads one question per line, so it can 
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -109,15 +110,30 @@ class Session:
         return True
 
 
-def run_repl(settings: Settings, quiet: bool = False, history: bool = True) -> int:
+def run_repl(settings: Settings, quiet: bool = False, history: bool = True, watch: bool | None = None) -> int:
+    """`qa-bot repl`: load the index, optionally watch the docs folder, then answer until the input ends."""
     from . import engine
     from .render import console as make_console
     from .render import safe_text
+    from .watch import Watcher, watch_settings
 
+    watching, interval = watch_settings(watch)  # a bad setting is refused before the index loads
     console = make_console()
-    interactive = sys.stdin.isatty() and sys.stdout.isatty()
     retriever = engine.open_retriever(settings, progress=not quiet,
                                       notify=None if quiet else (lambda m: console.print(safe_text(m), markup=False, style="dim")))
+    if watching and not quiet:
+        logging.getLogger("qa_bot.watch").setLevel(logging.INFO)  # one line per update, on stderr
+    watcher = Watcher(settings, interval).start() if watching else None
+    try:
+        return _loop(settings, retriever, console, history)
+    finally:
+        if watcher is not None:
+            watcher.stop()
+
+
+def _loop(settings: Settings, retriever, console, history: bool) -> int:
+    """Questions from a terminal prompt, or piped lines; the session switches to newer generations itself."""
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
     path = history_path(settings.index) if history and interactive else None
     session = Session(retriever, console, k=settings.k, history=path)
     if not interactive:

@@ -291,11 +291,9 @@ async def reply_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, quest
 
 
 def help_text(context: ContextTypes.DEFAULT_TYPE) -> str:
+    """The /start and /help message: the documents' titles (one SQL query) and the commands."""
     retriever = context.bot_data["retriever"]
-    first_titles: dict[str, str] = {}
-    for p in retriever.passages:  # one pass: the title of each document, in index order
-        first_titles.setdefault(p.source, p.title)
-    titles = [f"• {html.escape(title)}" for title in first_titles.values()]
+    titles = [f"• {html.escape(title)}" for title in retriever.index.titles().values()]
     return (
         "I answer questions with quoted passages from these documents, each with a citation:\n"
         + "\n".join(titles[:30])
@@ -744,8 +742,10 @@ def default_state_path(token: str) -> Path:
 def run_bot(args, settings) -> int:
     """`qa-bot telegram`: check settings and token, load the index, then run until interrupted."""
     from . import engine
+    from .watch import Watcher, watch_settings
 
     config, options, state_path = read_options(args)
+    watching, interval = watch_settings(getattr(args, "watch", None))
     if getattr(args, "token_file", None):
         try:
             raw = Path(args.token_file).expanduser().read_text(encoding="utf-8")
@@ -758,6 +758,7 @@ def run_bot(args, settings) -> int:
     if not _ends_in_bot(options.api_url):
         log.warning("the Bot API URL %s does not end in /bot; Telegram's is https://api.telegram.org/bot", options.api_url)
     store = StateStore(state_path or default_state_path(token))
+    watcher = None
     logging.getLogger("qa_bot").setLevel(logging.INFO)
     logging.getLogger().setLevel(logging.INFO if not args.quiet else logging.WARNING)
     for name in ("httpx", "httpcore"):
@@ -770,7 +771,10 @@ def run_bot(args, settings) -> int:
         app = build_application(token, retriever, config, base_url=options.api_url, store=store)
         log.info("bot starting: %d passages from %d documents; allow-list %s; state in %s", len(retriever.passages),
                  len(retriever.index.sources()), "on" if config.allowed_ids else "off", store.path)
+        watcher = Watcher(settings, interval).start() if watching else None
         asyncio.run(serve(app, options))
     finally:
+        if watcher is not None:
+            watcher.stop()
         store.close()
     return 0

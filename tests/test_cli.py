@@ -199,3 +199,16 @@ def test_a_refresh_keeps_the_backend_the_index_was_built_with(docs_copy, tmp_pat
     assert json.loads(capsys.readouterr().out)["results"][0]["source"] == "ferry.txt"
     stored = index_mod.load(settings.index)
     assert stored.extra["backend"] == "torch" and any(p.source == "ferry.txt" for p in stored.passages)
+
+
+@pytest.mark.parametrize("env, value, message", [
+    ("QA_BOT_WATCH_INTERVAL", "soon", "QA_BOT_WATCH_INTERVAL='soon' is not a finite number"),
+    ("QA_BOT_WATCH_INTERVAL", "0", "QA_BOT_WATCH_INTERVAL='0' must be at least 0.5"),
+    ("QA_BOT_WATCH", "maybe", "QA_BOT_WATCH='maybe' must be 1 or 0"),
+])
+def test_bad_watch_settings_are_one_line_before_loading(tmp_path, monkeypatch, capsys, env, value, message):
+    monkeypatch.setenv(env, value)
+    assert main(["repl", "--watch", "--docs", str(tmp_path / "nope"), "--index", str(tmp_path / "i")]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "i").exists()

@@ -49,3 +49,22 @@ def test_piped_repl_process(seeds_settings):
     assert "June 19" in proc.stdout
     assert "never asked" not in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_watcher_says_a_lasting_failure_once_and_keeps_watching(tmp_path, caplog):
+    """A docs folder that vanishes is one warning line, not one per poll and never a traceback; stop() ends the thread."""
+    import logging
+    import time
+
+    from qa_bot.config import DEFAULT_MODEL, Settings
+    from qa_bot.watch import Watcher
+
+    caplog.set_level(logging.INFO, logger="qa_bot.watch")
+    watcher = Watcher(Settings(docs=tmp_path / "gone", index=tmp_path / "index", model=DEFAULT_MODEL), interval=0.5).start()
+    time.sleep(2.2)
+    assert watcher._thread.is_alive()
+    watcher.stop()
+    assert not watcher._thread.is_alive()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [f"watch: index not updated: docs folder {tmp_path / 'gone'} not found (still watching)"]
+    assert not any(r.exc_info for r in caplog.records)

@@ -160,6 +160,27 @@ def test_commands_help_sources_and_k(retriever, logs):
     asyncio.run(scenario())
 
 
+def test_help_lists_every_document_title(retriever, logs):
+    """/help names each document by its title, read with one SQL query instead of a pass over all passages."""
+    expected: dict[str, str] = {}
+    for row in range(len(retriever.passages)):  # the test may walk the seeds; the bot must not
+        p = retriever.passages[row]
+        expected.setdefault(p.source, p.title)
+    assert 1 < len(expected) <= 30
+
+    async def scenario():
+        with FakeBotApi(TOKEN) as api:
+            async with running(api, retriever):
+                api.push(command("/help"))
+                await until(api, n_sent(1))
+                text = texts(api)[0]
+                bullets = [line[2:] for line in text.splitlines() if line.startswith("• ")]
+                assert sorted(bullets) == sorted(html.escape(t) for t in expected.values())
+                assert "/sources" in text and "/k N" in text
+
+    asyncio.run(scenario())
+
+
 def test_group_behaviour(retriever, logs):
     async def scenario():
         with FakeBotApi(TOKEN) as api:

@@ -331,3 +331,55 @@ def test_ctrl_c_during_start_up_retries_leaves_at_once(seeds_settings, tmp_path)
     out, _ = proc.communicate(timeout=15)
     assert proc.returncode == 130 and out.strip().splitlines()[-1] == "qa-bot: interrupted", out
     assert "Traceback" not in out and "retrying" in out
+
+
+# --------------------------------------------------------------------------- --watch
+
+
+def test_watch_answers_from_a_file_added_while_the_bot_runs(tmp_path):
+    """A real `qa-bot telegram --watch` process: a question only a new file answers is found once the file lands."""
+    import shutil
+
+    from qa_bot.config import DEFAULT_MODEL, Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("000_32f7cc4d35b4606f.txt", "001_8cc3fda830c0b3fc.txt"):
+        shutil.copy(PROJECT_ROOT / "seeds" / name, docs / name)
+    settings = Settings(docs=docs, index=tmp_path / "index", model=DEFAULT_MODEL)
+    question = "When is the lantern festival of Quenford held?"
+    new_file = ("The Quenford lantern festival is held every year on the second Saturday of April. "
+                "Visitors carry lanterns of blue glass through the old harbour of Quenford, and the festival "
+                "ends with a concert on the pier.\n")
+
+    def answers(api):
+        return [c.params["text"] for c in api.sent() if int(c.params["chat_id"]) == 900]
+
+    with FakeBotApi(TOKEN) as api, open(tmp_path / "bot.log", "w") as log:
+        env = _bot_env(api.base_url, settings, tmp_path, QA_BOT_WATCH_INTERVAL="1")
+        proc = subprocess.Popen([sys.executable, "-m", "qa_bot.cli", "telegram", "--watch"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            api.wait_for(lambda calls: any(c.method == "getUpdates" for c in calls), timeout=120)
+            api.push(message(question, chat_id=900))
+            api.wait_for(lambda calls: len(answers(api)) == 1, timeout=30)
+            assert "quenford.txt" not in answers(api)[0]
+            (docs / "quenford.txt").write_text(new_file, encoding="utf-8")
+            added = time.monotonic()
+            found = False
+            while not found and time.monotonic() - added < 30:
+                n = len(answers(api))
+                api.push(message(question, chat_id=900))
+                api.wait_for(lambda calls: len(answers(api)) > n, timeout=30)
+                found = "quenford.txt" in answers(api)[-1]
+                if not found:
+                    time.sleep(1)
+            assert found, answers(api)
+            assert "second Saturday of April" in answers(api)[-1]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+    out = (tmp_path / "bot.log").read_text()
+    assert proc.returncode == 0, out
+    assert "Traceback" not in out and SECRET not in out, out
+    assert "documents changed; index updated:" in out and "switched to index generation" in out, out
