@@ -9,6 +9,7 @@ faults: 429 with retry_after, 500, 401, 409, a request that hangs, a malformed u
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -249,3 +250,14 @@ def callback(data: str, chat_id: int = 111, uid: int | None = None) -> dict:
 
 def inline_query(text: str, uid: int = 111) -> dict:
     return {"inline_query": {"id": str(next(_ids)), "from": user(uid), "query": text, "offset": ""}}
+
+
+class ListHandler(logging.Handler):
+    """Keeps every formatted log line, so tests can check what was (and was not) logged."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))

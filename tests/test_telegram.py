@@ -11,20 +11,11 @@ import time
 
 import pytest
 
-from fake_telegram import FakeBotApi, callback, command, inline_query, message
+from fake_telegram import FakeBotApi, ListHandler, callback, command, inline_query, message
 from qa_bot.errors import QaBotError
 from qa_bot.telegram import BotConfig, build_application, check_token, install_redaction, parse_allowed_ids
 
 TOKEN = "123456789:AAEhBP0av28jLkPLFhO5bRw9Qs3Yhkp2vXo"
-
-
-class ListHandler(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(self.format(record))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_telegram import FakeBotApi, command, message
+from fake_telegram import FakeBotApi, ListHandler, command, message
 from qa_bot.botstate import StateStore
 from qa_bot.config import PROJECT_ROOT
 from qa_bot.errors import QaBotError
@@ -36,18 +36,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Lines(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(self.format(record))
-
-
 @pytest.fixture
 def logs():
-    handler = Lines()
+    handler = ListHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     root = logging.getLogger()
     root.addHandler(handler)
