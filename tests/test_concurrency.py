@@ -115,6 +115,7 @@ def test_concurrent_writers_and_readers_with_kills(folders):
         time.sleep(rng.uniform(0.2, 2.0))
         victim.send_signal(signal.SIGKILL)
         victim.communicate(timeout=60)
+        killed += victim.returncode == -signal.SIGKILL
         for proc, kill_at in writers:
             out, err = proc.communicate(timeout=300)
             killed += proc.returncode == -signal.SIGKILL
@@ -128,7 +129,10 @@ def test_concurrent_writers_and_readers_with_kills(folders):
             out, err = reader.communicate(timeout=300)
             assert reader.returncode == 0 and json.loads(out) == {"answered": 3}, err
         _final_state_is_complete(docs, index, name)
-    assert killed >= 2 and waited >= 1, (killed, waited)  # the rounds did overlap and kill writers
+    # The rounds did overlap and kill writers. A writer told to die at a step exits 0 instead when
+    # another writer did the work first, so the count includes the writers killed at random moments
+    # (each step is killed for certain in test_a_writer_killed_at_each_step_leaves_a_usable_index).
+    assert killed >= 2 and waited >= 1, (killed, waited)
 
 
 def test_a_second_writer_waits_with_one_line_and_readers_never_wait(folders):
