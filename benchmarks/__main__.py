@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import warm_latencies
+
 ROOT = Path(__file__).resolve().parent.parent
 SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 PY = sys.executable
@@ -215,13 +217,7 @@ def bench_warm(n: int) -> None:
         encoder = engine.query_encoder(seeds, Settings())
         retriever = Retriever(loaded, encoder, mode="hybrid")
         queries = [json.loads(line)["text"] for line in open(SCIFACT / "queries.jsonl")][:300] if SCIFACT.exists() else [QUESTION] * 300
-        for q in queries[:10]:
-            retriever.ask(q)
-        lat = []
-        for q in queries:
-            t = time.perf_counter()
-            retriever.ask(q, k=3)
-            lat.append((time.perf_counter() - t) * 1000)
+        lat = warm_latencies(retriever, queries)
         record("warm", passages=n, p50_ms=pct(lat, 50), p99_ms=pct(lat, 99), index_write_s=build_s, index_load_s=load_s,
                vector_index=loaded.info["vector_kind"])
     finally:

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import warm_latencies
+
 ROOT = Path(__file__).resolve().parent.parent
 SCIFACT = ROOT.parent / "shared" / "bench" / "scifact"
 PY = sys.executable
@@ -154,13 +156,7 @@ def bench_storage(n: int, keep: str | None, record) -> None:
 
         retriever = Retriever(stored, engine.query_encoder(stored, Settings(docs=docs, index=index)))
         retriever.lexical
-        for q in questions[:10]:
-            retriever.ask(q)
-        lat = []
-        for q in questions:
-            t = time.perf_counter()
-            retriever.ask(q, k=3)
-            lat.append((time.perf_counter() - t) * 1000)
+        lat = warm_latencies(retriever, questions)
         record(section, warm_p50_ms=float(np.percentile(lat, 50)), warm_p99_ms=float(np.percentile(lat, 99)))
         # no-change staleness check: one walk of the folder
         stale = []
