@@ -145,35 +145,46 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 
 
 class Speller:
-    """Maps a misspelt word to a corpus word one edit away (SymSpell-style deletes).
+    """Maps a misspelt word to the corpus's most common word one edit away.
 
-    Built on first need from the words of the passages; only words whose stem the corpus never
-    uses are corrected, so a correctly spelt question is scored exactly as before.
+    Reads the lexical index's term table (one lookup of every one-edit variant's stem) and then
+    a few passages holding the best stem for its spelling, so it costs the same at 70 passages or
+    a million and never loads all passages.
     """
 
-    def __init__(self, texts: Iterable[str]):
-        counts: dict[str, int] = {}
-        for text in texts:
-            for word in set(_LONG_WORD.findall(text.lower())):
-                counts[word] = counts.get(word, 0) + 1
-        self.counts = counts
-        self._deletes: dict[str, list[str]] = {}
-        for word in counts:
-            for v in self._variants(word):
-                self._deletes.setdefault(v, []).append(word)
+    def __init__(self, lexical, passages):
+        self.lexical, self.passages = lexical, passages
 
     @staticmethod
     def _variants(word: str) -> set[str]:
-        return {word[:i] + word[i + 1 :] for i in range(len(word))} | {word}
+        """Every string one deletion, transposition, replacement or insertion away (Norvig)."""
+        letters = sorted(set("abcdefghijklmnopqrstuvwxyz") | set(word))
+        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        out = {a + b[1:] for a, b in splits if b}
+        out |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        out |= {a + c + b[1:] for a, b in splits if b for c in letters}
+        out |= {a + c + b for a, b in splits for c in letters}
+        out.discard(word)
+        return out
 
     def correct(self, word: str) -> str | None:
-        """The most common corpus word within one edit of `word` (lower case), or None."""
+        """The corpus word within one edit of `word` (lower case) whose stem most passages use, or None."""
         word = word.lower()
-        if word in self.counts or len(word) < 5:
+        lex = self.lexical
+        if len(word) < 5 or lex.doc_freqs(lex.tokens(word)):
             return None
-        cands: set[str] = set()
-        for v in self._variants(word):
-            cands.update(self._deletes.get(v, ()))
-        if not cands:
-            return None
-        return max(cands, key=lambda w: (self.counts[w], w))
+        variants = {v for v in self._variants(word) if _LONG_WORD.fullmatch(v)}
+        stems: dict[str, str] = {}
+        for v in variants:
+            terms = lex.tokens(v)
+            if len(terms) == 1:
+                stems.setdefault(terms[0], v)
+        df = lex.doc_freqs(stems)
+        for stem in sorted(df, key=lambda t: (-df[t], t))[:5]:
+            rows = lex.sparse(stems[stem])[0][:5]  # a few passages that use the stem: its real spellings
+            for row in rows:
+                p = self.passages[int(row)]
+                for w in _LONG_WORD.findall(f"{p.title} {p.text}".lower()):
+                    if w in variants and lex.tokens(w) == [stem]:
+                        return w
+        return None

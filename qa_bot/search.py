@@ -198,11 +198,11 @@ class Retriever:
 
     @property
     def speller(self):
-        """Corrects words the corpus never uses (built from the passages on first need)."""
+        """Corrects words the corpus never uses (from the lexical index's terms, never the passages)."""
         if self._speller is None:
             from .query import Speller
 
-            self._speller = Speller(passage_text(p) for p in self.passages)  # streamed in row order
+            self._speller = Speller(self.lexical, self.passages)
         return self._speller
 
     def is_rare(self, word: str) -> bool:
