@@ -189,6 +189,8 @@ class Store:
 class PassageTable(Sequence):
     """`passages[row]` for the rows of one generation, read from SQLite on demand (a small cache)."""
 
+    CACHE = 4096  # passages kept between calls
+
     def __init__(self, store: Store, gen: int, pids: np.ndarray):
         self.store, self.gen, self.pids = store, gen, pids
         self._cache: dict[int, Passage] = {}
@@ -207,19 +209,25 @@ class PassageTable(Sequence):
         return self.many([row])[0]
 
     def many(self, rows) -> list[Passage]:
-        """Passages for rows, in that order, in one query."""
-        rows = [int(r) for r in rows]
-        missing = sorted({int(self.pids[r]) for r in rows} - set(self._cache))
+        """Passages for rows, in that order, in one query.
+
+        Safe from the bot's threads: the cache is only ever added to or swapped for a new dict,
+        and each call answers from its own copy of what it found."""
+        pids = [int(self.pids[int(r)]) for r in rows]
+        cache = self._cache
+        found = {pid: cache[pid] for pid in set(pids) if pid in cache}
+        missing = sorted(set(pids) - set(found))
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for pid, data in self.store.query(f"SELECT pid, data FROM passages WHERE pid IN ({marks})", chunk):
-                self._cache[int(pid)] = passage_from_json(data)
-        if len(self._cache) > 4096:
-            keep = {int(self.pids[r]) for r in rows}
-            self._cache = {k: v for k, v in self._cache.items() if k in keep}
+                found[int(pid)] = passage_from_json(data)
+        if len(cache) + len(missing) > self.CACHE:
+            self._cache = dict(found)
+        else:
+            cache.update(found)
         try:
-            return [self._cache[int(self.pids[r])] for r in rows]
+            return [found[pid] for pid in pids]
         except KeyError:
             raise QaBotError(f"index at {self.store.path} changed while reading it; ask again") from None
 

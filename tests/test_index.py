@@ -336,3 +336,32 @@ def test_links_out_of_the_folder_follow_the_setting_in_the_store(tmp_path, encod
     followed, report = index_mod.update(path, docs, encoder, meta={"backend": stored.extra["backend"]}, follow_links=True)
     assert "link.txt" in followed.sources() and report.published
     assert not index_mod.is_stale(followed, docs, follow_links=True) and index_mod.is_stale(followed, docs)
+
+
+def test_passage_table_answers_every_thread_while_its_cache_is_pruned(seeds_settings, retriever):
+    """The bot reads passages from several threads; a cache pruned by one never fails another."""
+    import random
+    import threading
+
+    stored = index_mod.load(seeds_settings.index, seeds_settings.docs)
+    table = stored.passages
+    table.CACHE = 6  # prune on nearly every call: the race the bot's threads would meet
+    expected = [(p.source, p.line_start) for p in stored.passages]
+    errors: list[BaseException] = []
+
+    def reader(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(300):
+                rows = rng.sample(range(len(table)), 5)
+                got = [(p.source, p.line_start) for p in table.many(rows)]
+                assert got == [expected[r] for r in rows]
+        except BaseException as exc:  # collected: an exception in a thread would go unseen
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
