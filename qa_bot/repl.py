@@ -5,6 +5,7 @@ When standard input is not a terminal it reads one question per line, so it can 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -153,13 +154,31 @@ def _loop(settings: Settings, retriever, console, history: bool) -> int:
         markup=False,
         style="dim",
     )
-    while True:
-        try:
-            line = prompt.prompt("? ")
-        except KeyboardInterrupt:
-            break  # Ctrl-C leaves cleanly too
-        except EOFError:
-            break
-        if not session.handle(line):
-            break
+    with _logs_above_the_prompt():
+        while True:
+            try:
+                line = prompt.prompt("? ")
+            except KeyboardInterrupt:
+                break  # Ctrl-C leaves cleanly too
+            except EOFError:
+                break
+            if not session.handle(line):
+                break
     return 0
+
+
+@contextlib.contextmanager
+def _logs_above_the_prompt():
+    """Log lines from other threads (`--watch` updates) are drawn above the prompt, never inside
+    the line being typed: the log handlers write through prompt_toolkit's stdout proxy meanwhile."""
+    from prompt_toolkit.patch_stdout import StdoutProxy
+
+    proxy = StdoutProxy(raw=True)
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
+    old = [h.setStream(proxy) for h in handlers]
+    try:
+        yield
+    finally:
+        for h, stream in zip(handlers, old):
+            h.setStream(stream)
+        proxy.close()

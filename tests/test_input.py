@@ -278,3 +278,56 @@ def test_real_terminal_repl_keeps_history_per_index_or_none(seeds_settings, retr
     files[0].unlink()
     _pty_repl(env, "--no-history")
     assert list(path.iterdir()) == []
+
+
+def test_watch_log_lines_are_drawn_above_the_prompt_on_a_real_terminal(tmp_path):
+    """`repl --watch`: an update's log line never lands inside the question being typed; the prompt
+    and the half-typed question are drawn again below it."""
+    import pty
+    import select
+    import time
+
+    docs, index = tmp_path / "docs", tmp_path / "index"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The lighthouse keeper rings the bell at dawn.\n", encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TERM="xterm", QA_BOT_WATCH_INTERVAL="0.5",
+               XDG_STATE_HOME=str(tmp_path / "state"))
+    assert _cli(["index", "--docs", str(docs), "--index", str(index), "-q"], env).returncode == 0
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(sys.executable, [sys.executable, "-m", "qa_bot.cli", "repl", "--watch", "--docs", str(docs),
+                                   "--index", str(index)], env)
+    output, step, deadline = b"", 0, time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            if step == 0 and b"leave" in output and output.endswith(b"\x1b[?25h"):  # the prompt is drawn
+                os.write(fd, b"who rings the bell")  # typed, not yet sent
+                step = 1
+            elif step == 1 and b"rings the bell" in output:
+                (docs / "b.txt").write_text("The walrus sleeps on the northern rocks.\n", encoding="utf-8")
+                step = 2
+            elif step == 2 and b"index updated" in output and b"who rings the bell" in output.split(b"index updated")[-1]:
+                os.write(fd, b"\r")
+                step = 3
+            elif step == 3 and b"lighthouse" in output.split(b"index updated")[-1]:
+                os.write(fd, b":quit\r")
+                step = 4
+    finally:
+        if step < 4:
+            os.kill(pid, 9)
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert step == 4, output[-3000:]
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    before = output.split(b"index updated")[0]
+    typed = before[before.rfind(b"rings the bell"):]
+    assert b"\x1b[J" in typed, typed  # the half-typed line is erased before the log line, then drawn again
