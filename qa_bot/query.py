@@ -31,7 +31,8 @@ _META_AUTHOR = re.compile(
     re.IGNORECASE,
 )
 _META_DATE = re.compile(
-    r"\b(?:when|what date|which date|what day|date)\b.{0,60}\b(?:published|written|posted|issued|released|dated|date[d]?|came out|appear(?:ed)?)\b",
+    r"\b(?:when|what date|which date|what day|date)\b.{0,60}\b(?:published|written|posted|issued|released|dated|date[d]?|came out|appear(?:ed)?)\b"
+    r"|\bwhere\b.{0,60}\bdated\b|\bdateline\b",  # a dateline holds the place and the date
     re.IGNORECASE,
 )
 _META_TITLE = re.compile(

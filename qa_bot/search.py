@@ -55,10 +55,20 @@ def title_page_fits(p: Passage, meta: str) -> bool:
     if p.paragraph != 1 or getattr(p, "page", None) not in (None, 1):
         return False
     if meta == "author":
-        return bool(NAME.search(p.text))
+        return bool(NAME.search(p.text)) and not is_prose(p.text)
     if meta == "date":
         return bool(DATE.search(p.text))
     return False
+
+
+def is_prose(text: str, words: int = 25) -> bool:
+    """Whether a passage opens with running prose rather than a title page or byline: a title,
+    names and affiliations are mostly capitalised words; "Kim Jong Un, general secretary of the
+    Workers' Party ... paid an official visit" is a sentence that merely starts with a name."""
+    head = re.findall(r"[^\W\d_][\w'’∗*-]*", text)[:words]
+    if len(head) < 8:
+        return False
+    return sum(w[0].isupper() for w in head) / len(head) < 0.6
 
 
 def has_meta_field(p: Passage, meta: str) -> bool:

@@ -27,6 +27,17 @@ def test_question_types_and_scripts():
     assert query.meta_type("When was the press statement published?") == "date"
     assert query.meta_type("What is the article called?") == "title"
     assert query.meta_type("What did the ambassador say about trade?") == ""
+    assert query.meta_type("where was the press statement by Im Chon Il dated?") == "date"  # a dateline
+
+
+def test_a_title_page_names_its_authors_but_a_sentence_that_starts_with_a_name_does_not():
+    from qa_bot.search import is_prose
+
+    assert not is_prose("NIST Special Publication 800-207 Zero Trust Architecture Scott Rose Oliver Borchert Stu Mitchell")
+    assert not is_prose("Massively Multilingual Transfer for NER Afshin Rahimi∗ Yuan Li∗ Trevor Cohn School of Computing "
+                        "and Information Systems The University of Melbourne")
+    assert is_prose("Kim Jong Un, general secretary of the Workers’ Party of Korea and president of the State Affairs of "
+                    "the Democratic People’s Republic of Korea, paid an official visit to the Russian Federation")
     assert query.script_of("Как зовут посла России?") == "cyrillic"
     assert query.script_of("러시아 대사의 이름은?") == "hangul"
     assert query.script_of("Who is the ambassador?") == "latin"
