@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .lexical import passage_text
+from .lexical import TOKEN, passage_text
 from .query import DATE, NAME, NUMBER, has_type
 
 _NUMBER = re.compile(r"\d+(?:[.,/:-]\d+)*")
@@ -87,12 +87,8 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
     text = p.text
     numbers = set(_NUMBER.findall(info.text))
     # A number or a name the question asks about that no (visible) passage mentions at all.
-    counts = corpus_numbers(retriever) if numbers else {}  # the one-off scan only when it matters
-    hidden_numbers: dict[str, int] = {}
-    for h in hidden:
-        for n in set(_NUMBER.findall(passage_text(retriever.passages[int(h)]))):
-            hidden_numbers[n] = hidden_numbers.get(n, 0) + 1
-    number_absent = any(counts.get(n, 0) <= hidden_numbers.get(n, 0) for n in numbers)
+    number_absent = any(number_passages(lex, n) <= sum(_holds_number(lex, n, retriever.passages[int(h)]) for h in hidden)
+                        for n in numbers)
     names = [t for w in _NAME_WORD.findall(" " + info.text[1:]) for t in lex.tokens(w)]
     name_absent = any(t not in in_corpus for t in names)
     shown = " ".join(filter(None, [text, p.title, p.date, author]))
@@ -150,16 +146,19 @@ def off_topic(r, retriever) -> bool:
     return bool(terms) and len(covered) <= OFF_TOPIC_COVERED * len(terms) and dense < OFF_TOPIC_DENSE
 
 
-def corpus_numbers(retriever) -> dict[str, int]:
-    """How many passages mention each number (built once per retriever, on first need)."""
-    found = getattr(retriever, "_numbers", None)
-    if found is None:
-        found = {}
-        for p in retriever.passages:  # streamed in row order
-            for n in set(_NUMBER.findall(passage_text(p))):
-                found[n] = found.get(n, 0) + 1
-        retriever._numbers = found
-    return found
+def number_passages(lex, number: str) -> int:
+    """How many passages mention a number, from the lexical index ("12.5" by its part "12"; a lone
+    digit counts as everywhere): one term lookup, whatever the corpus size."""
+    parts = TOKEN.findall(number)
+    if not parts:
+        return 1 << 62
+    df = lex.doc_freqs(parts)
+    return min(df.get(t, 0) for t in parts)
+
+
+def _holds_number(lex, number: str, p) -> bool:
+    parts = TOKEN.findall(number)
+    return bool(parts) and set(parts) <= set(lex.tokens(passage_text(p)))
 
 
 @dataclass(frozen=True)
