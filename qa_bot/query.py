@@ -111,6 +111,23 @@ def meta_type(question: str) -> str:
     return ""
 
 
+_COUNTED = re.compile(r"\bhow (?:many|much)\s+(?:of\s+(?:the\s+|these\s+|those\s+|its\s+|their\s+)?)?([^\W\d_][\w'-]*)(?:\s+([^\W\d_][\w'-]*))?", re.IGNORECASE)
+_NOT_COUNTED = frozenset("""do does did is are was were has have had must can could will would should shall may might
+of in at on for to per the it they we you i there a an this that these those""".split())
+
+
+def counted(question: str) -> list[str]:
+    """What a how-many / how-much question counts: the words after it, up to a verb or preposition
+    ("How many guests attended ..." -> guests, attended; "how much does it cost" -> nothing)."""
+    m = _COUNTED.search(question)
+    words: list[str] = []
+    for w in m.groups() if m else ():
+        if not w or w.lower() in _NOT_COUNTED:
+            break
+        words.append(w)
+    return words
+
+
 def analyse(question: str) -> QuestionInfo:
     text = strip_filler(question)
     return QuestionInfo(text=text, answer_type=answer_type(text), meta=meta_type(text), script=script_of(question))

@@ -35,6 +35,7 @@ NAV_PENALTY = 0.05  # taken from a navigation passage (table of contents, "more 
 BONUS_DEPTH = 30
 META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
 TITLE_PAGE = True  # a who-wrote / when-published question without the field on top: the document's opening passage first
+COUNTS_NEED_NUMBERS = True  # "related" when no top sentence puts what a how-many question counts next to a number
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
 
@@ -378,6 +379,8 @@ class Retriever:
 
         if OFF_TOPIC_GUARD and verdict.off_topic(r, self):
             return "none", 0.0
+        if COUNTS_NEED_NUMBERS and r.info.answer_type == "number" and verdict.uncounted(r, self):
+            return "related", 0.0
         first = self.passages[int(r.rows[0])]
         if r.info.meta and META_ANSWERS and (has_meta_field(first, r.info.meta)
                                              or (TITLE_PAGE and title_page_fits(first, r.info.meta))):

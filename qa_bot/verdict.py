@@ -146,6 +146,29 @@ def off_topic(r, retriever) -> bool:
     return bool(terms) and len(covered) <= OFF_TOPIC_COVERED * len(terms) and dense < OFF_TOPIC_DENSE
 
 
+def uncounted(r, retriever, depth: int = 3) -> bool:
+    """A how-many question whose top passages never put what it counts next to a number: about the
+    same things, but not the answer ("How many soldiers did the DPRK send?" over texts that mention
+    soldiers and numbers, never together). Checked sentence by sentence in the top `depth` passages."""
+    from .documents import split_sentences
+    from .query import counted
+
+    lex = retriever.lexical
+    words = counted(r.info.text)
+    if not words or len(r.rows) == 0:
+        return False
+    want = {t for w in words for t in lex.tokens(retriever.respell(w))}
+    if not want:
+        return False
+    asked = {w.lower() for w in re.findall(r"\w+", r.info.text)}
+    for row in r.rows[:depth]:
+        for sentence in split_sentences(retriever.passages[int(row)].text):
+            if want & set(lex.tokens(sentence)) and any(
+                    any(w.lower() not in asked for w in re.findall(r"\w+", m.group())) for m in NUMBER.finditer(sentence)):
+                return False
+    return True
+
+
 def number_passages(lex, number: str) -> int:
     """How many passages mention a number, from the lexical index ("12.5" by its part "12"; a lone
     digit counts as everywhere): one term lookup, whatever the corpus size."""

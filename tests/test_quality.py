@@ -198,3 +198,15 @@ def test_navigation_passages_rank_below_equal_article_text(retriever):
     for i, kind in zip(top, kinds):
         expected = fused[i] - (search.NAV_PENALTY if kind == "navigation" else 0.0)
         assert abs(r.score[i] - expected) < 1e-5, (kind, r.score[i], expected)
+
+
+def test_a_count_without_a_number_next_to_what_it_counts_is_only_related(retriever):
+    from qa_bot import query
+
+    assert query.counted("How many guests attended the reception?") == ["guests", "attended"]
+    assert query.counted("how much does it cost to fly?") == []
+    assert query.counted("How many of the plaques were installed?") == ["plaques"]
+    # the seeds speak of soldiers and of numbers, never of a number of soldiers sent
+    assert retriever.ask("How many soldiers did the DPRK send to Russia?").verdict == "related"
+    # "the two leaders have held three summit meetings": the count sits next to what is counted
+    assert retriever.ask("How many summit meetings have the two leaders held?").verdict == "answered"
