@@ -32,11 +32,13 @@ _META_AUTHOR = re.compile(
 )
 _META_DATE = re.compile(
     r"\b(?:when|what date|which date|what day|date)\b.{0,60}\b(?:published|written|posted|issued|released|dated|date[d]?|came out|appear(?:ed)?)\b"
-    r"|\bwhere\b.{0,60}\bdated\b|\bdateline\b",  # a dateline holds the place and the date
+    r"|\bwhere\b.{0,60}\bdated\b|\bdateline\b"  # a dateline holds the place and the date
+    r"|\bwhat(?:'s| is) the date (?:on|of)\b|\bwhat date is (?:on|of)\b",
     re.IGNORECASE,
 )
 _META_TITLE = re.compile(
-    r"\b(?:title|headline|what is (?:it|this|the (?:article|document|page|statement|report|letter|text|file))(?: \w+)? (?:called|named|titled))\b",
+    r"\b(?:title|headline|what(?:'s| is) (?:it|this|the (?:[\w'-]+ )?(?:article|document|page|statement|report|letter|text|file"
+    r"|paper|post|chapter|book|guide|speech|word|message|publication|standard))(?: \w+)? (?:called|named|titled))\b",
     re.IGNORECASE,
 )
 

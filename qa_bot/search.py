@@ -34,6 +34,7 @@ META_BONUS = 0.0  # added to a header/signature passage for a question about the
 NAV_PENALTY = 0.05  # taken from a navigation passage (table of contents, "more articles" list): never the answer itself
 BONUS_DEPTH = 30
 META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
+TITLED_DOCUMENT = True  # a metadata question naming a document by its title: that document's header/signature first
 TITLE_PAGE = True  # a who-wrote / when-published question without the field on top: the document's opening passage first
 COUNTS_NEED_NUMBERS = True  # "related" when no top sentence puts what a how-many question counts next to a number
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
@@ -301,10 +302,45 @@ class Retriever:
                 score = self.alpha * self._blend(cos, sent) + (1 - self.alpha) * lex_c
         score = np.asarray(score, dtype=np.float32) + self._bonus(cand, score, info)
         order = np.argsort(-score, kind="stable")
+        if info.meta and TITLED_DOCUMENT and len(order):
+            order, score = self._titled_document_first(cand, score, order, info, text)
         if info.meta and TITLE_PAGE and len(order):
             order, score = self._title_page_first(cand, score, order, info.meta)
         pick = (lambda a: None if a is None else a[order])
         return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info)
+
+    def _titled_document_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, info: QuestionInfo,
+                               text: str):
+        """A metadata question that names a document by its title ("who signed the press statement")
+        is answered from that document: among the top candidates, the document whose title holds
+        most of the question's topic terms (IDF-weighted, at least half, clearly more than the top
+        passage's document) goes first, with its passage that carries the field asked for (its
+        header or signature) when it has one. That passage takes the top score, at least the floor."""
+        from .verdict import QUESTION_WORDS
+
+        lex = self.lexical
+        skip = set(lex.tokens(" ".join(QUESTION_WORDS)))
+        terms = [t for t in lex.tokens(text) if t not in skip]
+        if not terms:
+            return order, score
+        weights = dict(zip(terms, lex.term_idfs(terms)))
+        total = sum(weights.values()) or 1.0
+        top = order[:BONUS_DEPTH]
+        passages = self.passages.many([int(cand[i]) for i in top]) if hasattr(self.passages, "many") else \
+            [self.passages[int(cand[i])] for i in top]
+        cover: dict[str, float] = {}
+        for p in passages:
+            if p.source not in cover:
+                have = set(lex.tokens(p.title or ""))
+                cover[p.source] = sum(w for t, w in weights.items() if t in have) / total
+        best = max(cover, key=lambda s: cover[s])  # ties: the best-ranked document (dicts keep order)
+        if cover[best] < 0.5 or (best != passages[0].source and cover[best] < cover[passages[0].source] + 0.2):
+            return order, score
+        mine = [j for j, p in enumerate(passages) if p.source == best]
+        j = next((j for j in mine if meta_fits(passages[j], info.meta)), mine[0])
+        score = score.copy()
+        score[top[j]] = max(float(score[order[0]]), self.threshold)
+        return np.concatenate([[top[j]], np.delete(order, j)]), score
 
     def _title_page_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, meta: str):
         """For "who wrote it" / "when was it published": when the best passage does not carry the

@@ -210,3 +210,14 @@ def test_a_count_without_a_number_next_to_what_it_counts_is_only_related(retriev
     assert retriever.ask("How many soldiers did the DPRK send to Russia?").verdict == "related"
     # "the two leaders have held three summit meetings": the count sits next to what is counted
     assert retriever.ask("How many summit meetings have the two leaders held?").verdict == "answered"
+
+
+def test_a_metadata_question_naming_a_document_by_its_title_is_answered_from_it(retriever):
+    a = retriever.ask("who signed the press statement", k=1)
+    assert a.verdict == "answered" and a.hits[0].passage.source.startswith("003_")
+    assert "Im Chon Il" in a.hits[0].passage.author
+    a = retriever.ask("who wrote the welcome word", k=1)  # the signature under it, not the embassy's front page
+    assert a.verdict == "answered" and a.hits[0].passage.source.startswith("001_") and a.hits[0].passage.kind == "signature"
+    # the 2023 article names no author: its passages are shown, not claimed as the answer
+    a = retriever.ask("who published the big landmark article", k=1)
+    assert a.verdict != "answered" and a.hits[0].passage.source.startswith("004_")
