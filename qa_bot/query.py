@@ -113,21 +113,53 @@ def meta_type(question: str) -> str:
     return ""
 
 
-_COUNTED = re.compile(r"\bhow (?:many|much)\s+(?:of\s+(?:the\s+|these\s+|those\s+|its\s+|their\s+)?)?([^\W\d_][\w'-]*)(?:\s+([^\W\d_][\w'-]*))?", re.IGNORECASE)
+_COUNTED = re.compile(
+    r"\bhow (?:many|much)\s+(?:of\s+(?:the\s+|these\s+|those\s+|its\s+|their\s+)?)?([^\W\d_][\w'-]*)(?:\s+([^\W\d_][\w'-]*))?"
+    r"|\bwhat (?:was |is |were |are )?the (?:value|amount|number|volume|total|size|cost|price|share|percentage) of\s+"
+    r"(?:the\s+)?([^\W\d_][\w'-]*)(?:\s+([^\W\d_][\w'-]*))?",
+    re.IGNORECASE)
 _NOT_COUNTED = frozenset("""do does did is are was were has have had must can could will would should shall may might
-of in at on for to per the it they we you i there a an this that these those""".split())
+of in at on for to per the it they we you i there a an this that these those between by from with""".split())
+_MONEY_QUESTION = re.compile(r"\b(?:cost|costs|price|fee|fees|spend|spent|pay|paid|worth|budget|revenue)\b"
+                             r"|\bthe value of\b", re.IGNORECASE)
+MONEY = re.compile(r"[$€£¥₽]\s?\d|\d\s?(?:%|percent\b)|\b\d[\d.,]*\s*(?:thousand|million|billion|trillion)?\s*"
+                   r"(?:dollars?|euros?|pounds?|rubles?|roubles?|yuan|won|usd|eur|rub)\b", re.IGNORECASE)
+DURATION = re.compile(r"\b(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+                      r"fifty|several|few|many|a|an)[\s-]+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?)\b",
+                      re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """What a quantity question asks for: the words it counts (may be empty) and the kind of number."""
+
+    words: tuple[str, ...]
+    unit: str  # "number", "money" or "duration"
+
+
+def quantity(question: str) -> Quantity | None:
+    """A how-many / how-much / how-long / what-was-the-value-of question, or None.
+
+    ("How many guests attended ..." -> guests, attended; "how long did the ride take" -> a duration;
+    "how much does it cost" -> an amount of money.)"""
+    m = _COUNTED.search(question)
+    if m:
+        words: list[str] = []
+        groups = m.groups()[:2] if m.group(1) else m.groups()[2:]
+        for w in groups:
+            if not w or w.lower() in _NOT_COUNTED:
+                break
+            words.append(w)
+        return Quantity(tuple(words), "money" if _MONEY_QUESTION.search(question) else "number")
+    if re.search(r"\bhow long\b", question, re.IGNORECASE):
+        return Quantity((), "duration")
+    return None
 
 
 def counted(question: str) -> list[str]:
-    """What a how-many / how-much question counts: the words after it, up to a verb or preposition
-    ("How many guests attended ..." -> guests, attended; "how much does it cost" -> nothing)."""
-    m = _COUNTED.search(question)
-    words: list[str] = []
-    for w in m.groups() if m else ():
-        if not w or w.lower() in _NOT_COUNTED:
-            break
-        words.append(w)
-    return words
+    """The words a quantity question counts ("How many guests attended" -> guests, attended)."""
+    q = quantity(question)
+    return list(q.words) if q else []
 
 
 def analyse(question: str) -> QuestionInfo:

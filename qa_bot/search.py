@@ -415,7 +415,7 @@ class Retriever:
 
         if OFF_TOPIC_GUARD and verdict.off_topic(r, self):
             return "none", 0.0
-        if COUNTS_NEED_NUMBERS and r.info.answer_type == "number" and verdict.uncounted(r, self):
+        if COUNTS_NEED_NUMBERS and verdict.uncounted(r, self):
             return "related", 0.0
         first = self.passages[int(r.rows[0])]
         if r.info.meta and META_ANSWERS and (has_meta_field(first, r.info.meta)

@@ -147,24 +147,31 @@ def off_topic(r, retriever) -> bool:
 
 
 def uncounted(r, retriever, depth: int = 3) -> bool:
-    """A how-many question whose top passages never put what it counts next to a number: about the
-    same things, but not the answer ("How many soldiers did the DPRK send?" over texts that mention
-    soldiers and numbers, never together). Checked sentence by sentence in the top `depth` passages."""
+    """A quantity question whose top passages never put what it counts next to a number of the
+    kind it wants: about the same things, but not the answer ("How many soldiers did the DPRK
+    send?" over texts that mention soldiers and numbers, never together; "how long did the train
+    ride take?" with no duration; "how much does it cost?" with no amount). Checked sentence by
+    sentence in the top `depth` passages; a question that names nothing to count needs one of
+    its topic terms in that sentence instead."""
     from .documents import split_sentences
-    from .query import counted
+    from .query import DURATION, MONEY, quantity
 
-    lex = retriever.lexical
-    words = counted(r.info.text)
-    if not words or len(r.rows) == 0:
+    q = quantity(r.info.text)
+    if q is None or len(r.rows) == 0:
         return False
-    want = {t for w in words for t in lex.tokens(retriever.respell(w))}
+    lex = retriever.lexical
+    if q.words:
+        want = {t for w in q.words for t in lex.tokens(retriever.respell(w))}
+    else:
+        want = set(covered_terms(r, retriever)[0])
     if not want:
         return False
     asked = {w.lower() for w in re.findall(r"\w+", r.info.text)}
+    pattern = {"money": MONEY, "duration": DURATION}.get(q.unit, NUMBER)
     for row in r.rows[:depth]:
         for sentence in split_sentences(retriever.passages[int(row)].text):
             if want & set(lex.tokens(sentence)) and any(
-                    any(w.lower() not in asked for w in re.findall(r"\w+", m.group())) for m in NUMBER.finditer(sentence)):
+                    any(w.lower() not in asked for w in re.findall(r"\w+", m.group())) for m in pattern.finditer(sentence)):
                 return False
     return True
 

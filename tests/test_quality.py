@@ -206,6 +206,12 @@ def test_a_count_without_a_number_next_to_what_it_counts_is_only_related(retriev
     assert query.counted("How many guests attended the reception?") == ["guests", "attended"]
     assert query.counted("how much does it cost to fly?") == []
     assert query.counted("How many of the plaques were installed?") == ["plaques"]
+    assert query.quantity("What was the value of trade in 2019?") == query.Quantity(("trade",), "money")
+    assert query.quantity("how long did the train ride take?") == query.Quantity((), "duration")
+    assert query.quantity("How many bytes does each Unicode scalar value take?").unit == "number"
+    assert query.quantity("Where did they meet?") is None
+    assert query.DURATION.search("the journey took nine days") and not query.DURATION.search("in 2019")
+    assert query.MONEY.search("it costs $5") and query.MONEY.search("15 million rubles") and not query.MONEY.search("5 bytes")
     # the seeds speak of soldiers and of numbers, never of a number of soldiers sent
     assert retriever.ask("How many soldiers did the DPRK send to Russia?").verdict == "related"
     # "the two leaders have held three summit meetings": the count sits next to what is counted
