@@ -6,7 +6,7 @@ Scoring lives here; reading files lives in documents.py and drawing answers in r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from .documents import Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import Lexical, passage_text
-from .query import DATE, NAME, QuestionInfo, analyse, has_type
+from .query import DATE, NAME, QuestionInfo, analyse, answer_type, has_type, meta_type
 
 MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
@@ -274,6 +274,8 @@ class Retriever:
         """
         info = info or analyse(question)
         text = self.respell(info.text)
+        if text != info.text and not (info.meta and info.answer_type):  # "who sined it" asks who signed it
+            info = replace(info, meta=info.meta or meta_type(text), answer_type=info.answer_type or answer_type(text))
         n = len(self.passages)
         empty = np.zeros(0, dtype=np.float32)
         if n == 0:
