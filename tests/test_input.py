@@ -234,20 +234,20 @@ def test_help_says_where_history_is(retriever, tmp_path):
     assert "not kept" in buffer.getvalue()
 
 
-def _pty_repl(env: dict, *args: str) -> str:
-    """Drive `qa-bot repl` on a real pseudo-terminal: ask one question, then leave."""
+def _on_pty(args: list[str], env: dict, steps: list, timeout: float = 120) -> tuple[bytes, int]:
+    """Run `qa-bot ARGS` on a real pseudo-terminal; each step is (condition on the output so far,
+    action on the terminal), taken in order. Returns the output and how many steps were taken."""
     import pty
     import select
     import time
 
     pid, fd = pty.fork()
-    if pid == 0:  # the child: the REPL on the terminal
-        os.execve(sys.executable, [sys.executable, "-m", "qa_bot.cli", "repl", *args], env)
-    output, sent, deadline = b"", 0, time.monotonic() + 120
-    script = [b"Where did Kim Jong Un meet Putin in 2019?\r", b":help\r", b":quit\r"]
+    if pid == 0:  # the child: qa-bot on the terminal
+        os.execve(sys.executable, [sys.executable, "-m", "qa_bot.cli", *args], env)
+    output, done, deadline = b"", 0, time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
+            ready, _, _ = select.select([fd], [], [], 0.1)
             if ready:
                 try:
                     chunk = os.read(fd, 65536)
@@ -256,14 +256,28 @@ def _pty_repl(env: dict, *args: str) -> str:
                 if not chunk:
                     break
                 output += chunk
-            marks = (b"? ", b"Vladivostok", b"History of questions")
-            if sent < len(script) and output.count(marks[0]) > sent and (sent == 0 or marks[sent] in output):
-                os.write(fd, script[sent])
-                sent += 1
+            if done < len(steps) and steps[done][0](output):
+                steps[done][1](fd)
+                done += 1
     finally:
+        if done < len(steps):
+            os.kill(pid, 9)
         _, status = os.waitpid(pid, 0)
         os.close(fd)
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, output[-2000:]
+    assert done == len(steps) and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, output[-3000:]
+    return output, done
+
+
+def _pty_repl(env: dict, *args: str) -> str:
+    """Drive `qa-bot repl` on a real pseudo-terminal: ask one question, then leave."""
+    def send(data: bytes):
+        return lambda fd: os.write(fd, data)
+
+    output, _ = _on_pty(["repl", *args], env, [
+        (lambda out: out.count(b"? ") > 0, send(b"Where did Kim Jong Un meet Putin in 2019?\r")),
+        (lambda out: out.count(b"? ") > 1 and b"Vladivostok" in out, send(b":help\r")),
+        (lambda out: out.count(b"? ") > 2 and b"History of questions" in out, send(b":quit\r")),
+    ])
     return output.decode("utf-8", "replace")
 
 
@@ -283,51 +297,21 @@ def test_real_terminal_repl_keeps_history_per_index_or_none(seeds_settings, retr
 def test_watch_log_lines_are_drawn_above_the_prompt_on_a_real_terminal(tmp_path):
     """`repl --watch`: an update's log line never lands inside the question being typed; the prompt
     and the half-typed question are drawn again below it."""
-    import pty
-    import select
-    import time
-
     docs, index = tmp_path / "docs", tmp_path / "index"
     docs.mkdir()
     (docs / "a.txt").write_text("The lighthouse keeper rings the bell at dawn.\n", encoding="utf-8")
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), TERM="xterm", QA_BOT_WATCH_INTERVAL="0.5",
                XDG_STATE_HOME=str(tmp_path / "state"))
     assert _cli(["index", "--docs", str(docs), "--index", str(index), "-q"], env).returncode == 0
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(sys.executable, [sys.executable, "-m", "qa_bot.cli", "repl", "--watch", "--docs", str(docs),
-                                   "--index", str(index)], env)
-    output, step, deadline = b"", 0, time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.1)
-            if ready:
-                try:
-                    chunk = os.read(fd, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            if step == 0 and b"leave" in output and output.endswith(b"\x1b[?25h"):  # the prompt is drawn
-                os.write(fd, b"who rings the bell")  # typed, not yet sent
-                step = 1
-            elif step == 1 and b"rings the bell" in output:
-                (docs / "b.txt").write_text("The walrus sleeps on the northern rocks.\n", encoding="utf-8")
-                step = 2
-            elif step == 2 and b"index updated" in output and b"who rings the bell" in output.split(b"index updated")[-1]:
-                os.write(fd, b"\r")
-                step = 3
-            elif step == 3 and b"lighthouse" in output.split(b"index updated")[-1]:
-                os.write(fd, b":quit\r")
-                step = 4
-    finally:
-        if step < 4:
-            os.kill(pid, 9)
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    assert step == 4, output[-3000:]
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    after = (lambda out: out.split(b"index updated")[-1])
+    output, _ = _on_pty(["repl", "--watch", "--docs", str(docs), "--index", str(index)], env, [
+        (lambda out: b"leave" in out and out.endswith(b"\x1b[?25h"),  # the prompt is drawn
+         lambda fd: os.write(fd, b"who rings the bell")),  # typed, not yet sent
+        (lambda out: b"rings the bell" in out,
+         lambda fd: (docs / "b.txt").write_text("The walrus sleeps on the northern rocks.\n", encoding="utf-8")),
+        (lambda out: b"index updated" in out and b"who rings the bell" in after(out), lambda fd: os.write(fd, b"\r")),
+        (lambda out: b"lighthouse" in after(out), lambda fd: os.write(fd, b":quit\r")),
+    ], timeout=60)
     before = output.split(b"index updated")[0]
     typed = before[before.rfind(b"rings the bell"):]
     assert b"\x1b[J" in typed, typed  # the half-typed line is erased before the log line, then drawn again
