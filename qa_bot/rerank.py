@@ -24,7 +24,7 @@ DEPTH = 20  # candidates re-ranked (after fusion and bonuses); the rest keep the
 
 FEATURES = (
     "fused", "cos", "sent", "lex", "log_rank",
-    "cov", "sent_cov", "pairs", "sent_pairs", "section_cov",
+    "cov", "sent_cov", "sent_pairs", "section_cov",
     "typed", "header", "navigation", "table", "meta_fit",
     "top_sent", "top_lex",
 )
@@ -41,15 +41,6 @@ def _pair_share(qpairs: set[tuple[str, str]], have: set[tuple[str, str]]) -> flo
     return sum(p in have or (p[1], p[0]) in have for p in qpairs) / len(qpairs)
 
 
-@dataclass(frozen=True)
-class _Terms:
-    """What the features need of one passage, independent of the question."""
-
-    sentences: list[list[str]]  # terms of each sentence
-    terms: frozenset[str]  # of title, date, author and text (what BM25 sees)
-    pairs: frozenset[tuple[str, str]]  # adjacent terms, in the order BM25 sees them
-
-
 def _cached(retriever, name: str, limit: int) -> dict:
     """A per-retriever memo (a retriever serves one index generation, so rows never change meaning)."""
     cache = retriever.__dict__.setdefault(name, {})
@@ -58,18 +49,20 @@ def _cached(retriever, name: str, limit: int) -> dict:
     return cache
 
 
-def _terms_of(retriever, row: int, p, analyzer) -> _Terms:
-    """A passage's terms, sentence by sentence, and its adjacent pairs. Memoised by row: a passage
-    tokenised once serves every later question."""
-    cache = _cached(retriever, "_rerank_terms", 5000)
-    found = cache.get(row)
+def _sentence_terms(retriever, row: int, text: str, count: int, best: int, analyzer):
+    """Terms and adjacent term pairs of one sentence of a passage (the whole passage when it has
+    one), memoised by (row, sentence): a sentence tokenised once serves every later question."""
+    cache = _cached(retriever, "_rerank_sentences", 20_000)
+    key = (row, best)
+    found = cache.get(key)
     if found is None:
-        from .documents import split_sentences
+        if count > 1:
+            from .documents import split_sentences
 
-        extra = " ".join(x for x in (p.title, p.date, getattr(p, "author", None)) if x)
-        sentences = [analyzer.terms(part) for part in split_sentences(p.text)]
-        seq = analyzer.terms(extra) + [t for part in sentences for t in part]
-        found = cache[row] = _Terms(sentences, frozenset(seq), frozenset(zip(seq, seq[1:])))
+            parts = split_sentences(text)
+            text = parts[best] if len(parts) == count else text
+        terms = analyzer.terms(text)
+        found = cache[key] = (frozenset(terms), frozenset(zip(terms, terms[1:])))
     return found
 
 
@@ -87,33 +80,35 @@ def features(retriever, rows: np.ndarray, score: np.ndarray, cos: np.ndarray, se
              info, qvec: np.ndarray | None, text: str | None = None, typed: np.ndarray | None = None) -> np.ndarray:
     """One row of FEATURES per candidate (rows best first by fused score). `text`: the question as
     scored (filler stripped, respelt; default info.text); `typed`: whether each candidate holds
-    what a typed question asks for (computed here when not given)."""
+    what a typed question asks for (computed here when not given).
+
+    Passage coverage comes from the BM25 postings and only the best sentence is tokenised, so
+    a question costs about 20 short tokenisations (fewer when the sentences were seen before).
+    """
     from .search import meta_fits
 
     lexical = retriever.lexical
     analyzer = lexical.analyzer
     qseq = analyzer.terms(text or info.text)
     qterms = list(dict.fromkeys(qseq))
-    idf = dict(zip(qterms, lexical.term_idfs(qterms)))
-    total = sum(idf.values())
+    weights = np.asarray(lexical.term_idfs(qterms), dtype=np.float64)
+    idf = dict(zip(qterms, weights.tolist()))
+    total = float(weights.sum())
     qpairs = {p for p in zip(qseq, qseq[1:]) if p[0] != p[1]}
     n = len(rows)
     rows = np.asarray(rows, dtype=np.int64)
+    cov = lexical.presence(qterms, rows) @ weights / total if total > 0 else np.zeros(n)
     many = getattr(retriever.passages, "many", None)
     passages = many([int(r) for r in rows]) if many else [retriever.passages[int(r)] for r in rows]
     found = retriever._sentence_sims(rows, qvec) if qvec is not None else None
-    counts = retriever.index.sentence_counts[rows] if found is not None else None
+    counts = retriever.index.sentence_counts[rows] if found is not None else np.ones(n, dtype=np.int64)
     out = np.zeros((n, len(FEATURES)), dtype=np.float64)
     start = 0
     for i, p in enumerate(passages):
-        pt = _terms_of(retriever, int(rows[i]), p, analyzer)
-        sentence_terms, sentence_pairs = pt.terms, pt.pairs  # a passage of one sentence
-        if found is not None:
-            c = int(counts[i])
-            if c > 1 and len(pt.sentences) == c:
-                best = pt.sentences[int(np.argmax(found[0][start:start + c]))]
-                sentence_terms, sentence_pairs = set(best), set(zip(best, best[1:]))
-            start += c
+        c = int(counts[i])
+        best = int(np.argmax(found[0][start:start + c])) if found is not None and c > 1 else 0
+        start += c
+        sentence_terms, sentence_pairs = _sentence_terms(retriever, int(rows[i]), p.text, c, best, analyzer)
         kind = getattr(p, "kind", "text")
         if typed is not None:
             has = bool(typed[i])
@@ -121,8 +116,7 @@ def features(retriever, rows: np.ndarray, score: np.ndarray, cos: np.ndarray, se
             has = bool(info.answer_type) and has_type(p.text, info.answer_type, info.text, retriever.is_rare)
         out[i] = (
             score[i], cos[i], sent[i], lex[i], math.log1p(i),
-            _coverage(idf, total, pt.terms), _coverage(idf, total, sentence_terms),
-            _pair_share(qpairs, pt.pairs), _pair_share(qpairs, sentence_pairs),
+            cov[i], _coverage(idf, total, sentence_terms), _pair_share(qpairs, sentence_pairs),
             _coverage(idf, total, _heading_terms(retriever, p, analyzer)),
             float(has), float(kind == "header"), float(kind == "navigation"), float(kind == "table"),
             float(bool(info.meta) and meta_fits(p, info.meta)),
