@@ -290,6 +290,38 @@ class Lexical:
         last = int(np.searchsorted(self.pids, seg.pids[-1], side="right"))
         return first if last - first == len(seg.pids) else None
 
+    def presence(self, terms: list[str], rows: np.ndarray) -> np.ndarray:
+        """Whether each of the given rows holds each term (rows x terms, bool), read from the
+        postings (documents ascend within a term): no passage text is tokenised again."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros((len(rows), len(terms)), dtype=bool)
+        known = {t: i for t, i in self.lookup(list(dict.fromkeys(terms))).items() if i < len(self.df) and self.df[i] > 0}
+        if not known or not len(rows):
+            return out
+        for s, seg in enumerate(self.segments):
+            rowmap = self._rows_of(s)
+            if isinstance(rowmap, int):  # the rows' documents in this segment
+                doc = rows - rowmap
+                inside = np.flatnonzero((doc >= 0) & (doc < len(seg.pids)))
+            else:
+                pid = self.pids[rows]
+                doc = np.minimum(np.searchsorted(seg.pids, pid), max(len(seg.pids) - 1, 0))
+                inside = np.flatnonzero(seg.pids[doc] == pid) if len(seg.pids) else np.zeros(0, np.int64)
+            if not len(inside):
+                continue
+            want = doc[inside]
+            for j, term in enumerate(terms):
+                tid = known.get(term)
+                if tid is None or tid + 1 >= len(seg.indptr):
+                    continue
+                a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
+                if a == b:
+                    continue
+                docs = seg.docs[a:b]
+                at = np.minimum(np.searchsorted(docs, want), b - a - 1)
+                out[inside[docs[at] == want], j] = True
+        return out
+
     def sparse(self, question: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows with a non-zero score (ascending) and their normalised scores."""
         rows, sums, norm = self._raw(self.tokens(question))

@@ -38,6 +38,7 @@ TITLED_DOCUMENT = True  # a metadata question naming a document by its title: th
 TITLE_PAGE = True  # a who-wrote / when-published question without the field on top: the document's opening passage first
 COUNTS_NEED_NUMBERS = True  # "related" when no top sentence puts what a how-many question counts next to a number
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
+RERANK = True  # the top fused candidates re-ordered by a small linear model (qa_bot/rerank.py, docs/quality.md)
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
 
 
@@ -302,8 +303,11 @@ class Retriever:
             else:
                 cos, sent = self._dense_parts(cand, q)
                 score = self.alpha * self._blend(cos, sent) + (1 - self.alpha) * lex_c
-        score = np.asarray(score, dtype=np.float32) + self._bonus(cand, score, info)
+        bonus, typed = self._bonus(cand, score, info)
+        score = np.asarray(score, dtype=np.float32) + bonus
         order = np.argsort(-score, kind="stable")
+        if RERANK and self.mode == "hybrid" and len(order) > 1 and info.script not in ("cyrillic", "hangul"):
+            order, score = self._rerank(cand, score, cos, sent, lex_c, order, info, q, text, typed)
         if info.meta and TITLED_DOCUMENT and len(order):
             order, score = self._titled_document_first(cand, score, order, info, text)
         if info.meta and TITLE_PAGE and len(order):
@@ -344,6 +348,23 @@ class Retriever:
         score[top[j]] = max(float(score[order[0]]), self.threshold)
         return np.concatenate([[top[j]], np.delete(order, j)]), score
 
+    def _rerank(self, cand, score, cos, sent, lex, order, info: QuestionInfo, q, text: str, typed):
+        """The top candidates re-ordered by the re-ranking model (when one is installed). Scores are
+        handed out again in descending order, so the best score (and the `none` threshold on it)
+        is unchanged and a ranking's scores still fall; cos, sent and lex stay with their rows."""
+        from . import rerank
+
+        new = rerank.reorder(self, cand[order], score[order], cos[order], sent[order], lex[order], info, q, text,
+                             typed[order] if info.answer_type else np.zeros(len(order), dtype=bool))
+        if new is None:
+            return order, score
+        k = len(new)
+        ranked = score[order[:k]].copy()
+        order = np.concatenate([order[:k][new], order[k:]])
+        score = score.copy()
+        score[order[:k]] = ranked
+        return order, score
+
     def _title_page_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, meta: str):
         """For "who wrote it" / "when was it published": when the best passage does not carry the
         author or date, its document's opening passage (title page, byline, dateline) goes first
@@ -359,10 +380,12 @@ class Retriever:
                 return np.concatenate([[i], np.delete(order, j)]), score
         return order, score
 
-    def _bonus(self, cand: np.ndarray, score: np.ndarray, info: QuestionInfo) -> np.ndarray:
+    def _bonus(self, cand: np.ndarray, score: np.ndarray, info: QuestionInfo) -> tuple[np.ndarray, np.ndarray]:
         """Small additive changes among the top candidates: answer type present, document metadata,
-        navigation lists (a table of contents points at the answer; it does not hold it)."""
+        navigation lists (a table of contents points at the answer; it does not hold it). Also
+        returns which candidates hold what a typed question asks for (for the re-ranker)."""
         bonus = np.zeros(len(cand), dtype=np.float32)
+        typed = np.zeros(len(cand), dtype=bool)
         top = np.argsort(-score, kind="stable")[:BONUS_DEPTH]
         rows = [int(cand[i]) for i in top]
         many = getattr(self.passages, "many", None)
@@ -370,11 +393,12 @@ class Retriever:
         for i, p in zip(top, passages):
             if NAV_PENALTY and getattr(p, "kind", "text") == "navigation":
                 bonus[i] -= NAV_PENALTY
-            if info.answer_type and TYPE_BONUS and has_type(p.text, info.answer_type, info.text, self.is_rare):
+            if info.answer_type and has_type(p.text, info.answer_type, info.text, self.is_rare):
+                typed[i] = True
                 bonus[i] += TYPE_BONUS
             if info.meta and META_BONUS and meta_fits(p, info.meta):
                 bonus[i] += META_BONUS
-        return bonus
+        return bonus, typed
 
     def _vectors(self, rows: np.ndarray) -> np.ndarray:
         return self.index.row_vectors(rows)

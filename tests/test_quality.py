@@ -185,11 +185,12 @@ def test_who_wrote_question_gets_the_title_page_with_the_byline(tmp_path, encode
     assert answer.hits[0].passage.text == "Maria Keller, Tomas Brandt and Ines Ohlsen"
 
 
-def test_navigation_passages_rank_below_equal_article_text(retriever):
+def test_navigation_passages_rank_below_equal_article_text(retriever, monkeypatch):
     """A table of contents or "more articles" list points at an answer without holding it: among
     the top candidates its fused score is lowered by NAV_PENALTY, other passages keep theirs."""
     from qa_bot import search
 
+    monkeypatch.setattr(search, "RERANK", False)  # the fused order itself (the re-ranker hands scores out again)
     r = retriever.ranking("people celebrated the lunar New Year's Day in Pyongyang")
     top = list(range(min(search.BONUS_DEPTH, len(r.rows))))
     kinds = [p.kind for p in retriever.passages.many([int(r.rows[i]) for i in top])]
@@ -227,3 +228,43 @@ def test_a_metadata_question_naming_a_document_by_its_title_is_answered_from_it(
     # the 2023 article names no author: its passages are shown, not claimed as the answer
     a = retriever.ask("who published the big landmark article", k=1)
     assert a.verdict != "answered" and a.hits[0].passage.source.startswith("004_")
+
+
+def test_reranker_is_committed_small_and_loaded():
+    import numpy as np
+
+    from qa_bot import rerank
+
+    assert rerank.MODEL_FILE.stat().st_size < 20_000
+    model = rerank.default_model()
+    assert model is not None and model.names == rerank.FEATURES and np.isfinite(model.weights).all()
+
+
+def test_reranker_puts_the_answer_first_on_a_tune_question(retriever, monkeypatch):
+    """A tune-split question (typo, chat-style) whose answer the fused order alone ranks third:
+    the re-ranker moves it first, gives the same order every time, keeps the best score (so the
+    `none` threshold acts as before) and keeps each row's cosines and BM25 with it."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from qa_bot import evaluate, search
+
+    dev = Path(__file__).resolve().parent / "data" / "dev_questions.jsonl"
+    q = next(q for q in load_questions(dev, "tune") if q.question.startswith("what anniversery does the embassy"))
+
+    def rank_of(r):
+        return next(i + 1 for i, row in enumerate(r.rows) if evaluate.is_hit(retriever.passages[int(row)], q))
+
+    on = retriever.ranking(q.question)
+    assert rank_of(on) == 1
+    assert (retriever.ranking(q.question).rows == on.rows).all()
+    assert np.all(np.diff(on.score) <= 0)
+    cos, sent = retriever._dense_parts(on.rows[:20], on.qvec)
+    np.testing.assert_allclose(on.cos[:20], cos, rtol=1e-5)
+    np.testing.assert_allclose(on.sent[:20], sent, rtol=1e-5)
+    monkeypatch.setattr(search, "RERANK", False)
+    off = retriever.ranking(q.question)
+    assert rank_of(off) > 1  # what the re-ranker is for: the fused order alone misses it
+    assert set(off.rows[:20].tolist()) == set(on.rows[:20].tolist()) and off.score[0] == on.score[0]
+    assert np.allclose(sorted(off.lex[:20]), sorted(on.lex[:20]))
