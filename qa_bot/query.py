@@ -151,8 +151,10 @@ def quantity(question: str) -> Quantity | None:
                 break
             words.append(w)
         return Quantity(tuple(words), "money" if _MONEY_QUESTION.search(question) else "number")
+    if re.search(r"\bhow long (?:did|does|do|will|would|has|have|had|ago)\b", question, re.IGNORECASE):
+        return Quantity((), "duration")  # how long did the ride take / has he served
     if re.search(r"\bhow long\b", question, re.IGNORECASE):
-        return Quantity((), "duration")
+        return Quantity((), "number")  # a time or a length: "how long is the treaty", "how long a password"
     return None
 
 

@@ -209,6 +209,7 @@ def test_a_count_without_a_number_next_to_what_it_counts_is_only_related(retriev
     assert query.counted("How many of the plaques were installed?") == ["plaques"]
     assert query.quantity("What was the value of trade in 2019?") == query.Quantity(("trade",), "money")
     assert query.quantity("how long did the train ride take?") == query.Quantity((), "duration")
+    assert query.quantity("How long a password must be permitted?") == query.Quantity((), "number")  # a length
     assert query.quantity("How many bytes does each Unicode scalar value take?").unit == "number"
     assert query.quantity("Where did they meet?") is None
     assert query.DURATION.search("the journey took nine days") and not query.DURATION.search("in 2019")
