@@ -587,15 +587,87 @@ class Scan:
 
 
 def stats_digest(stats: dict[str, tuple]) -> str:
-    """Order-independent: two sums and an xor of a CRC-32 per file, and the file count (fast, stable across runs)."""
-    total = alt = xor = 0
+    """Order-independent fingerprint of (path, size, mtime) for every file: one hash per folder
+    (`_folder_hash`), summed and xored, and the file count (fast, stable across runs)."""
+    folders: dict[str, tuple[list, list, list]] = {}
     for source, (size, mtime) in stats.items():
-        line = f"{source}\0{size}\0{mtime}".encode("utf-8", "surrogateescape")
-        c = zlib.crc32(line)
-        total += c
-        alt += zlib.adler32(line)
-        xor ^= c
-    return f"{len(stats)}:{total}:{alt}:{xor}"
+        prefix, _, name = source.rpartition("/")
+        names, sizes, mtimes = folders.setdefault(prefix + "/" if prefix else "", ([], [], []))
+        names.append(name)
+        sizes.append(size)
+        mtimes.append(mtime)
+    return _combine([_folder_hash(prefix, *parts) for prefix, parts in folders.items()], len(stats))
+
+
+def _folder_hash(prefix: str, names: list[str], sizes: list[int], mtimes: list[int]) -> int:
+    """64-bit hash of one folder's files (names relative to it, as cited), in name order."""
+    order = sorted(range(len(names)), key=names.__getitem__)
+    text = prefix + "\0" + "\0".join([names[i] for i in order])
+    numbers = np.array([[sizes[i] for i in order], [mtimes[i] for i in order]], dtype="<i8")
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=8)
+    digest.update(numbers.tobytes())
+    return int.from_bytes(digest.digest(), "little")
+
+
+def _combine(hashes: list[int], count: int) -> str:
+    total = xor = 0
+    for h in hashes:
+        total = (total + h) & 0xFFFFFFFFFFFFFFFF
+        xor ^= h
+    return f"v2:{count}:{total}:{xor}"
+
+
+def _quick_digest(docs: Path) -> str | None:
+    """`stats_digest` of the docs folder by os.scandir, one stat per document and no Path objects;
+    None when the folder holds a link or an entry it cannot read (the full walk then handles them).
+
+    Folders are listed and their files stat'ed on two threads (the calls release the GIL).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .documents.readers import SUFFIXES
+
+    def one(folder: str, prefix: str):
+        names, sizes, mtimes, subdirs = [], [], [], []
+        with os.scandir(folder) as entries:
+            for e in entries:
+                name = e.name
+                if name.startswith("."):
+                    continue
+                if e.is_symlink():
+                    return None
+                if e.is_dir(follow_symlinks=False):
+                    subdirs.append(name)
+                    continue
+                dot = name.rfind(".")
+                if 0 < dot < len(name) - 1 and name[dot:].lower() in SUFFIXES:
+                    st = e.stat(follow_symlinks=False)
+                    names.append(name)
+                    sizes.append(st.st_size)
+                    mtimes.append(st.st_mtime_ns)
+        if not (prefix + "".join(names)).isascii():  # cited as documents.source_name writes them
+            names = [os.fsencode(n).decode("utf-8", "backslashreplace") for n in names]
+            prefix = os.fsencode(prefix).decode("utf-8", "backslashreplace")
+        return _folder_hash(prefix, names, sizes, mtimes) if names else None, len(names), subdirs, prefix
+
+    hashes, count = [], 0
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            pending = [(pool.submit(one, os.fspath(docs), ""), os.fspath(docs), "")]
+            while pending:
+                future, folder, raw_prefix = pending.pop()
+                got = future.result()
+                if got is None:
+                    return None
+                h, n, subdirs, _ = got
+                if h is not None:
+                    hashes.append(h)
+                count += n
+                for d in sorted(subdirs):
+                    pending.append((pool.submit(one, f"{folder}/{d}", f"{raw_prefix}{d}/"), f"{folder}/{d}", f"{raw_prefix}{d}/"))
+    except OSError:
+        return None
+    return _combine(hashes, count)
 
 
 def scan_docs(docs: Path, first_only: bool = False, follow_links: bool = False) -> Scan:
@@ -636,10 +708,14 @@ def is_stale(stored: StoredIndex, docs: Path, follow_links: bool = False) -> boo
         return True
     if str(docs.resolve()) != stored.docs:
         return True
-    scan = scan_docs(docs, follow_links=follow_links)
     recorded = stored.store.query("SELECT value FROM meta WHERE key = ?", (f"stats:{stored.generation}",))
+    if recorded and recorded[0][0].startswith("v2:"):
+        quick = _quick_digest(docs)  # the common case: no links, every entry readable
+        if quick is not None:
+            return recorded[0][0] != quick  # one small row instead of every file's state
+    scan = scan_docs(docs, follow_links=follow_links)
     if recorded:
-        return recorded[0][0] != scan.digest()  # one small row instead of every file's state
+        return recorded[0][0] != scan.digest()
     files = stored.files
     if len(files) != len(scan.stats):
         return True

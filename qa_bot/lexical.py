@@ -23,6 +23,12 @@ import numpy as np
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (and scikit-learn's) token pattern
 K1, B = 1.5, 0.75
+# `Lexical.top`: questions whose terms have at most this many postings in all are scored exhaustively
+# (exact); above it, the rarest terms are read in full up to this many postings and the best
+# RESCORED passages by those terms, plus the caller's rows, are scored exactly by every term.
+EXACT_POSTINGS = int(os.environ.get("QA_BOT_BM25_EXACT", "150000"))
+BUDGET_POSTINGS = int(os.environ.get("QA_BOT_BM25_BUDGET", "60000"))
+RESCORED = int(os.environ.get("QA_BOT_BM25_RESCORED", "2000"))
 
 
 def passage_text(p) -> str:
@@ -188,7 +194,8 @@ class Lexical:
         self.lookup = lookup
         self.analyzer = analyzer or Analyzer()
         self.idf_unknown = float(np.log(1 + (self.size + 0.5) / 0.5))
-        self._maps: dict[int, object] = {}
+        self._maps: dict[object, object] = {}
+        self._local = threading.local()
 
     @classmethod
     def build(cls, texts: list[str]) -> "Lexical":
@@ -228,39 +235,33 @@ class Lexical:
         """(rows, raw BM25 sums, sum of the terms' IDFs) for the rows that contain any term."""
         known = {t: i for t, i in self.lookup(terms).items() if i < len(self.df) and self.df[i] > 0}
         norm = sum(float(self.idf([self.df[known[t]]])[0]) if t in known else self.idf_unknown for t in terms)
+        return self._raw_ids(list(known.values()))[:2] + (norm,)
+
+    def _raw_ids(self, tids: list[int]) -> tuple[np.ndarray, np.ndarray, None]:
+        """(rows, raw BM25 sums, None) for the rows holding any of the term ids: every posting read."""
         rows_parts, score_parts = [], []
-        maps = [self._rows_of(i) for i in range(len(self.segments))]
-        for tid in known.values():
-            idf = float(self.idf([self.df[tid]])[0])
-            for seg, rowmap in zip(self.segments, maps):
-                if tid + 1 >= len(seg.indptr):
-                    continue
-                a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
-                if a == b:
-                    continue
-                docs = seg.docs[a:b]
-                tf = seg.tfs[a:b].astype(np.float32)
-                dl = seg.lengths[docs]
-                score = np.float32(idf) * tf / (np.float32(K1) * (np.float32(1 - B) + np.float32(B / self.avgdl) * dl) + tf)
-                if isinstance(rowmap, int):  # every document of the segment is live: rows follow directly
-                    rows_parts.append(rowmap + docs.astype(np.int64))
-                    score_parts.append(score)
-                    continue
-                rows = rowmap[docs]
-                ok = rows >= 0  # passages removed since the segment was written drop out
-                rows_parts.append(rows[ok])
-                score_parts.append(score[ok])
+        for rows, score in self._postings(tids):
+            rows_parts.append(rows)
+            score_parts.append(score)
         if not rows_parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), norm
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), None
         rows = np.concatenate(rows_parts)
         scores = np.concatenate(score_parts)
         if len(rows) * 8 > len(self.pids):  # many postings: a dense sum is cheaper than sorting them
             dense = np.bincount(rows, weights=scores, minlength=len(self.pids))
             rows = np.flatnonzero(dense)
-            return rows, dense[rows].astype(np.float32), norm
+            return rows, dense[rows].astype(np.float32), None
         rows, inverse = np.unique(rows, return_inverse=True)
         sums = np.bincount(inverse, weights=scores, minlength=len(rows))
-        return rows.astype(np.int64), sums.astype(np.float32), norm
+        return rows.astype(np.int64), sums.astype(np.float32), None
+
+    def _length_norm(self, i: int) -> np.ndarray:
+        """k1 * (1 - b + b * length / avgdl) of each document of segment i (float64, as bm25s's
+        arithmetic gives it), computed once per generation: a posting then costs one look-up."""
+        key = ("norm", i)
+        if key not in self._maps:
+            self._maps[key] = np.float32(K1) * (np.float32(1 - B) + np.float32(B / self.avgdl) * self.segments[i].lengths)
+        return self._maps[key]
 
     def _rows_of(self, i: int):
         """Row of each document of segment i in this generation (-1 when removed), or an int offset
@@ -289,6 +290,118 @@ class Lexical:
         first = int(np.searchsorted(self.pids, seg.pids[0]))
         last = int(np.searchsorted(self.pids, seg.pids[-1], side="right"))
         return first if last - first == len(seg.pids) else None
+
+    def top(self, question: str, k: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (ascending) and normalised scores, as `sparse`, for at least the k best rows and `rows`.
+
+        Exact (every row with a non-zero score) while the question's terms have at most
+        EXACT_POSTINGS postings. Past that (common words in a very large corpus) it is approximate:
+        the rarest terms' postings are read in full up to BUDGET_POSTINGS, the RESCORED best rows by
+        them and the given rows are scored exactly by every term (binary search in each term's
+        postings), and those are returned; a passage that holds none of the rarer terms can be missed.
+        """
+        terms = self.tokens(question)
+        known = {t: i for t, i in self.lookup(terms).items() if i < len(self.df) and self.df[i] > 0}
+        if sum(int(self.df[i]) for i in known.values()) <= EXACT_POSTINGS:
+            found, sums, norm = self._raw(terms)
+            return found, (sums / norm if norm > 0 else sums)
+        norm = sum(float(self.idf([self.df[known[t]]])[0]) if t in known else self.idf_unknown for t in terms)
+        tids = sorted(known.values(), key=lambda i: int(self.df[i]))
+        read, used = [], 0
+        for j, tid in enumerate(tids):
+            if j and used + int(self.df[tid]) > BUDGET_POSTINGS:
+                break
+            read.append(tid)
+            used += int(self.df[tid])
+        found = self._best_by(read, RESCORED)
+        if rows is not None and len(rows):
+            found = np.union1d(found, np.asarray(rows, dtype=np.int64))
+        scores = self._exact(found, tids)
+        nonzero = scores > 0
+        found, scores = found[nonzero], scores[nonzero]
+        return found, (scores / norm if norm > 0 else scores)
+
+    def _best_by(self, tids: list[int], n: int) -> np.ndarray:
+        """About the n best rows (ascending) by the BM25 of the given terms alone, every posting read.
+
+        Sums go into a per-thread array of all rows, reset after (no sort, no allocation of N).
+        """
+        acc = getattr(self._local, "acc", None)
+        if acc is None or len(acc) != len(self.pids):
+            acc = self._local.acc = np.zeros(len(self.pids), dtype=np.float64)
+        touched = []
+        try:
+            for rows, score in self._postings(tids):
+                acc[rows] += score  # a row occurs once per term and segment
+                touched.append(rows)
+            if not touched:
+                return np.zeros(0, dtype=np.int64)
+            rows = np.concatenate(touched)
+            values = acc[rows]
+        finally:
+            for rows_part in touched:
+                acc[rows_part] = 0
+        if len(rows) > n:
+            rows = rows[np.argpartition(-values, n)[:n]]
+        return np.unique(rows)  # the same row may come from several terms
+
+    def _postings(self, tids: list[int]):
+        """(rows, scores) of every live posting of the given terms, one array pair per term and segment."""
+        maps = [self._rows_of(i) for i in range(len(self.segments))]
+        norms = [self._length_norm(i) for i in range(len(self.segments))]
+        for tid in tids:
+            idf = np.float32(self.idf([self.df[tid]])[0])
+            for seg, rowmap, knorm in zip(self.segments, maps, norms):
+                if tid + 1 >= len(seg.indptr):
+                    continue
+                a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
+                if a == b:
+                    continue
+                docs = seg.docs[a:b]
+                tf = seg.tfs[a:b].astype(np.float32)
+                score = idf * tf / (knorm[docs] + tf)
+                if isinstance(rowmap, int):  # every document of the segment is live: rows follow directly
+                    yield rowmap + docs.astype(np.int64), score
+                    continue
+                rows = rowmap[docs]
+                ok = rows >= 0  # passages removed since the segment was written drop out
+                yield rows[ok], score[ok]
+
+    def _exact(self, rows: np.ndarray, tids: list[int]) -> np.ndarray:
+        """Raw BM25 of the given rows (ascending) for the given term ids: binary search in each
+        term's postings (documents ascend within a term), the same arithmetic as `_raw`."""
+        out = np.zeros(len(rows), dtype=np.float64)
+        if not len(rows):
+            return out.astype(np.float32)
+        pids = self.pids[rows]
+        idfs = {tid: np.float32(self.idf([self.df[tid]])[0]) for tid in tids}
+        for i, seg in enumerate(self.segments):
+            if not len(seg.pids):
+                continue
+            lo, hi = np.searchsorted(pids, [seg.pids[0], seg.pids[-1] + 1])
+            if lo == hi:
+                continue
+            docs = np.searchsorted(seg.pids, pids[lo:hi])
+            mine = seg.pids[np.minimum(docs, len(seg.pids) - 1)] == pids[lo:hi]
+            at = np.flatnonzero(mine) + lo
+            docs = docs[mine]
+            if not len(docs):
+                continue
+            knorm = self._length_norm(i)
+            for tid in tids:
+                if tid + 1 >= len(seg.indptr):
+                    continue
+                a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
+                if a == b:
+                    continue
+                listed = seg.docs[a:b]
+                pos = np.minimum(np.searchsorted(listed, docs), b - a - 1)
+                hit = listed[pos] == docs
+                if not hit.any():
+                    continue
+                tf = seg.tfs[a + pos[hit]].astype(np.float32)
+                out[at[hit]] += idfs[tid] * tf / (knorm[docs[hit]] + tf)
+        return out.astype(np.float32)
 
     def sparse(self, question: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows with a non-zero score (ascending) and their normalised scores."""
