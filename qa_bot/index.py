@@ -953,6 +953,42 @@ class Vectors:
 # --------------------------------------------------------------------------- writing
 
 
+class _RowFile:
+    """A float32 matrix in a file, read a slice at a time. Not memory-mapped: pages a memory map has
+    read count in the process's RSS until it is closed, pages of the file cache do not."""
+
+    def __init__(self, file: Path, rows: int, dim: int):
+        self.file, self.shape = file, (rows, dim)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, dim = self.shape
+        if isinstance(key, slice):
+            start, stop, step = key.indices(rows)
+            if step != 1:
+                return self[np.arange(start, stop, step)]
+            count = max(stop - start, 0)
+            with open(self.file, "rb") as fh:
+                fh.seek(start * dim * 4)
+                data = np.fromfile(fh, dtype=np.float32, count=count * dim)
+            return data.reshape(count, dim)
+        wanted = np.asarray(key, dtype=np.int64)  # rows in any order: read in chunks, keep the wanted ones
+        out = np.empty((len(wanted), dim), dtype=np.float32)
+        order = np.argsort(wanted, kind="stable")
+        sorted_rows = wanted[order]
+        for start in range(0, rows, 65536):
+            lo, hi = np.searchsorted(sorted_rows, [start, start + 65536])
+            if lo < hi:
+                out[order[lo:hi]] = self[start : start + 65536][sorted_rows[lo:hi] - start]
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        data = self[0 : self.shape[0]]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+
 class _HashingFile:
     """A file written once, with its SHA-256 and size kept as it goes."""
 
@@ -1288,6 +1324,8 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
                                                ensure_ascii=False) + "\n")
                 new_pids.append(next_pid)
                 next_pid += 1
+        for c in batch:  # what is written is not kept: only how many passages each file has
+            c.passages = [None] * len(c.passages)
         bar.update(len(batch))
         batch.clear()
 
@@ -1340,7 +1378,7 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
         n_postings = sum(new_lengths)
         new_docs = (np.memmap(scratch / "new-terms.i32", dtype=np.int32, mode="r", shape=(n_postings,)) if n_postings
                     else np.zeros(0, dtype=np.int32), np.frombuffer(new_lengths, dtype=np.int64) if new_lengths else np.zeros(0, np.int64))
-        vectors_new = (np.memmap(scratch / "new-vectors.f32", dtype=np.float32, mode="r", shape=(len(new_pids), encoder.dimension))
+        vectors_new = (_RowFile(scratch / "new-vectors.f32", len(new_pids), encoder.dimension)
                        if new_pids else np.zeros((0, encoder.dimension), dtype=np.float32))
         stored_info = _write_generation(path, tmp, scratch, gen, prev, published, encoder, docs, meta, full, removed_files,
                                         file_rows, np.array(new_pids, dtype=np.int64), vectors_new, new_counts, new_docs,
