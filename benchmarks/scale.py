@@ -158,6 +158,7 @@ def bench_storage(n: int, keep: str | None, record) -> None:
         retriever.lexical
         lat = warm_latencies(retriever, questions)
         record(section, warm_p50_ms=float(np.percentile(lat, 50)), warm_p99_ms=float(np.percentile(lat, 99)))
+        record(section, **bm25_overlap(retriever.lexical, questions))
         # no-change staleness check: one walk of the folder
         stale = []
         for _ in range(5):
@@ -181,6 +182,26 @@ def bench_storage(n: int, keep: str | None, record) -> None:
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def bm25_overlap(lexical, questions: list[str]) -> dict:
+    """How much of the exhaustive BM25 top 10 / top 100 `Lexical.top` returns (it is approximate
+    past EXACT_POSTINGS), and its median time against scoring every posting."""
+    shares: dict[int, list[float]] = {10: [], 100: []}
+    fast, full = [], []
+    for q in questions:
+        t = time.perf_counter()
+        rows, scores = lexical.sparse(q)
+        full.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        got, got_scores = lexical.top(q, 100)
+        fast.append(time.perf_counter() - t)
+        for k in shares:
+            best = set(rows[np.argsort(-scores, kind="stable")[:k]].tolist())
+            mine = set(got[np.argsort(-got_scores, kind="stable")[:k]].tolist())
+            shares[k].append(len(best & mine) / max(len(best), 1))
+    return {"bm25_top10_overlap": float(np.mean(shares[10])), "bm25_top100_overlap": float(np.mean(shares[100])),
+            "bm25_top_p50_ms": 1000 * float(np.median(fast)), "bm25_exhaustive_p50_ms": 1000 * float(np.median(full))}
 
 
 def verdicts(results: dict) -> list[tuple[str, str, bool]]:

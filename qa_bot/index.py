@@ -627,20 +627,23 @@ def _quick_digest(docs: Path) -> str | None:
 
     from .documents.readers import SUFFIXES
 
+    suffixes = frozenset(SUFFIXES)
+
     def one(folder: str, prefix: str):
         names, sizes, mtimes, subdirs = [], [], [], []
         with os.scandir(folder) as entries:
             for e in entries:
                 name = e.name
-                if name.startswith("."):
+                if name[0] == ".":
                     continue
-                if e.is_symlink():
-                    return None
-                if e.is_dir(follow_symlinks=False):
-                    subdirs.append(name)
-                    continue
+                if not e.is_file(follow_symlinks=False):  # from the directory entry's type: no system call
+                    if e.is_symlink():
+                        return None
+                    if e.is_dir(follow_symlinks=False):
+                        subdirs.append(name)
+                        continue
                 dot = name.rfind(".")
-                if 0 < dot < len(name) - 1 and name[dot:].lower() in SUFFIXES:
+                if 0 < dot < len(name) - 1 and name[dot:].lower() in suffixes:
                     st = e.stat(follow_symlinks=False)
                     names.append(name)
                     sizes.append(st.st_size)

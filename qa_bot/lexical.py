@@ -430,26 +430,31 @@ class Lexical:
 
     def _presence_weights(self, rows: np.ndarray, tids: list[int]) -> np.ndarray:
         """Sum over the terms of IDF * the weight of one occurrence, for the rows holding each term:
-        a bitset look-up per row and term where the segment has one, else a binary search."""
+        one look-up per row in the stacked bitsets of the terms the segment has them for, else a
+        binary search."""
         out = np.zeros(len(rows), dtype=np.float64)
         idfs = dict(zip(tids, self.idf(self.df[np.asarray(tids, dtype=np.int64)]).tolist())) if tids else {}
         for i, at, docs in self._locate(rows):
             seg = self.segments[i]
             once = 1.0 / (1.0 + self._length_norm(i)[docs])
-            word, shift = docs >> 6, (docs & 63).astype(np.uint64)
+            found = np.zeros(len(docs), dtype=np.float64)
+            stacked, weights = [], []
             for tid in tids:
                 if tid + 1 >= len(seg.indptr):
                     continue
                 bitset = seg.bitset(tid)
                 if bitset is not None:
-                    held = ((bitset[word] >> shift) & np.uint64(1)).astype(bool)
-                else:
-                    a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
-                    if a == b:
-                        continue
+                    stacked.append(bitset.view(np.uint8))
+                    weights.append(idfs[tid])
+                    continue
+                a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
+                if a < b:
                     listed = seg.docs[a:b]
-                    held = listed[np.minimum(np.searchsorted(listed, docs), b - a - 1)] == docs
-                out[at[held]] += idfs[tid] * once[held]
+                    found += idfs[tid] * (listed[np.minimum(np.searchsorted(listed, docs), b - a - 1)] == docs)
+            if stacked:  # byte d >> 3 of each bitset, bit d & 7: a (terms x rows) matrix of 0/1
+                held = (np.stack(stacked)[:, docs >> 3] >> (docs & 7).astype(np.uint8)) & np.uint8(1)
+                found += np.asarray(weights, dtype=np.float32) @ held.astype(np.float32)
+            out[at] += found * once
         return out
 
     def _postings(self, tids: list[int]):
