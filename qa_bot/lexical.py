@@ -410,20 +410,26 @@ class Lexical:
 
     def _locate(self, rows: np.ndarray):
         """For each segment: (segment number, positions in `rows`, document numbers) of the rows it holds."""
-        pids = self.pids[rows]
+        if len(self.segments) == 1 and isinstance(self._rows_of(0), int) and self._rows_of(0) == 0:
+            return [(0, np.arange(len(rows)), rows)]  # one segment, nothing removed: rows are its documents
+        if "where" not in self._maps:  # segment and document of every row, once per generation
+            seg_of = np.full(len(self.pids), -1, dtype=np.int32)
+            doc_of = np.zeros(len(self.pids), dtype=np.int64)
+            for i, seg in enumerate(self.segments):
+                rowmap = self._rows_of(i)
+                if isinstance(rowmap, int):
+                    seg_of[rowmap : rowmap + len(seg.pids)] = i
+                    doc_of[rowmap : rowmap + len(seg.pids)] = np.arange(len(seg.pids))
+                else:
+                    live = np.flatnonzero(rowmap >= 0)
+                    seg_of[rowmap[live]] = i
+                    doc_of[rowmap[live]] = live
+            self._maps["where"] = (seg_of, doc_of)
+        seg_of, doc_of = self._maps["where"]
+        segs, docs = seg_of[rows], doc_of[rows]
         out = []
-        for i, seg in enumerate(self.segments):
-            offset = self._rows_of(i)
-            if isinstance(offset, int):  # all its documents live: rows offset .. offset + len follow directly
-                at = np.flatnonzero((rows >= offset) & (rows < offset + len(seg.pids)))
-                if len(at):
-                    out.append((i, at, rows[at] - offset))
-                continue
-            if not len(seg.pids):
-                continue
-            docs = np.searchsorted(seg.pids, pids)
-            mine = seg.pids[np.minimum(docs, len(seg.pids) - 1)] == pids
-            at = np.flatnonzero(mine)
+        for i in range(len(self.segments)):
+            at = np.flatnonzero(segs == i)
             if len(at):
                 out.append((i, at, docs[at]))
         return out
