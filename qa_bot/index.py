@@ -621,13 +621,12 @@ def _quick_digest(docs: Path) -> str | None:
     """`stats_digest` of the docs folder by os.scandir, one stat per document and no Path objects;
     None when the folder holds a link or an entry it cannot read (the full walk then handles them).
 
-    Folders are listed and their files stat'ed on two threads (the calls release the GIL).
+    One thread: a pool of two was slower here (the Python work between the stat calls holds
+    the GIL, and the threads hand it back and forth).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from .documents.readers import SUFFIXES
 
-    suffixes = frozenset(SUFFIXES)
+    suffixes = tuple(SUFFIXES)
 
     def one(folder: str, prefix: str):
         names, sizes, mtimes, subdirs = [], [], [], []
@@ -642,8 +641,7 @@ def _quick_digest(docs: Path) -> str | None:
                     if e.is_dir(follow_symlinks=False):
                         subdirs.append(name)
                         continue
-                dot = name.rfind(".")
-                if 0 < dot < len(name) - 1 and name[dot:].lower() in suffixes:
+                if name.lower().endswith(suffixes):  # Path.suffix, for a name that does not start with a dot
                     st = e.stat(follow_symlinks=False)
                     names.append(name)
                     sizes.append(st.st_size)
@@ -654,20 +652,18 @@ def _quick_digest(docs: Path) -> str | None:
         return _folder_hash(prefix, names, sizes, mtimes) if names else None, len(names), subdirs, prefix
 
     hashes, count = [], 0
+    pending = [(os.fspath(docs), "")]
     try:
-        with ThreadPoolExecutor(2) as pool:
-            pending = [(pool.submit(one, os.fspath(docs), ""), os.fspath(docs), "")]
-            while pending:
-                future, folder, raw_prefix = pending.pop()
-                got = future.result()
-                if got is None:
-                    return None
-                h, n, subdirs, _ = got
-                if h is not None:
-                    hashes.append(h)
-                count += n
-                for d in sorted(subdirs):
-                    pending.append((pool.submit(one, f"{folder}/{d}", f"{raw_prefix}{d}/"), f"{folder}/{d}", f"{raw_prefix}{d}/"))
+        while pending:
+            folder, raw_prefix = pending.pop()
+            got = one(folder, raw_prefix)
+            if got is None:
+                return None
+            h, n, subdirs, _ = got
+            if h is not None:
+                hashes.append(h)
+            count += n
+            pending += [(f"{folder}/{d}", f"{raw_prefix}{d}/") for d in subdirs]
     except OSError:
         return None
     return _combine(hashes, count)

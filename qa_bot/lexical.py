@@ -388,8 +388,8 @@ class Lexical:
         no sort and no allocation of N per question."""
         local = self._local
         if getattr(local, "acc", None) is None or len(local.acc) != len(self.pids):
-            local.acc = np.zeros(len(self.pids), dtype=np.float64)
-            local.stamp = np.zeros(len(self.pids), dtype=np.int64)
+            local.acc = np.zeros(len(self.pids), dtype=np.float32)  # candidates only: exact scores come later
+            local.stamp = np.zeros(len(self.pids), dtype=np.int32)
         acc, stamp = local.acc, local.stamp
         touched = []
         try:
@@ -400,8 +400,9 @@ class Lexical:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
             rows = np.concatenate(touched) if len(touched) > 1 else touched[0]
             if len(touched) > 1:  # keep one occurrence of each row: the last one stamped
-                stamp[rows] = np.arange(len(rows))
-                rows = rows[stamp[rows] == np.arange(len(rows))]
+                order = np.arange(len(rows), dtype=np.int32)
+                stamp[rows] = order
+                rows = rows[stamp[rows] == order]
             values = acc[rows]
         finally:
             for part in touched:
