@@ -391,6 +391,11 @@ class Lexical:
             local.acc = np.zeros(len(self.pids), dtype=np.float32)  # candidates only: exact scores come later
             local.stamp = np.zeros(len(self.pids), dtype=np.int32)
         acc, stamp = local.acc, local.stamp
+        if len(tids) == 1:  # one term: its rows are distinct (segments hold disjoint rows), nothing to add up
+            parts = list(self._postings(tids))
+            if not parts:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+            return np.concatenate([r for r, _ in parts]), np.concatenate([v for _, v in parts])
         touched = []
         try:
             for rows, score in self._postings(tids):
