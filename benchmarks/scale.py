@@ -7,7 +7,8 @@ SciFact corpus, or the seeds when SciFact is absent) in 50,000 files. They are e
 ENCODER that returns random unit vectors (embedding a million paragraphs with the real model takes
 hours here); questions, and the edited paragraph, are embedded with the real model (the ONNX
 export recorded with the index). With --keep DIR the docs folder and index stay in DIR/docs and
-DIR/index, so anyone can time `qa-bot ask --docs DIR/docs --index DIR/index "..."` by hand.
+DIR/index, so anyone can time `qa-bot ask --docs DIR/docs --index DIR/index "..."` by hand, or
+re-time the query-side figures on it without rebuilding: `python -m benchmarks.scale DIR`.
 """
 
 from __future__ import annotations
@@ -220,3 +221,40 @@ def verdicts(results: dict) -> list[tuple[str, str, bool]]:
         out.append((f"9 no-change staleness check <= 0.15 s ({s['staleness_files']:,} files)", f"{s['staleness_check_s']:.3f} s",
                     s["staleness_check_s"] <= 0.15))
     return out
+
+
+def retime(root: Path) -> dict:
+    """The query-side figures (cold ask, warm queries, BM25 overlap, staleness) on a kept DIR, no rebuild."""
+    from qa_bot import engine
+    from qa_bot import index as index_mod
+    from qa_bot.config import Settings
+    from qa_bot.search import Retriever
+
+    docs, index = root / "docs", root / "index"
+    stored = index_mod.load(index)
+    questions = [" ".join(p.text.split()[3:12]) + "?" for p in stored.passages[:200]]
+    out: dict = {"passages": len(stored)}
+    cold, rss = [], []
+    for q in questions[:5]:
+        t, m, text = _timed([*QA, "ask", "--json", "--docs", str(docs), "--index", str(index), q])
+        assert json.loads(text)["query"], text
+        cold.append(t)
+        rss.append(m)
+    out.update(cold_ask_s=statistics.median(cold), cold_ask_peak_rss_mib=statistics.median(rss))
+    retriever = Retriever(stored, engine.query_encoder(stored, Settings(docs=docs, index=index)))
+    retriever.lexical
+    lat = warm_latencies(retriever, questions)
+    out.update(warm_p50_ms=float(np.percentile(lat, 50)), warm_p99_ms=float(np.percentile(lat, 99)))
+    out.update(bm25_overlap(retriever.lexical, questions))
+    stale = []
+    for _ in range(5):
+        t = time.perf_counter()
+        assert not index_mod.is_stale(stored, docs)
+        stale.append(time.perf_counter() - t)
+    out["staleness_check_s"] = statistics.median(stale)
+    return out
+
+
+if __name__ == "__main__":
+    for key, value in retime(Path(sys.argv[1])).items():
+        print(f"  {key:28s} {value:.4g}" if isinstance(value, float) else f"  {key:28s} {value}")
