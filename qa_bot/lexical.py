@@ -442,8 +442,8 @@ class Lexical:
 
     def _presence_weights(self, rows: np.ndarray, tids: list[int]) -> np.ndarray:
         """Sum over the terms of IDF * the weight of one occurrence, for the rows holding each term:
-        one look-up per row in the stacked bitsets of the terms the segment has them for, else a
-        binary search."""
+        one bit per row from the bitsets of the terms the segment has them for (8 terms' bits packed in
+        a byte, weighed by a 256-entry table), else a binary search."""
         out = np.zeros(len(rows), dtype=np.float64)
         idfs = dict(zip(tids, self.idf(self.df[np.asarray(tids, dtype=np.int64)]).tolist())) if tids else {}
         for i, at, docs in self._locate(rows):
@@ -463,9 +463,15 @@ class Lexical:
                 if a < b:
                     listed = seg.docs[a:b]
                     found += idfs[tid] * (listed[np.minimum(np.searchsorted(listed, docs), b - a - 1)] == docs)
-            if stacked:  # byte d >> 3 of each bitset, bit d & 7: a (terms x rows) matrix of 0/1
-                held = (np.stack(stacked)[:, docs >> 3] >> (docs & 7).astype(np.uint8)) & np.uint8(1)
-                found += np.asarray(weights, dtype=np.float32) @ held.astype(np.float32)
+            byte, bit = docs >> 3, (docs & 7).astype(np.uint8)
+            for first in range(0, len(stacked), 8):  # up to 8 terms' bits in one byte per row, weighed by a table
+                group = stacked[first : first + 8]
+                packed = np.zeros(len(docs), dtype=np.uint8)
+                for j, bitset in enumerate(group):
+                    packed |= ((bitset[byte] >> bit) & np.uint8(1)) << np.uint8(j)
+                codes = np.arange(1 << len(group))
+                table = ((codes[:, None] >> np.arange(len(group))) & 1) @ np.asarray(weights[first : first + 8], dtype=np.float64)
+                found += table[packed]
             out[at] += found * once
         return out
 
