@@ -197,7 +197,8 @@ def synthetic_index(n: int, tmp: Path):
 
     t = time.perf_counter()
     unit = index_mod.FileChange("synthetic", 0, 0, str(n), passages)
-    stored = index_mod.update_units(tmp, ROOT / "seeds", Tiled(), [unit], meta=dict(base.info, parts=None))
+    meta = {k: base.info[k] for k in ("backend", "onnx") if k in base.info}  # not its parts, segments or vectors
+    stored = index_mod.update_units(tmp, ROOT / "seeds", Tiled(), [unit], meta=meta)
     return stored, time.perf_counter() - t
 
 

@@ -260,7 +260,7 @@ class StoredIndex:
     store: Store
     pids: np.ndarray  # passage id of each row, ascending
     vectors: object  # faiss index over passage ids
-    sentence_vectors: np.ndarray | None  # float16, one row per sentence, passages in row order
+    sentence_vectors: "_RowReader | None"  # float16, one row per sentence, passages in row order (read by pread)
     sentence_counts: np.ndarray | None  # sentences per passage
     sentence_starts: np.ndarray | None = None  # row of each passage's first sentence in sentence_vectors
     lexical: object | None = None  # lexical.Lexical over the same rows
@@ -492,7 +492,7 @@ def _open_generation(path: Path, store: Store, gen: int, info: dict, folder: Pat
         raise _corrupt(path, f"{GENERATIONS}/{gen}: {exc.strerror if isinstance(exc, OSError) else exc}", docs) from None
     store_info = info.get("sentence_store") or {}
     try:
-        sentences = _memmap(path / SENTENCES / str(store_info["file"]), np.float16, (int(store_info["rows"]), dim))
+        sentences = _RowReader(path / SENTENCES / str(store_info["file"]), int(store_info["rows"]), dim, np.float16)
     except (OSError, KeyError, ValueError):
         raise _corrupt(path, "the sentence vectors are missing or truncated", docs) from None
     record = info.get("vectors") or {}
@@ -595,15 +595,86 @@ class Scan:
 
 
 def stats_digest(stats: dict[str, tuple]) -> str:
-    """Order-independent: two sums and an xor of a CRC-32 per file, and the file count (fast, stable across runs)."""
-    total = alt = xor = 0
+    """Order-independent fingerprint of (path, size, mtime) for every file: one hash per folder
+    (`_folder_hash`), summed and xored, and the file count (fast, stable across runs)."""
+    folders: dict[str, tuple[list, list, list]] = {}
     for source, (size, mtime) in stats.items():
-        line = f"{source}\0{size}\0{mtime}".encode("utf-8", "surrogateescape")
-        c = zlib.crc32(line)
-        total += c
-        alt += zlib.adler32(line)
-        xor ^= c
-    return f"{len(stats)}:{total}:{alt}:{xor}"
+        prefix, _, name = source.rpartition("/")
+        names, sizes, mtimes = folders.setdefault(prefix + "/" if prefix else "", ([], [], []))
+        names.append(name)
+        sizes.append(size)
+        mtimes.append(mtime)
+    return _combine([_folder_hash(prefix, *parts) for prefix, parts in folders.items()], len(stats))
+
+
+def _folder_hash(prefix: str, names: list[str], sizes: list[int], mtimes: list[int]) -> int:
+    """64-bit hash of one folder's files (names relative to it, as cited), in name order."""
+    order = sorted(range(len(names)), key=names.__getitem__)
+    text = prefix + "\0" + "\0".join([names[i] for i in order])
+    numbers = np.array([[sizes[i] for i in order], [mtimes[i] for i in order]], dtype="<i8")
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=8)
+    digest.update(numbers.tobytes())
+    return int.from_bytes(digest.digest(), "little")
+
+
+def _combine(hashes: list[int], count: int) -> str:
+    total = xor = 0
+    for h in hashes:
+        total = (total + h) & 0xFFFFFFFFFFFFFFFF
+        xor ^= h
+    return f"v2:{count}:{total}:{xor}"
+
+
+def _quick_digest(docs: Path) -> str | None:
+    """`stats_digest` of the docs folder by os.scandir, one stat per document and no Path objects;
+    None when the folder holds a link or an entry it cannot read (the full walk then handles them).
+
+    One thread: a pool of two was slower here (the Python work between the stat calls holds
+    the GIL, and the threads hand it back and forth).
+    """
+    from .documents.readers import SUFFIXES
+
+    suffixes = tuple(SUFFIXES)
+
+    def one(folder: str, prefix: str):
+        names, sizes, mtimes, subdirs = [], [], [], []
+        with os.scandir(folder) as entries:
+            for e in entries:
+                name = e.name
+                if name[0] == ".":
+                    continue
+                if not e.is_file(follow_symlinks=False):  # from the directory entry's type: no system call
+                    if e.is_symlink():
+                        return None
+                    if e.is_dir(follow_symlinks=False):
+                        subdirs.append(name)
+                        continue
+                if name.lower().endswith(suffixes):  # Path.suffix, for a name that does not start with a dot
+                    st = e.stat(follow_symlinks=False)
+                    names.append(name)
+                    sizes.append(st.st_size)
+                    mtimes.append(st.st_mtime_ns)
+        if not (prefix + "".join(names)).isascii():  # cited as documents.source_name writes them
+            names = [os.fsencode(n).decode("utf-8", "backslashreplace") for n in names]
+            prefix = os.fsencode(prefix).decode("utf-8", "backslashreplace")
+        return _folder_hash(prefix, names, sizes, mtimes) if names else None, len(names), subdirs, prefix
+
+    hashes, count = [], 0
+    pending = [(os.fspath(docs), "")]
+    try:
+        while pending:
+            folder, raw_prefix = pending.pop()
+            got = one(folder, raw_prefix)
+            if got is None:
+                return None
+            h, n, subdirs, _ = got
+            if h is not None:
+                hashes.append(h)
+            count += n
+            pending += [(f"{folder}/{d}", f"{raw_prefix}{d}/") for d in subdirs]
+    except OSError:
+        return None
+    return _combine(hashes, count)
 
 
 def scan_docs(docs: Path, first_only: bool = False, follow_links: bool = False) -> Scan:
@@ -644,10 +715,14 @@ def is_stale(stored: StoredIndex, docs: Path, follow_links: bool = False) -> boo
         return True
     if str(docs.resolve()) != stored.docs:
         return True
-    scan = scan_docs(docs, follow_links=follow_links)
     recorded = stored.store.query("SELECT value FROM meta WHERE key = ?", (f"stats:{stored.generation}",))
+    if recorded and recorded[0][0].startswith("v2:"):
+        quick = _quick_digest(docs)  # the common case: no links, every entry readable
+        if quick is not None:
+            return recorded[0][0] != quick  # one small row instead of every file's state
+    scan = scan_docs(docs, follow_links=follow_links)
     if recorded:
-        return recorded[0][0] != scan.digest()  # one small row instead of every file's state
+        return recorded[0][0] != scan.digest()
     files = stored.files
     if len(files) != len(scan.stats):
         return True
@@ -883,6 +958,106 @@ class Vectors:
 
 
 # --------------------------------------------------------------------------- writing
+
+
+class _RowReader:
+    """A read-only matrix in a file (`rows` x `dim` of `dtype`), read with pread for the rows asked.
+
+    Used for sentence vectors instead of a memory map: the kernel maps file pages in large
+    folios, so a memory map that reads 200 passages' sentences counted about 300 MiB in the
+    process's RSS at 1M passages; pread copies only the rows (about 1 ms per question).
+    """
+
+    def __init__(self, file: Path, rows: int, dim: int, dtype):
+        self.dtype = np.dtype(dtype)
+        self.shape = (int(rows), int(dim))
+        self.row_bytes = self.shape[1] * self.dtype.itemsize
+        self.fd = os.open(file, os.O_RDONLY)
+        if os.fstat(self.fd).st_size < self.shape[0] * self.row_bytes:
+            os.close(self.fd)
+            raise ValueError(f"{file} is shorter than {rows} rows")
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            os.close(self.fd)
+
+    def _read(self, out: np.ndarray, start: int) -> None:
+        view, at = memoryview(out).cast("B"), start * self.row_bytes
+        while len(view):
+            n = os.preadv(self.fd, [view], at)
+            if n <= 0:
+                raise QaBotError("the sentence vectors file was truncated while reading it")
+            view, at = view[n:], at + n
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, dim = self.shape
+        if isinstance(key, (int, np.integer)):
+            key = int(key) + (rows if int(key) < 0 else 0)
+            if not 0 <= key < rows:
+                raise IndexError(key)
+            return self[key : key + 1][0]
+        if isinstance(key, slice):
+            start, stop, step = key.indices(rows)
+            if step != 1:
+                return self[np.arange(start, stop, step)]
+            out = np.empty((max(stop - start, 0), dim), dtype=self.dtype)
+            if len(out):
+                self._read(out, start)
+            return out
+        wanted = np.asarray(key, dtype=np.int64).reshape(-1)
+        wanted = np.where(wanted < 0, wanted + rows, wanted)
+        if len(wanted) and (wanted.min() < 0 or wanted.max() >= rows):
+            raise IndexError("sentence row out of range")
+        out = np.empty((len(wanted), dim), dtype=self.dtype)
+        if not len(wanted):
+            return out
+        cuts = np.flatnonzero(np.diff(wanted) != 1) + 1  # one read per run of consecutive rows
+        for a, b in zip(np.concatenate([[0], cuts]).tolist(), np.concatenate([cuts, [len(wanted)]]).tolist()):
+            self._read(out[a:b], int(wanted[a]))
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        data = self[0 : self.shape[0]]
+        return data if dtype is None else data.astype(dtype, copy=False)
+
+
+class _RowFile:
+    """A float32 matrix in a file, read a slice at a time. Not memory-mapped: pages a memory map has
+    read count in the process's RSS until it is closed, pages of the file cache do not."""
+
+    def __init__(self, file: Path, rows: int, dim: int):
+        self.file, self.shape = file, (rows, dim)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        rows, dim = self.shape
+        if isinstance(key, slice):
+            start, stop, step = key.indices(rows)
+            if step != 1:
+                return self[np.arange(start, stop, step)]
+            count = max(stop - start, 0)
+            with open(self.file, "rb") as fh:
+                fh.seek(start * dim * 4)
+                data = np.fromfile(fh, dtype=np.float32, count=count * dim)
+            return data.reshape(count, dim)
+        wanted = np.asarray(key, dtype=np.int64)  # rows in any order: read in chunks, keep the wanted ones
+        out = np.empty((len(wanted), dim), dtype=np.float32)
+        order = np.argsort(wanted, kind="stable")
+        sorted_rows = wanted[order]
+        for start in range(0, rows, 65536):
+            lo, hi = np.searchsorted(sorted_rows, [start, start + 65536])
+            if lo < hi:
+                out[order[lo:hi]] = self[start : start + 65536][sorted_rows[lo:hi] - start]
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        data = self[0 : self.shape[0]]
+        return data if dtype is None else data.astype(dtype, copy=False)
 
 
 class _HashingFile:
@@ -1220,6 +1395,8 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
                                                ensure_ascii=False) + "\n")
                 new_pids.append(next_pid)
                 next_pid += 1
+        for c in batch:  # what is written is not kept: only how many passages each file has
+            c.passages = [None] * len(c.passages)
         bar.update(len(batch))
         batch.clear()
 
@@ -1272,7 +1449,7 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
         n_postings = sum(new_lengths)
         new_docs = (np.memmap(scratch / "new-terms.i32", dtype=np.int32, mode="r", shape=(n_postings,)) if n_postings
                     else np.zeros(0, dtype=np.int32), np.frombuffer(new_lengths, dtype=np.int64) if new_lengths else np.zeros(0, np.int64))
-        vectors_new = (np.memmap(scratch / "new-vectors.f32", dtype=np.float32, mode="r", shape=(len(new_pids), encoder.dimension))
+        vectors_new = (_RowFile(scratch / "new-vectors.f32", len(new_pids), encoder.dimension)
                        if new_pids else np.zeros((0, encoder.dimension), dtype=np.float32))
         stored_info = _write_generation(path, tmp, scratch, gen, prev, published, encoder, docs, meta, full, removed_files,
                                         file_rows, np.array(new_pids, dtype=np.int64), vectors_new, new_counts, new_docs,

@@ -23,6 +23,17 @@ import numpy as np
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (and scikit-learn's) token pattern
 K1, B = 1.5, 0.75
+# `Lexical.top`: questions whose terms have at most this many postings in all are scored exhaustively
+# (exact); above it, the rarest terms are read in full up to this many postings and the best
+# RESCORED passages by those terms, plus the caller's rows, are scored exactly by every term.
+EXACT_POSTINGS = int(os.environ.get("QA_BOT_BM25_EXACT", "150000"))
+BUDGET_POSTINGS = int(os.environ.get("QA_BOT_BM25_BUDGET", "60000"))
+RESCORED = int(os.environ.get("QA_BOT_BM25_RESCORED", "1000"))
+# A term in at least this share of a segment's documents (and BITSET_MIN_POSTINGS) also gets a
+# bitset of the documents holding it (N/8 bytes, below its postings' 6 bytes each): `top` reads
+# whether a candidate holds such a common term with one look-up instead of a binary search.
+BITSET_SHARE = 1 / 32
+BITSET_MIN_POSTINGS = 4096
 
 
 def passage_text(p) -> str:
@@ -70,6 +81,8 @@ class Segment:
     indptr: np.ndarray  # term id -> start of its postings (len = terms known when written + 1)
     docs: np.ndarray  # document index within the segment, per posting
     tfs: np.ndarray  # term frequency, per posting
+    bit_terms: np.ndarray | None = None  # term ids (ascending) that have a bitset, see BITSET_SHARE
+    bits: np.ndarray | None = None  # one row of uint64 words per bit term: bit d of the row = document d holds it
 
     FILES = {"pids": ("seg-pids.i64", np.int64), "lengths": ("seg-lengths.i32", np.int32),
              "indptr": ("seg-indptr.i64", np.int64), "docs": ("seg-docs.i32", np.int32), "tfs": ("seg-tfs.u16", np.uint16)}
@@ -93,29 +106,40 @@ class Segment:
 
     @classmethod
     def from_flat(cls, pids: np.ndarray, term_ids: np.ndarray, lengths: np.ndarray, n_terms: int,
-                  chunk: int = 100_000) -> "Segment":
+                  chunk: int = 20_000) -> "Segment":
         """A segment from every document's term ids laid end to end (`lengths` per document).
 
-        Counted a chunk of documents at a time, then ordered by term with one stable sort (documents
-        stay in order within a term): memory stays a few arrays of the postings, never per-document objects.
+        Counted a chunk of documents at a time, then each chunk's postings are placed at their term's
+        cursor (a counting sort: documents stay in order within a term). Memory stays about 16
+        bytes a posting, never per-document objects or a sort of all postings.
         """
         lengths = np.asarray(lengths, dtype=np.int64)
         ends = np.cumsum(lengths)
-        terms, docs, tfs = [], [], []
+        chunks = []
+        per_term = np.zeros(n_terms, dtype=np.int64)
         for first in range(0, len(lengths), chunk):
             last = min(first + chunk, len(lengths))
             a, b = (int(ends[first - 1]) if first else 0), int(ends[last - 1]) if last else 0
             doc = np.repeat(np.arange(first, last, dtype=np.int64), lengths[first:last])
             key, tf = np.unique(doc * n_terms + np.asarray(term_ids[a:b], dtype=np.int64), return_counts=True)
-            docs.append((key // n_terms).astype(np.int32))
-            terms.append((key % n_terms).astype(np.int32))
-            tfs.append(np.minimum(tf, 65535).astype(np.uint16))
-        terms_all = np.concatenate(terms) if terms else np.zeros(0, np.int32)
-        order = np.argsort(terms_all, kind="stable")
+            del doc
+            terms = (key % n_terms).astype(np.int32)
+            order = np.argsort(terms, kind="stable")  # by term, documents ascending within it
+            terms = terms[order]
+            chunks.append((terms, (key // n_terms).astype(np.int32)[order], np.minimum(tf, 65535).astype(np.uint16)[order]))
+            per_term += np.bincount(terms, minlength=n_terms)[:n_terms]
         indptr = np.zeros(n_terms + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms_all, minlength=n_terms)[:n_terms], out=indptr[1:])
-        docs_all = np.concatenate(docs)[order] if docs else np.zeros(0, np.int32)
-        tfs_all = np.concatenate(tfs)[order] if tfs else np.zeros(0, np.uint16)
+        np.cumsum(per_term, out=indptr[1:])
+        docs_all = np.empty(int(indptr[-1]), dtype=np.int32)
+        tfs_all = np.empty(int(indptr[-1]), dtype=np.uint16)
+        cursor = indptr[:-1].copy()
+        while chunks:
+            terms, docs, tfs = chunks.pop(0)
+            count = np.bincount(terms, minlength=n_terms)[:n_terms]
+            dest = cursor[terms] + np.arange(len(terms)) - (np.cumsum(count) - count)[terms]
+            docs_all[dest] = docs
+            tfs_all[dest] = tfs
+            cursor += count
         return cls(np.asarray(pids, dtype=np.int64), lengths.astype(np.int32), indptr, docs_all, tfs_all)
 
     @classmethod
@@ -147,16 +171,39 @@ class Segment:
                                  np.concatenate(docs).astype(np.int32), np.concatenate(tfs), n_terms)
 
     def write(self, folder: Path) -> dict[str, dict]:
-        """Write the arrays into `folder`; returns each file's size and SHA-256."""
+        """Write the arrays, and the bitsets of its common terms, into `folder`; returns each file's size and SHA-256."""
         folder.mkdir(parents=True, exist_ok=True)
         parts = {}
         for attr, (name, dtype) in self.FILES.items():
-            data = np.ascontiguousarray(getattr(self, attr), dtype=dtype).tobytes()
+            data = np.ascontiguousarray(getattr(self, attr), dtype=dtype)
             with open(folder / name, "wb") as fh:
-                fh.write(data)
+                fh.write(memoryview(data).cast("B"))
                 fh.flush()
                 os.fsync(fh.fileno())
-            parts[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            parts[name] = {"size": data.nbytes, "sha256": hashlib.sha256(memoryview(data).cast("B")).hexdigest()}
+        counts = np.diff(np.asarray(self.indptr, dtype=np.int64))
+        self.bit_terms = np.flatnonzero(counts >= max(BITSET_MIN_POSTINGS, BITSET_SHARE * len(self.pids))).astype(np.int32)
+        words = (len(self.pids) + 63) // 64
+        digest, size = hashlib.sha256(), 0
+        with open(folder / "seg-bits.u64", "wb") as fh:
+            mask = np.zeros(words * 64, dtype=bool)
+            for tid in self.bit_terms:
+                mask[:] = False
+                mask[self.docs[int(self.indptr[tid]) : int(self.indptr[tid + 1])]] = True
+                row = np.packbits(mask, bitorder="little")  # byte k, bit j: document 8k + j (little-endian words)
+                fh.write(row)
+                digest.update(row)
+                size += row.nbytes
+            fh.flush()
+            os.fsync(fh.fileno())
+        parts["seg-bits.u64"] = {"size": size, "sha256": digest.hexdigest()}
+        data = self.bit_terms.astype("<i4")
+        with open(folder / "seg-bitterms.i32", "wb") as fh:
+            fh.write(data.tobytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        parts["seg-bitterms.i32"] = {"size": data.nbytes, "sha256": hashlib.sha256(data.tobytes()).hexdigest()}
+        self.bits = None  # read back memory-mapped by `open`
         return parts
 
     @classmethod
@@ -169,10 +216,24 @@ class Segment:
             n = int(shapes[attr])
             # a plain ndarray view of the mapping: numpy.memmap's own indexing is several times slower
             arrays[attr] = np.memmap(folder / name, dtype=dtype, mode="r", shape=(n,)).view(np.ndarray) if n else np.zeros(0, dtype=dtype)
+        n_bits, words = int(info.get("bit_terms", 0)), (int(info["docs"]) + 63) // 64
+        if n_bits and words:  # segments written before bitsets existed have none: `top` then binary-searches
+            arrays["bit_terms"] = np.memmap(folder / "seg-bitterms.i32", dtype="<i4", mode="r", shape=(n_bits,)).view(np.ndarray)
+            arrays["bits"] = np.memmap(folder / "seg-bits.u64", dtype="<u8", mode="r", shape=(n_bits, words)).view(np.ndarray)
         return cls(**arrays)
 
     def info(self) -> dict:
-        return {"docs": int(len(self.pids)), "terms": int(len(self.indptr) - 1), "postings": int(len(self.docs))}
+        out = {"docs": int(len(self.pids)), "terms": int(len(self.indptr) - 1), "postings": int(len(self.docs))}
+        if self.bit_terms is not None:
+            out["bit_terms"] = int(len(self.bit_terms))
+        return out
+
+    def bitset(self, tid: int) -> np.ndarray | None:
+        """The bitset row of a term, or None when it has none in this segment."""
+        if self.bit_terms is None or self.bits is None or not len(self.bit_terms):
+            return None
+        at = int(np.searchsorted(self.bit_terms, tid))
+        return self.bits[at] if at < len(self.bit_terms) and int(self.bit_terms[at]) == tid else None
 
 
 class Lexical:
@@ -188,7 +249,8 @@ class Lexical:
         self.lookup = lookup
         self.analyzer = analyzer or Analyzer()
         self.idf_unknown = float(np.log(1 + (self.size + 0.5) / 0.5))
-        self._maps: dict[int, object] = {}
+        self._maps: dict[object, object] = {}
+        self._local = threading.local()
 
     @classmethod
     def build(cls, texts: list[str]) -> "Lexical":
@@ -228,39 +290,33 @@ class Lexical:
         """(rows, raw BM25 sums, sum of the terms' IDFs) for the rows that contain any term."""
         known = {t: i for t, i in self.lookup(terms).items() if i < len(self.df) and self.df[i] > 0}
         norm = sum(float(self.idf([self.df[known[t]]])[0]) if t in known else self.idf_unknown for t in terms)
+        return self._raw_ids(list(known.values()))[:2] + (norm,)
+
+    def _raw_ids(self, tids: list[int]) -> tuple[np.ndarray, np.ndarray, None]:
+        """(rows, raw BM25 sums, None) for the rows holding any of the term ids: every posting read."""
         rows_parts, score_parts = [], []
-        maps = [self._rows_of(i) for i in range(len(self.segments))]
-        for tid in known.values():
-            idf = float(self.idf([self.df[tid]])[0])
-            for seg, rowmap in zip(self.segments, maps):
-                if tid + 1 >= len(seg.indptr):
-                    continue
-                a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
-                if a == b:
-                    continue
-                docs = seg.docs[a:b]
-                tf = seg.tfs[a:b].astype(np.float32)
-                dl = seg.lengths[docs]
-                score = np.float32(idf) * tf / (np.float32(K1) * (np.float32(1 - B) + np.float32(B / self.avgdl) * dl) + tf)
-                if isinstance(rowmap, int):  # every document of the segment is live: rows follow directly
-                    rows_parts.append(rowmap + docs.astype(np.int64))
-                    score_parts.append(score)
-                    continue
-                rows = rowmap[docs]
-                ok = rows >= 0  # passages removed since the segment was written drop out
-                rows_parts.append(rows[ok])
-                score_parts.append(score[ok])
+        for rows, score in self._postings(tids):
+            rows_parts.append(rows)
+            score_parts.append(score)
         if not rows_parts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), norm
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32), None
         rows = np.concatenate(rows_parts)
         scores = np.concatenate(score_parts)
         if len(rows) * 8 > len(self.pids):  # many postings: a dense sum is cheaper than sorting them
             dense = np.bincount(rows, weights=scores, minlength=len(self.pids))
             rows = np.flatnonzero(dense)
-            return rows, dense[rows].astype(np.float32), norm
+            return rows, dense[rows].astype(np.float32), None
         rows, inverse = np.unique(rows, return_inverse=True)
         sums = np.bincount(inverse, weights=scores, minlength=len(rows))
-        return rows.astype(np.int64), sums.astype(np.float32), norm
+        return rows.astype(np.int64), sums.astype(np.float32), None
+
+    def _length_norm(self, i: int) -> np.ndarray:
+        """k1 * (1 - b + b * length / avgdl) of each document of segment i (float64, as bm25s's
+        arithmetic gives it), computed once per generation: a posting then costs one look-up."""
+        key = ("norm", i)
+        if key not in self._maps:
+            self._maps[key] = np.float32(K1) * (np.float32(1 - B) + np.float32(B / self.avgdl) * self.segments[i].lengths)
+        return self._maps[key]
 
     def _rows_of(self, i: int):
         """Row of each document of segment i in this generation (-1 when removed), or an int offset
@@ -289,6 +345,191 @@ class Lexical:
         first = int(np.searchsorted(self.pids, seg.pids[0]))
         last = int(np.searchsorted(self.pids, seg.pids[-1], side="right"))
         return first if last - first == len(seg.pids) else None
+
+    def top(self, question: str, k: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (ascending) and normalised scores, as `sparse`, for at least the k best rows and `rows`.
+
+        Exact (every row with a non-zero score) while the question's terms have at most
+        EXACT_POSTINGS postings. Past that (common words in a very large corpus) it is approximate:
+        the rarest terms' postings are read in full (at least one term, up to BUDGET_POSTINGS); the
+        passages found get every other term's weight as if it occurred once (a bitset look-up, or a
+        binary search in short lists); the RESCORED best of them and the given rows are then
+        scored exactly by every term, and returned. A passage holding none of the terms read in
+        full is missed unless it is one of `rows`.
+        """
+        terms = self.tokens(question)
+        known = {t: i for t, i in self.lookup(terms).items() if i < len(self.df) and self.df[i] > 0}
+        if sum(int(self.df[i]) for i in known.values()) <= EXACT_POSTINGS:
+            found, sums, norm = self._raw(terms)
+            return found, (sums / norm if norm > 0 else sums)
+        norm = sum(float(self.idf([self.df[known[t]]])[0]) if t in known else self.idf_unknown for t in terms)
+        tids = sorted(known.values(), key=lambda i: int(self.df[i]))
+        read, used = [], 0
+        for tid in tids:
+            if read and used + int(self.df[tid]) > BUDGET_POSTINGS:
+                break
+            read.append(tid)
+            used += int(self.df[tid])
+        found, partial = self._touched(read)
+        if len(found) > RESCORED:
+            partial = partial + self._presence_weights(found, tids[len(read):])
+            found = found[np.argpartition(-partial, RESCORED)[:RESCORED]]
+        found = np.sort(found)
+        if rows is not None and len(rows):
+            found = np.union1d(found, np.asarray(rows, dtype=np.int64))
+        scores = self._exact(found, tids)
+        nonzero = scores > 0
+        found, scores = found[nonzero], scores[nonzero]
+        return found, (scores / norm if norm > 0 else scores)
+
+    def _touched(self, tids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Rows holding any of the given terms (each once, in no particular order) and their BM25 by
+        those terms, every posting read. Sums go into per-thread arrays of all rows, reset after:
+        no sort and no allocation of N per question."""
+        local = self._local
+        if getattr(local, "acc", None) is None or len(local.acc) != len(self.pids):
+            local.acc = np.zeros(len(self.pids), dtype=np.float32)  # candidates only: exact scores come later
+            local.stamp = np.zeros(len(self.pids), dtype=np.int32)
+        acc, stamp = local.acc, local.stamp
+        if len(tids) == 1:  # one term: its rows are distinct (segments hold disjoint rows), nothing to add up
+            parts = list(self._postings(tids))
+            if not parts:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+            return np.concatenate([r for r, _ in parts]), np.concatenate([v for _, v in parts])
+        touched = []
+        try:
+            for rows, score in self._postings(tids):
+                acc[rows] += score  # a row occurs once per term and segment
+                touched.append(rows)
+            if not touched:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+            rows = np.concatenate(touched) if len(touched) > 1 else touched[0]
+            if len(touched) > 1:  # keep one occurrence of each row: the last one stamped
+                order = np.arange(len(rows), dtype=np.int32)
+                stamp[rows] = order
+                rows = rows[stamp[rows] == order]
+            values = acc[rows]
+        finally:
+            for part in touched:
+                acc[part] = 0
+        return rows, values
+
+    def _locate(self, rows: np.ndarray):
+        """For each segment: (segment number, positions in `rows`, document numbers) of the rows it holds."""
+        if len(self.segments) == 1 and isinstance(self._rows_of(0), int) and self._rows_of(0) == 0:
+            return [(0, np.arange(len(rows)), rows)]  # one segment, nothing removed: rows are its documents
+        if "where" not in self._maps:  # segment and document of every row, once per generation
+            seg_of = np.full(len(self.pids), -1, dtype=np.int32)
+            doc_of = np.zeros(len(self.pids), dtype=np.int64)
+            for i, seg in enumerate(self.segments):
+                rowmap = self._rows_of(i)
+                if isinstance(rowmap, int):
+                    seg_of[rowmap : rowmap + len(seg.pids)] = i
+                    doc_of[rowmap : rowmap + len(seg.pids)] = np.arange(len(seg.pids))
+                else:
+                    live = np.flatnonzero(rowmap >= 0)
+                    seg_of[rowmap[live]] = i
+                    doc_of[rowmap[live]] = live
+            self._maps["where"] = (seg_of, doc_of)
+        seg_of, doc_of = self._maps["where"]
+        segs, docs = seg_of[rows], doc_of[rows]
+        out = []
+        for i in range(len(self.segments)):
+            at = np.flatnonzero(segs == i)
+            if len(at):
+                out.append((i, at, docs[at]))
+        return out
+
+    def _presence_weights(self, rows: np.ndarray, tids: list[int]) -> np.ndarray:
+        """Sum over the terms of IDF * the weight of one occurrence, for the rows holding each term:
+        one bit per row from the bitsets of the terms the segment has them for (8 terms' bits packed in
+        a byte, weighed by a 256-entry table), else a binary search."""
+        out = np.zeros(len(rows), dtype=np.float64)
+        idfs = dict(zip(tids, self.idf(self.df[np.asarray(tids, dtype=np.int64)]).tolist())) if tids else {}
+        for i, at, docs in self._locate(rows):
+            seg = self.segments[i]
+            once = 1.0 / (1.0 + self._length_norm(i)[docs])
+            found = np.zeros(len(docs), dtype=np.float64)
+            stacked, weights = [], []
+            for tid in tids:
+                if tid + 1 >= len(seg.indptr):
+                    continue
+                bitset = seg.bitset(tid)
+                if bitset is not None:
+                    stacked.append(bitset.view(np.uint8))
+                    weights.append(idfs[tid])
+                    continue
+                a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
+                if a < b:
+                    listed = seg.docs[a:b]
+                    found += idfs[tid] * (listed[np.minimum(np.searchsorted(listed, docs), b - a - 1)] == docs)
+            byte, bit = docs >> 3, (docs & 7).astype(np.uint8)
+            for first in range(0, len(stacked), 8):  # up to 8 terms' bits in one byte per row, weighed by a table
+                group = stacked[first : first + 8]
+                packed = np.zeros(len(docs), dtype=np.uint8)
+                for j, bitset in enumerate(group):
+                    packed |= ((bitset[byte] >> bit) & np.uint8(1)) << np.uint8(j)
+                codes = np.arange(1 << len(group))
+                table = ((codes[:, None] >> np.arange(len(group))) & 1) @ np.asarray(weights[first : first + 8], dtype=np.float64)
+                found += table[packed]
+            out[at] += found * once
+        return out
+
+    def _postings(self, tids: list[int]):
+        """(rows, scores) of every live posting of the given terms, one array pair per term and segment."""
+        maps = [self._rows_of(i) for i in range(len(self.segments))]
+        norms = [self._length_norm(i) for i in range(len(self.segments))]
+        idfs = self.idf(self.df[np.asarray(tids, dtype=np.int64)]).astype(np.float32) if tids else []
+        for tid, idf in zip(tids, idfs):
+            for seg, rowmap, knorm in zip(self.segments, maps, norms):
+                if tid + 1 >= len(seg.indptr):
+                    continue
+                a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
+                if a == b:
+                    continue
+                docs = seg.docs[a:b]
+                tf = seg.tfs[a:b].astype(np.float32)
+                score = idf * tf / (knorm[docs] + tf)
+                if isinstance(rowmap, int):  # every document of the segment is live: rows follow directly
+                    yield rowmap + docs.astype(np.int64), score
+                    continue
+                rows = rowmap[docs]
+                ok = rows >= 0  # passages removed since the segment was written drop out
+                yield rows[ok], score[ok]
+
+    def _exact(self, rows: np.ndarray, tids: list[int]) -> np.ndarray:
+        """Raw BM25 of the given rows (ascending) for the given term ids: binary search in each
+        term's postings (documents ascend within a term) for the rows its bitset, where it has one,
+        says hold it; the same arithmetic as `_raw`."""
+        out = np.zeros(len(rows), dtype=np.float64)
+        if not len(rows) or not tids:
+            return out.astype(np.float32)
+        idfs = dict(zip(tids, self.idf(self.df[np.asarray(tids)]).astype(np.float32)))
+        for i, at, docs in self._locate(rows):
+            seg, knorm = self.segments[i], self._length_norm(i)
+            word, shift = docs >> 6, (docs & 63).astype(np.uint64)
+            for tid in tids:
+                if tid + 1 >= len(seg.indptr):
+                    continue
+                a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
+                if a == b:
+                    continue
+                bitset = seg.bitset(tid)
+                if bitset is not None:
+                    held = np.flatnonzero((bitset[word] >> shift) & np.uint64(1))
+                    if not len(held):
+                        continue
+                else:
+                    held = np.arange(len(docs))
+                listed = seg.docs[a:b]
+                pos = np.minimum(np.searchsorted(listed, docs[held]), b - a - 1)
+                hit = listed[pos] == docs[held]
+                held, pos = held[hit], pos[hit]
+                if not len(held):
+                    continue
+                tf = seg.tfs[a + pos].astype(np.float32)
+                out[at[held]] += idfs[tid] * tf / (knorm[docs[held]] + tf)
+        return out.astype(np.float32)
 
     def presence(self, terms: list[str], rows: np.ndarray) -> np.ndarray:
         """Whether each of the given rows holds each term (rows x terms, bool), read from the

@@ -291,7 +291,8 @@ class Retriever:
             cos, sent = self._dense_parts(cand, q)
             score = self._blend(cos, sent)
         else:
-            lex_rows, lex = self.lexical.sparse(text)  # only passages that share a term, rows ascending
+            # only passages that share a term, rows ascending: the best m and the dense candidates, scored exactly
+            lex_rows, lex = self.lexical.top(text, m, dense_rows if self.mode != "bm25" else None)
             top = np.argpartition(-lex, m)[:m] if len(lex) > m else np.arange(len(lex))
             if self.mode == "bm25":
                 cand = lex_rows[top].astype(np.int64)

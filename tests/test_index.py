@@ -365,3 +365,39 @@ def test_passage_table_answers_every_thread_while_its_cache_is_pruned(seeds_sett
     for t in threads:
         t.join()
     assert not errors, errors[0]
+
+
+def test_the_quick_staleness_scan_sees_in_place_edits_additions_and_removals(tmp_path):
+    """The no-change check (os.scandir, one stat per file, per-folder hashes) gives the full walk's
+    fingerprint, and changes it for an edit that keeps the size and the folder's mtime, a file
+    added deep down, a removal and a name that is not UTF-8; a link sends it to the full walk."""
+    import os
+
+    docs = tmp_path / "docs"
+    (docs / "a" / "b").mkdir(parents=True)
+    (docs / ".hidden").mkdir()
+    for name in ("one.txt", "a/two.md", "a/b/three.TXT", ".hidden/x.txt", "a/notes.csv"):
+        (docs / name).write_text(f"{name} text\n", encoding="utf-8")
+    seen = set()
+
+    def digest() -> str:
+        quick = index_mod._quick_digest(docs)
+        assert quick == index_mod.scan_docs(docs).digest()
+        assert quick not in seen
+        seen.add(quick)
+        return quick
+
+    digest()
+    folder_mtime = (docs / "a").stat().st_mtime_ns
+    (docs / "a" / "two.md").write_text("A two.md text\n", encoding="utf-8")  # same size
+    os.utime(docs / "a" / "two.md", ns=(1, folder_mtime + 5))
+    os.utime(docs / "a", ns=(1, folder_mtime))
+    digest()
+    (docs / "a" / "b" / "four.html").write_text("<p>four</p>", encoding="utf-8")
+    digest()
+    (docs / "one.txt").unlink()
+    digest()
+    (docs / os.fsdecode(b"caf\xe9.txt")).write_text("latin-1 name\n", encoding="utf-8")
+    digest()
+    (docs / "link.txt").symlink_to(docs / "a" / "two.md")
+    assert index_mod._quick_digest(docs) is None  # links: the full walk decides what they are

@@ -92,3 +92,38 @@ def test_a_second_index_reuses_the_cached_onnx_export_without_torch(retriever, d
     stored = index_mod.load(tmp_path / "idx")
     assert stored.extra["backend"] == "onnx-int8" and len(stored) == len(retriever.passages)
     np.testing.assert_allclose(stored.all_vectors(), retriever.index.all_vectors(), atol=1e-5)
+
+
+def test_bm25_top_is_exact_on_the_rows_it_returns_and_finds_the_best(tmp_path, monkeypatch):
+    """`Lexical.top` past EXACT_POSTINGS: budgeted candidates, common terms read from bitsets,
+    every returned row scored exactly as `sparse` scores it; the passage holding every question
+    word comes first, and a generous budget finds the exhaustive top 10."""
+    from qa_bot import lexical as lex_mod
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(300)]
+    p = 1.0 / np.arange(1, 301)
+    p /= p.sum()
+    texts = [" ".join(rng.choice(words, int(rng.integers(20, 60)), p=p)) for _ in range(3000)]
+    built = Lexical.build(texts)
+    monkeypatch.setattr(lex_mod, "BITSET_MIN_POSTINGS", 50)
+    seg = built.segments[0]
+    info = {**seg.info(), "parts": seg.write(tmp_path / "seg")}
+    info.update(seg.info())
+    assert info["bit_terms"] > 0
+    opened = lex_mod.Segment.open(tmp_path / "seg", info)
+    stored = Lexical([opened], built.df, built.size, int(seg.lengths.sum()), built.pids, built.lookup, built.analyzer)
+    question = " ".join(texts[1234].split()[:8])
+    rows, exact = built.sparse(question)
+    monkeypatch.setattr(lex_mod, "EXACT_POSTINGS", 0)
+    monkeypatch.setattr(lex_mod, "RESCORED", 40)
+    for lexical in (built, stored):  # binary searches (in memory) and bitsets (written) give the same
+        monkeypatch.setattr(lex_mod, "BUDGET_POSTINGS", 1)
+        got, scores = lexical.top(question, 10, np.array([0, 1, 2]))
+        np.testing.assert_allclose(scores, exact[np.searchsorted(rows, got)], rtol=1e-6)
+        assert rows[np.argmax(exact)] == got[np.argmax(scores)] == 1234
+        assert {0, 1, 2} & set(rows.tolist()) <= set(got.tolist())
+        monkeypatch.setattr(lex_mod, "BUDGET_POSTINGS", 10**9)
+        got, scores = lexical.top(question, 10)
+        best = set(rows[np.argsort(-exact, kind="stable")[:10]].tolist())
+        assert best <= set(got[np.argsort(-scores, kind="stable")[:40]].tolist())
