@@ -19,7 +19,7 @@ _FILLER_START = re.compile(
     r"|(?:if|whether)\b\s*)",
     re.IGNORECASE,
 )
-_FILLER_END = re.compile(r"(?:[\s,]*(?:thanks|thank you|thx|ty|pls|please|lol|\?|!|\.)+)+\s*$", re.IGNORECASE)
+_FILLER_END = re.compile(r"(?:[\s,]*(?:\b(?:thanks|thank you|thx|ty|pls|please|lol)\b|\?|!|\.)+)+\s*$", re.IGNORECASE)
 
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")

@@ -16,6 +16,10 @@ def test_chat_filler_is_stripped_but_content_kept():
     assert query.strip_filler("ok can you tell me when the museum opened") == "When the museum opened"
     assert query.strip_filler("What is the name of the ambassador?") == "What is the name of the ambassador?"
     assert query.strip_filler("hi") == "hi"  # nothing left: keep what was typed
+    # filler words are whole words: "security", "treaty", "city" keep their endings
+    assert query.strip_filler("What is application security?") == "What is application security?"
+    assert query.strip_filler("what about the treaty pls") == "What about the treaty"
+    assert query.strip_filler("Is the city pretty? ty") == "Is the city pretty?"
 
 
 def test_question_types_and_scripts():
