@@ -38,6 +38,19 @@ def _covered(weights: list[float], terms: list[str], have: set[str]) -> float:
     return sum(w for t, w in zip(terms, weights) if t in have) / total if total > 0 else 0.0
 
 
+def passage_terms(retriever, row: int) -> frozenset[str]:
+    """The BM25 terms of a passage's title, date and text, memoised per row (a retriever serves
+    one index generation, so a row never changes meaning): the verdict looks at the same few
+    top passages several times a question, and the bot asks about the same passages again."""
+    cache = retriever.__dict__.setdefault("_passage_terms", {})
+    found = cache.get(row)
+    if found is None:
+        if len(cache) > 20_000:
+            cache.clear()
+        found = cache[row] = frozenset(retriever.lexical.tokens(passage_text(retriever.passages[row])))
+    return found
+
+
 def best_sentence(retriever, row: int, qvec) -> str:
     """The passage's sentence closest to the question (the passage itself when it has one)."""
     from .documents import split_sentences
@@ -65,7 +78,7 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
     nxt = i + 1 if i + 1 < len(r.rows) else None
     info = r.info
     terms = lex.tokens(info.text)
-    have = set(lex.tokens(passage_text(p)))
+    have = set(passage_terms(retriever, row))
     author = getattr(p, "author", None)
     if author:
         have |= set(lex.tokens(author))
@@ -78,10 +91,10 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
     sentence = set(lex.tokens(best_sentence(retriever, row, r.qvec)))
     top = set()
     for j in range(i, min(i + 5, len(r.rows))):
-        top |= set(lex.tokens(passage_text(retriever.passages[int(r.rows[j])])))
+        top |= passage_terms(retriever, int(r.rows[j]))
     hidden_terms: dict[str, int] = {}
     for h in hidden:
-        for t in set(lex.tokens(passage_text(retriever.passages[int(h)]))):
+        for t in passage_terms(retriever, int(h)):
             hidden_terms[t] = hidden_terms.get(t, 0) + 1
     in_corpus = {t for t in terms if df.get(t, 0) > hidden_terms.get(t, 0)}
     text = p.text
@@ -125,14 +138,17 @@ def covered_terms(r, retriever, depth: int = 3) -> tuple[list[str], list[str]]:
     """The question's topic terms (question words such as "how many" or "author" left out), and
     those that at least one of the top `depth` passages holds (text, title, date, section, author)."""
     lex = retriever.lexical
-    skip = set(lex.tokens(" ".join(QUESTION_WORDS)))
+    skip = retriever.__dict__.get("_question_word_terms")
+    if skip is None:
+        skip = retriever.__dict__["_question_word_terms"] = frozenset(lex.tokens(" ".join(QUESTION_WORDS)))
     text = retriever.respell(r.info.text) if hasattr(retriever, "respell") else r.info.text
     terms = [t for t in lex.tokens(text) if t not in skip]
     have: set[str] = set()
     for j in range(min(depth, len(r.rows))):
-        p = retriever.passages[int(r.rows[j])]
+        row = int(r.rows[j])
+        p = retriever.passages[row]
         extra = " ".join(x for x in (getattr(p, "section", None), getattr(p, "author", None)) if x)
-        have |= set(lex.tokens(f"{passage_text(p)} {extra}"))
+        have |= passage_terms(retriever, row) | set(lex.tokens(extra))
     return terms, [t for t in terms if t in have]
 
 
