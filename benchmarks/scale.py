@@ -121,6 +121,17 @@ def _timed(cmd: list[str]) -> tuple[float, float, str]:
     return float(seconds), int(kib) / 1024, rest
 
 
+def cold_asks(docs: Path, index: Path, questions: list[str], runs: int = 5) -> dict:
+    """Cold `qa-bot ask`: process start to answer, the staleness check of every file included (medians)."""
+    cold, rss = [], []
+    for q in questions[:runs]:
+        t, m, out = _timed([*QA, "ask", "--json", "--docs", str(docs), "--index", str(index), q])
+        assert json.loads(out)["query"], out
+        cold.append(t)
+        rss.append(m)
+    return {"cold_ask_s": statistics.median(cold), "cold_ask_peak_rss_mib": statistics.median(rss)}
+
+
 def bench_storage(n: int, keep: str | None, record) -> None:
     print(f"index storage at {n:,} passages (FAKE encoder: random unit vectors; questions use the real model)")
     root = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="qa-bot-scale-"))
@@ -142,14 +153,7 @@ def bench_storage(n: int, keep: str | None, record) -> None:
         questions = []
         for p in stored.passages[: 200 : 1] if len(stored) >= 200 else stored.passages:
             questions.append(" ".join(p.text.split()[3:12]) + "?")
-        # cold ask: process start to answer, the staleness check of every file included
-        cold, rss = [], []
-        for q in questions[:5]:
-            t, m, out = _timed([*QA, "ask", "--json", "--docs", str(docs), "--index", str(index), q])
-            assert json.loads(out)["query"], out
-            cold.append(t)
-            rss.append(m)
-        record(section, cold_ask_s=statistics.median(cold), cold_ask_peak_rss_mib=statistics.median(rss))
+        record(section, **cold_asks(docs, index, questions))
         # warm queries in one process
         from qa_bot import engine
         from qa_bot.config import Settings
@@ -234,13 +238,7 @@ def retime(root: Path) -> dict:
     stored = index_mod.load(index)
     questions = [" ".join(p.text.split()[3:12]) + "?" for p in stored.passages[:200]]
     out: dict = {"passages": len(stored)}
-    cold, rss = [], []
-    for q in questions[:5]:
-        t, m, text = _timed([*QA, "ask", "--json", "--docs", str(docs), "--index", str(index), q])
-        assert json.loads(text)["query"], text
-        cold.append(t)
-        rss.append(m)
-    out.update(cold_ask_s=statistics.median(cold), cold_ask_peak_rss_mib=statistics.median(rss))
+    out.update(cold_asks(docs, index, questions))
     retriever = Retriever(stored, engine.query_encoder(stored, Settings(docs=docs, index=index)))
     retriever.lexical
     lat = warm_latencies(retriever, questions)
