@@ -8,6 +8,7 @@ faults: 429 with retry_after, 500, 401, 409, a request that hangs, a malformed u
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -261,3 +262,28 @@ class ListHandler(logging.Handler):
 
     def emit(self, record):
         self.lines.append(self.format(record))
+
+
+@contextlib.contextmanager
+def captured_logs(token: str, fmt: str, level: int = logging.DEBUG):
+    """Every log line written while the block runs, with the token redaction installed as the bot
+    installs it; afterwards, neither the token nor its secret half may appear in any line."""
+    from qa_bot.telegram import install_redaction
+
+    handler = ListHandler()
+    handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(level)
+    redact = install_redaction(token)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.removeFilter(redact)
+        for h in root.handlers:
+            h.removeFilter(redact)
+        root.setLevel(old_level)
+    secret = token.split(":")[1]
+    assert not any(token in line or secret in line for line in handler.lines), "the token leaked into a log line"

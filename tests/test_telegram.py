@@ -5,37 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import logging
 import re
 import time
 
 import pytest
 
-from fake_telegram import FakeBotApi, ListHandler, callback, command, inline_query, message
+from fake_telegram import FakeBotApi, callback, captured_logs, command, inline_query, message
 from qa_bot.errors import QaBotError
-from qa_bot.telegram import BotConfig, build_application, check_token, install_redaction, parse_allowed_ids
+from qa_bot.telegram import BotConfig, build_application, check_token, parse_allowed_ids
 
 TOKEN = "123456789:AAEhBP0av28jLkPLFhO5bRw9Qs3Yhkp2vXo"
 
 
 @pytest.fixture
 def logs():
-    handler = ListHandler()
-    handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    redact = install_redaction(TOKEN)
-    yield handler
-    root.removeHandler(handler)
-    root.removeFilter(redact)
-    for h in root.handlers:
-        h.removeFilter(redact)
-    root.setLevel(old_level)
-    assert not any(TOKEN in line for line in handler.lines), "the token leaked into a log line"
-    secret = TOKEN.split(":")[1]
-    assert not any(secret in line for line in handler.lines)
+    with captured_logs(TOKEN, "%(name)s %(levelname)s %(message)s") as handler:
+        yield handler
 
 
 @contextlib.asynccontextmanager

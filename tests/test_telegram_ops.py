@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from fake_telegram import FakeBotApi, ListHandler, command, message
+from fake_telegram import FakeBotApi, captured_logs, command, message
 from qa_bot.botstate import StateStore
 from qa_bot.config import PROJECT_ROOT
 from qa_bot.errors import QaBotError
-from qa_bot.telegram import CONFLICT, BotConfig, RunOptions, build_application, install_redaction, serve
+from qa_bot.telegram import CONFLICT, BotConfig, RunOptions, build_application, serve
 
 TOKEN = "123456789:AAEhBP0av28jLkPLFhO5bRw9Qs3Yhkp2vXo"
 SECRET = TOKEN.split(":")[1]
@@ -38,20 +38,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def logs():
-    handler = ListHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    old = root.level
-    root.setLevel(logging.INFO)
-    redact = install_redaction(TOKEN)  # as run_bot does: quiet httpx, token redacted
-    yield handler
-    root.removeHandler(handler)
-    root.removeFilter(redact)
-    for h in root.handlers:
-        h.removeFilter(redact)
-    root.setLevel(old)
-    assert not any(SECRET in line for line in handler.lines), "the token leaked into a log line"
+    with captured_logs(TOKEN, "%(levelname)s %(message)s", logging.INFO) as handler:  # httpx quiet, as in run_bot
+        yield handler
 
 
 def _app(retriever, base_url: str, store: StateStore | None = None, config: BotConfig | None = None):
