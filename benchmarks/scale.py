@@ -17,7 +17,6 @@ import collections
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 
 _FILLER_START = re.compile(
     r"^(?:(?:hey|hi|hello|heya|yo|ok|okay|so|um+|uh+|well|btw|pls|please|quick question|question|hmm+|ah|oh)"
@@ -174,7 +174,13 @@ _CAPITAL = re.compile(r"\b[A-Z][a-z][\w'’-]*")
 _WORD = re.compile(r"\w+")
 
 
-def _new(found: str, qwords: set[str]) -> bool:
+def question_words(question: str) -> set[str]:
+    """The question's words, lower case: what an answer found in a passage must add to."""
+    return {w.lower() for w in _WORD.findall(question)}
+
+
+def new_to_question(found: str, qwords: set[str]) -> bool:
+    """Whether a name, date or number found in a passage says more than the question's own words."""
     return any(w.lower() not in qwords for w in _WORD.findall(found))
 
 
@@ -182,7 +188,7 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
     """Whether a passage holds what the question type needs and the question does not already
     say: a name for who (a capitalised word inside a sentence, rare in the corpus when `rare`
     is given), a date for when, a number for how many, a place for where."""
-    qwords = {w.lower() for w in _WORD.findall(question)}
+    qwords = question_words(question)
     if kind == "person":
         for m in _CAPITAL.finditer(text):
             before = text[: m.start()].rstrip()
@@ -195,7 +201,7 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
     pattern = {"date": DATE, "number": NUMBER, "place": PLACE}.get(kind)
     if pattern is None:
         return True
-    return any(_new(m.group(), qwords) for m in pattern.finditer(text))
+    return any(new_to_question(m.group(), qwords) for m in pattern.finditer(text))
 
 
 class Speller:

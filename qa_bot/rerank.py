@@ -98,8 +98,7 @@ def features(retriever, rows: np.ndarray, score: np.ndarray, cos: np.ndarray, se
     n = len(rows)
     rows = np.asarray(rows, dtype=np.int64)
     cov = lexical.presence(qterms, rows) @ weights / total if total > 0 else np.zeros(n)
-    many = getattr(retriever.passages, "many", None)
-    passages = many([int(r) for r in rows]) if many else [retriever.passages[int(r)] for r in rows]
+    passages = retriever.passages_at(rows)
     found = retriever._sentence_sims(rows, qvec) if qvec is not None else None
     counts = retriever.index.sentence_counts[rows] if found is not None else np.ones(n, dtype=np.int64)
     out = np.zeros((n, len(FEATURES)), dtype=np.float64)

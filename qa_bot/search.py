@@ -323,18 +323,17 @@ class Retriever:
         most of the question's topic terms (IDF-weighted, at least half, clearly more than the top
         passage's document) goes first, with its passage that carries the field asked for (its
         header or signature) when it has one. That passage takes the top score, at least the floor."""
-        from .verdict import QUESTION_WORDS
+        from .verdict import question_word_terms
 
         lex = self.lexical
-        skip = set(lex.tokens(" ".join(QUESTION_WORDS)))
+        skip = question_word_terms(self)
         terms = [t for t in lex.tokens(text) if t not in skip]
         if not terms:
             return order, score
         weights = dict(zip(terms, lex.term_idfs(terms)))
         total = sum(weights.values()) or 1.0
         top = order[:BONUS_DEPTH]
-        passages = self.passages.many([int(cand[i]) for i in top]) if hasattr(self.passages, "many") else \
-            [self.passages[int(cand[i])] for i in top]
+        passages = self.passages_at(cand[top])
         cover: dict[str, float] = {}
         for p in passages:
             if p.source not in cover:
@@ -388,9 +387,7 @@ class Retriever:
         bonus = np.zeros(len(cand), dtype=np.float32)
         typed = np.zeros(len(cand), dtype=bool)
         top = np.argsort(-score, kind="stable")[:BONUS_DEPTH]
-        rows = [int(cand[i]) for i in top]
-        many = getattr(self.passages, "many", None)
-        passages = many(rows) if many else [self.passages[r] for r in rows]
+        passages = self.passages_at(cand[top])
         for i, p in zip(top, passages):
             if NAV_PENALTY and getattr(p, "kind", "text") == "navigation":
                 bonus[i] -= NAV_PENALTY
@@ -400,6 +397,12 @@ class Retriever:
             if info.meta and META_BONUS and meta_fits(p, info.meta):
                 bonus[i] += META_BONUS
         return bonus, typed
+
+    def passages_at(self, rows) -> list[Passage]:
+        """The passages of several rows, in that order (one SQLite query for a stored index)."""
+        rows = [int(r) for r in rows]
+        many = getattr(self.passages, "many", None)
+        return many(rows) if many else [self.passages[r] for r in rows]
 
     def _vectors(self, rows: np.ndarray) -> np.ndarray:
         return self.index.row_vectors(rows)
@@ -491,7 +494,7 @@ class Retriever:
 
     def highlights(self, question: str, rows: list[int], q: np.ndarray | None = None) -> list[str]:
         """For each passage, the sentence closest in meaning to the question (an exact substring)."""
-        passages = self.passages.many(rows) if hasattr(self.passages, "many") else [self.passages[row] for row in rows]
+        passages = self.passages_at(rows)
         split = [split_sentences(p.text) for p in passages]
         if all(len(parts) <= 1 for parts in split):
             return [p.text for p in passages]

@@ -100,7 +100,7 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
     text = p.text
     numbers = set(_NUMBER.findall(info.text))
     # A number or a name the question asks about that no (visible) passage mentions at all.
-    number_absent = any(number_passages(lex, n) <= sum(_holds_number(lex, n, retriever.passages[int(h)]) for h in hidden)
+    number_absent = any(number_passages(lex, n) <= sum(_holds_number(n, passage_terms(retriever, int(h))) for h in hidden)
                         for n in numbers)
     names = [t for w in _NAME_WORD.findall(" " + info.text[1:]) for t in lex.tokens(w)]
     name_absent = any(t not in in_corpus for t in names)
@@ -134,13 +134,19 @@ OFF_TOPIC_COVERED = 0.5
 OFF_TOPIC_DENSE = 0.45
 
 
+def question_word_terms(retriever) -> frozenset[str]:
+    """QUESTION_WORDS as the retriever's BM25 terms (tokenised once per retriever)."""
+    found = retriever.__dict__.get("_question_word_terms")
+    if found is None:
+        found = retriever.__dict__["_question_word_terms"] = frozenset(retriever.lexical.tokens(" ".join(QUESTION_WORDS)))
+    return found
+
+
 def covered_terms(r, retriever, depth: int = 3) -> tuple[list[str], list[str]]:
     """The question's topic terms (question words such as "how many" or "author" left out), and
     those that at least one of the top `depth` passages holds (text, title, date, section, author)."""
     lex = retriever.lexical
-    skip = retriever.__dict__.get("_question_word_terms")
-    if skip is None:
-        skip = retriever.__dict__["_question_word_terms"] = frozenset(lex.tokens(" ".join(QUESTION_WORDS)))
+    skip = question_word_terms(retriever)
     text = retriever.respell(r.info.text) if hasattr(retriever, "respell") else r.info.text
     terms = [t for t in lex.tokens(text) if t not in skip]
     have: set[str] = set()
@@ -170,7 +176,7 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     sentence in the top `depth` passages; a question that names nothing to count needs one of
     its topic terms in that sentence instead."""
     from .documents import split_sentences
-    from .query import DURATION, MONEY, quantity
+    from .query import DURATION, MONEY, new_to_question, quantity, question_words
 
     q = quantity(r.info.text)
     if q is None or len(r.rows) == 0:
@@ -182,12 +188,11 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
         want = set(covered_terms(r, retriever)[0])
     if not want:
         return False
-    asked = {w.lower() for w in re.findall(r"\w+", r.info.text)}
+    asked = question_words(r.info.text)
     pattern = {"money": MONEY, "duration": DURATION}.get(q.unit, NUMBER)
-    for row in r.rows[:depth]:
-        for sentence in split_sentences(retriever.passages[int(row)].text):
-            if want & set(lex.tokens(sentence)) and any(
-                    any(w.lower() not in asked for w in re.findall(r"\w+", m.group())) for m in pattern.finditer(sentence)):
+    for p in retriever.passages_at(r.rows[:depth]):
+        for sentence in split_sentences(p.text):
+            if want & set(lex.tokens(sentence)) and any(new_to_question(m.group(), asked) for m in pattern.finditer(sentence)):
                 return False
     return True
 
@@ -202,9 +207,9 @@ def number_passages(lex, number: str) -> int:
     return min(df.get(t, 0) for t in parts)
 
 
-def _holds_number(lex, number: str, p) -> bool:
+def _holds_number(number: str, terms: frozenset[str]) -> bool:
     parts = TOKEN.findall(number)
-    return bool(parts) and set(parts) <= set(lex.tokens(passage_text(p)))
+    return bool(parts) and set(parts) <= terms
 
 
 @dataclass(frozen=True)
