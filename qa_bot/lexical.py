@@ -533,34 +533,29 @@ class Lexical:
 
     def presence(self, terms: list[str], rows: np.ndarray) -> np.ndarray:
         """Whether each of the given rows holds each term (rows x terms, bool), read from the
-        postings (documents ascend within a term): no passage text is tokenised again."""
+        postings (a term's bitset where its segment has one, else a binary search: documents
+        ascend within a term): no passage text is tokenised again."""
         rows = np.asarray(rows, dtype=np.int64)
         out = np.zeros((len(rows), len(terms)), dtype=bool)
         known = {t: i for t, i in self.lookup(list(dict.fromkeys(terms))).items() if i < len(self.df) and self.df[i] > 0}
         if not known or not len(rows):
             return out
-        for s, seg in enumerate(self.segments):
-            rowmap = self._rows_of(s)
-            if isinstance(rowmap, int):  # the rows' documents in this segment
-                doc = rows - rowmap
-                inside = np.flatnonzero((doc >= 0) & (doc < len(seg.pids)))
-            else:
-                pid = self.pids[rows]
-                doc = np.minimum(np.searchsorted(seg.pids, pid), max(len(seg.pids) - 1, 0))
-                inside = np.flatnonzero(seg.pids[doc] == pid) if len(seg.pids) else np.zeros(0, np.int64)
-            if not len(inside):
-                continue
-            want = doc[inside]
+        for i, at, docs in self._locate(rows):
+            seg = self.segments[i]
             for j, term in enumerate(terms):
                 tid = known.get(term)
                 if tid is None or tid + 1 >= len(seg.indptr):
                     continue
+                bitset = seg.bitset(tid)
+                if bitset is not None:
+                    out[at, j] = ((bitset[docs >> 6] >> (docs & 63).astype(np.uint64)) & np.uint64(1)).astype(bool)
+                    continue
                 a, b = int(seg.indptr[tid]), int(seg.indptr[tid + 1])
                 if a == b:
                     continue
-                docs = seg.docs[a:b]
-                at = np.minimum(np.searchsorted(docs, want), b - a - 1)
-                out[inside[docs[at] == want], j] = True
+                listed = seg.docs[a:b]
+                pos = np.minimum(np.searchsorted(listed, docs), b - a - 1)
+                out[at[listed[pos] == docs], j] = True
         return out
 
     def sparse(self, question: str) -> tuple[np.ndarray, np.ndarray]:
