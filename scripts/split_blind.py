@@ -1,0 +1,47 @@
+"""Assign tune/test splits to tests/data/seeds_blind_questions.jsonl (run once, when the set was written).
+
+Rule: group the questions by (kind, lang); go through the groups in sorted order with one
+random.Random(4), shuffle each group's positions, put the first round(0.5 * n) in `tune` and the
+rest in `test`. Never re-run it on a set that is already split (the split must not change).
+
+Usage: python scripts/split_blind.py [PATH]
+"""
+from __future__ import annotations
+
+import collections
+import json
+import random
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "tests/data/seeds_blind_questions.jsonl"
+
+
+def assign(records: list[dict]) -> None:
+    """Set each record's split in place by the rule above."""
+    groups: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
+    for position, rec in enumerate(records):
+        groups[(rec["kind"], rec["lang"])].append(position)
+    rng = random.Random(4)
+    for key in sorted(groups):
+        positions = groups[key][:]
+        rng.shuffle(positions)
+        cut = round(0.5 * len(positions))
+        for rank, position in enumerate(positions):
+            records[position]["split"] = "tune" if rank < cut else "test"
+
+
+def main() -> int:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assign(records)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    counts = collections.Counter((r["kind"], r["lang"], r["split"]) for r in records)
+    for key, count in sorted(counts.items()):
+        print(*key, count)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
