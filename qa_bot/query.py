@@ -164,8 +164,26 @@ def counted(question: str) -> list[str]:
     return list(q.words) if q else []
 
 
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december")
+_SHORT_MONTH = {m[:3]: m for m in _MONTHS} | {"sept": "september"}
+# "feb 2026", "apr 24", "24 apr.": a month abbreviation next to a day or a year (not "mar" or "may" alone)
+_SHORT_DATE = re.compile(r"\b(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=\s+\d{1,4}\b)"
+                         r"|(\b\d{1,2}(?:st|nd|rd|th)?\s+)(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b\.?", re.IGNORECASE)
+
+
+def expand_months(text: str) -> str:
+    """`feb 2026` -> `February 2026`: documents spell months out, so both BM25 and the embedding match."""
+    def full(m: re.Match) -> str:
+        if m.group(1):
+            return _SHORT_MONTH[m.group(1).lower()].capitalize()
+        return m.group(2) + _SHORT_MONTH[m.group(3).lower()].capitalize()
+
+    return _SHORT_DATE.sub(full, text)
+
+
 def analyse(question: str) -> QuestionInfo:
-    text = strip_filler(question)
+    text = expand_months(strip_filler(question))
     return QuestionInfo(text=text, answer_type=answer_type(text), meta=meta_type(text), script=script_of(question))
 
 

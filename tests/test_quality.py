@@ -22,6 +22,12 @@ def test_chat_filler_is_stripped_but_content_kept():
     assert query.strip_filler("Is the city pretty? ty") == "Is the city pretty?"
 
 
+def test_month_abbreviations_next_to_a_day_or_year_are_spelt_out():
+    assert query.analyse("hi, what happened in feb 2026? thanks").text == "What happened in February 2026?"
+    assert query.expand_months("talks on apr 24, signed 12th oct.") == "talks on April 24, signed 12th October"
+    assert query.expand_months("may 5, did it mar the talks") == "may 5, did it mar the talks"  # words, not months
+
+
 def test_question_types_and_scripts():
     assert query.answer_type("When was the treaty signed?") == "date"
     assert query.answer_type("How many people attended?") == "number"
