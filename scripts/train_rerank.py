@@ -72,7 +72,7 @@ def gather(args) -> list[dict]:
         docs = evaluate.combined_docs(args.corpus or [train_verdict.SEEDS, train_verdict.SHARED / "realdocs"],
                                       args.cache / "train-corpus" / "corpus")
         combined = engine.open_retriever(Settings(docs=docs, index=args.cache / "train-corpus"), progress=False)
-    files = [evaluate.DEFAULT_QUESTIONS] + ([args.dev] if args.dev else [])
+    files = [evaluate.DEFAULT_QUESTIONS] + (args.dev or [])
     for group, retriever, items in train_verdict.question_sets(files, lambda q: combined if q.split else seeds):
         recs += collect(retriever, [(t, g) for t, g in items if g is not None], group)
     if combined is not None:
@@ -190,7 +190,7 @@ def cross_validate(recs: list[dict], l2: float, mask: np.ndarray | None = None, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "embeddings", help="where indexes are built and reused")
-    ap.add_argument("--dev", type=Path, help="a question file with tune/test splits; only its tune split is read")
+    ap.add_argument("--dev", type=Path, action="append", help="a question file with tune/test splits (repeat for more); only its tune split is read")
     ap.add_argument("--corpus", type=Path, action="append", help="folders the --dev questions are about")
     ap.add_argument("--shared", type=Path, default=None, help="the shared data folder (bench/scifact, realdocs)")
     ap.add_argument("--examples", type=Path, help="a pickle of the examples: read when it exists, else written")

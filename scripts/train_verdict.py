@@ -141,7 +141,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cache", type=Path, default=PROJECT_ROOT / "embeddings", help="where indexes are built and reused")
     ap.add_argument("--questions", type=Path, nargs="*", default=[evaluate.DEFAULT_QUESTIONS])
-    ap.add_argument("--dev", type=Path, help="a question file with tune/test splits (tests/data/dev_questions.jsonl); "
+    ap.add_argument("--dev", type=Path, action="append", help="a question file with tune/test splits (tests/data/dev_questions.jsonl; repeat for more); "
                     "only its tune split is read")
     ap.add_argument("--corpus", type=Path, action="append", help="folders the --dev questions are about "
                     "(default: seeds and ../shared/realdocs)")
@@ -172,7 +172,7 @@ def main() -> None:
             return combined
         return seeds
 
-    for group, retriever, items in question_sets(args.questions + ([args.dev] if args.dev else []), retriever_for):
+    for group, retriever, items in question_sets(args.questions + (args.dev or []), retriever_for):
         rows += examples(retriever, items, group)
         rows += examples(scifact, [(text, None) for text, _ in items], "offtopic")
     x = np.stack([r[0] for r in rows])
