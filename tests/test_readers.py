@@ -193,6 +193,18 @@ def test_html_fixture(tmp_path):
     assert first.line_start == 6 and all(is_cited(doc, p) for p in passages)
 
 
+def test_html_displayed_formula_ends_the_paragraph_it_completes(realdocs):
+    _, herm = realdocs[0]["wikipedia-hermitian-matrix.html"]
+    such = next(p for p in herm if "if and only if it is such that" in p.text)
+    assert such.text.endswith("such that \\langle v,Av\\rangle \\in \\mathbb {R} ,\\quad v\\in V.")
+    adjoint = next(p for p in herm if "equal to its adjoint" in p.text)
+    assert "=\\langle Aw,v\\rangle , for any pair of vectors v,w , where" in adjoint.text
+    assert adjoint.text.endswith("denotes the inner product operation.")
+    matrix_form = next(p for p in herm if p.text.startswith("or in matrix form:"))
+    assert matrix_form.text.endswith("A={\\overline {A^{\\mathsf {T}}}} .")
+    assert not any(p.text.startswith(("\\langle", "v,w")) for p in herm)  # no formulas left on their own
+
+
 def test_links_out_of_the_folder_and_odd_names(tmp_path, caplog):
     outside = tmp_path / "outside.txt"
     outside.write_text("The root password is kept in a safe place somewhere.\n", encoding="utf-8")

@@ -56,6 +56,45 @@ def _replace(node, text: str) -> None:
     parent.remove(node)
 
 
+def _ends_paragraph(node, outer, tex: str) -> bool:
+    """A displayed formula right after a paragraph ("... is Hermitian if and only if it is such
+    that" + formula, or "or in matrix form:" + an indented formula) goes at the end of that
+    paragraph, with the text that follows it up to the next block ("for any pair of vectors v, w");
+    left where it stood, it and that text would end up apart from the sentence they complete."""
+    holder, parent = outer, outer.getparent()
+    if parent is not None and parent.tag == "dd" and _only(parent, outer):
+        dl = parent.getparent()
+        if dl is None or dl.tag != "dl" or len(dl) != 1 or (dl.text or "").strip():
+            return False
+        holder = dl
+    elif node.get("display") != "block":
+        return False
+    prev = holder.getprevious()
+    if prev is None or not isinstance(prev.tag, str) or prev.tag != "p" or (prev.tail or "").strip():
+        return False
+    text = tex + (outer.tail or "" if holder is outer else (outer.tail or "") + (holder.tail or ""))
+    if len(prev):
+        prev[-1].tail = (prev[-1].tail or "") + text
+    else:
+        prev.text = (prev.text or "") + text
+    prev.tail = "\n"
+    follow = []  # inline elements after it (more maths, a link) belong to the same sentence
+    nxt = holder.getnext()
+    while nxt is not None and isinstance(nxt.tag, str) and nxt.tag not in _BLOCKS:
+        follow.append(nxt)
+        nxt = nxt.getnext()
+    holder.getparent().remove(holder)
+    for el in follow:
+        prev.append(el)  # its tail comes with it
+    return True
+
+
+def _only(parent, child) -> bool:
+    """Whether `child` is all that `parent` holds (besides white space and punctuation)."""
+    spare = (parent.text or "") + "".join((c.tail or "") + ("" if c is child else c.text_content()) for c in parent)
+    return len(parent) == 1 and not re.sub(r"[\s.,;:]", "", spare)
+
+
 def _is_boilerplate(el, keep) -> bool:
     if el is keep or el.tag in ("html", "body"):
         return False
@@ -138,7 +177,9 @@ def read(name: str, data: bytes) -> Parsed:
                 outer = anc
                 break
         if outer.getparent() is not None:
-            _replace(outer, " " + _untex(_tex(node)) + " ")
+            tex = " " + _untex(_tex(node)) + " "
+            if not _ends_paragraph(node, outer, tex):
+                _replace(outer, tex)
     for node in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
         _replace(node, "")
 
