@@ -1,7 +1,8 @@
 """BM25 over passages: term frequencies in immutable, memory-mapped segments, scored at question time.
 
 The same BM25 as bm25s (Lucene variant, k1 1.5, b 0.75, its extended English stop words,
-Snowball stemming via PyStemmer), but the index keeps term frequencies and document lengths
+Snowball stemming via PyStemmer; plus compound terms such as ctrl_r or 800_207, see
+`compounds`), but the index keeps term frequencies and document lengths
 instead of final scores, so the corpus statistics (document count, average length, document
 frequencies) can change without rewriting the postings. An update adds one small segment for
 the new passages; removed passages simply drop out (their ids are no longer in the generation);
@@ -36,6 +37,24 @@ BITSET_SHARE = 1 / 32
 BITSET_MIN_POSTINGS = 4096
 
 
+COMPOUNDS = True
+_COMPOUND = re.compile(r"(?<![\w.-])\w+(?:[-./]\w+)+")
+_PARTS = re.compile(r"[-./]")
+
+
+def compounds(text: str) -> list[str]:
+    """Terms for words joined by - . or / where the plain tokens lose what tells them apart: a part
+    of one character ("ctrl-r", "utf-8", "x-ray" -> ctrl_r, utf_8, x_ray; the token pattern drops
+    single characters) or numbers only ("800-207", "2.2.1.0" -> 800_207, 2_2_1_0). The parts stay
+    terms of their own too."""
+    out = []
+    for m in _COMPOUND.finditer(text):
+        parts = _PARTS.split(m.group())
+        if any(len(p) == 1 for p in parts) or all(p.isdigit() for p in parts):
+            out.append("_".join(parts))
+    return out
+
+
 def passage_text(p) -> str:
     """What BM25 sees of a passage: its title and date help matching without being passages."""
     return f"{p.title} {p.date or ''} {p.text}"
@@ -48,7 +67,8 @@ def _stopwords() -> frozenset[str]:
 
 
 class Analyzer:
-    """Text to stemmed terms, exactly as bm25s.tokenize(stopwords='en_plus', stemmer=english) does."""
+    """Text to stemmed terms, exactly as bm25s.tokenize(stopwords='en_plus', stemmer=english) does,
+    followed by the text's compound terms."""
 
     def __init__(self, stopwords: frozenset[str] | None = None):
         import Stemmer
@@ -59,8 +79,10 @@ class Analyzer:
         self._lock = threading.Lock()  # PyStemmer objects are not thread-safe (the bot searches in threads)
 
     def terms(self, text: str) -> list[str]:
-        """Every term occurrence of a text, in order (duplicates kept: they are term frequencies)."""
-        words = [w for w in TOKEN.findall(text.lower()) if w not in self.stopwords]
+        """Every term occurrence of a text, in order (duplicates kept: they are term frequencies),
+        then its compound terms (see `compounds`)."""
+        lower = text.lower()
+        words = [w for w in TOKEN.findall(lower) if w not in self.stopwords]
         missing = [w for w in set(words) if w not in self._stems]
         if missing:
             with self._lock:
@@ -69,7 +91,7 @@ class Analyzer:
             if len(self._stems) > 500_000:
                 self._stems.clear()
         stems = self._stems
-        return [stems.get(w) or self.stemmer.stemWord(w) for w in words]
+        return [stems.get(w) or self.stemmer.stemWord(w) for w in words] + (compounds(lower) if COMPOUNDS else [])
 
 
 @dataclass

@@ -238,6 +238,25 @@ def test_who_wrote_question_gets_the_title_page_with_the_byline(tmp_path, encode
     assert answer.hits[0].passage.text == "Maria Keller, Tomas Brandt and Ines Ohlsen"
 
 
+def test_compound_terms_keep_what_tells_keys_and_versions_apart(tmp_path, encoder):
+    from qa_bot import engine
+    from qa_bot.config import Settings
+    from qa_bot.lexical import compounds
+
+    assert compounds("press ctrl-r, read utf-8 text of sp 800-207 version 2.2.1.0; e.g. dprk-russia") == [
+        "ctrl_r", "utf_8", "800_207", "2_2_1_0", "e_g"]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    keys = {"z": "suspends the job running in the foreground", "c": "stops the program that is running now",
+            "r": "searches backwards through the command history", "l": "clears the terminal screen at once"}
+    (docs / "keys.md").write_text("# Shell keys\n\n" + "\n\n".join(f"Pressing ctrl-{k} in the shell {v}." for k, v in keys.items())
+                                  + "\n", encoding="utf-8")
+    retriever = engine.open_retriever(Settings(docs=docs, index=tmp_path / "index", model=encoder.name, mode="bm25"),
+                                      progress=False)
+    for k in keys:
+        assert retriever.ask(f"what does ctrl-{k} do?", k=1).hits[0].passage.text.startswith(f"Pressing ctrl-{k} ")
+
+
 def test_navigation_passages_rank_below_equal_article_text(retriever, monkeypatch):
     """A table of contents or "more articles" list points at an answer without holding it: among
     the top candidates its fused score is lowered by NAV_PENALTY, other passages keep theirs."""
