@@ -1,4 +1,5 @@
-"""What a chat bot must remember across restarts: per-chat settings, rate-limit windows, refusals.
+"""What a chat bot must remember across restarts: per-chat settings, rate-limit windows, refusals,
+and the recent answers its More / Context buttons point at.
 
 Kept in one SQLite file (stdlib sqlite3, WAL journal) so a restart or a crash loses nothing and
 the file can be inspected with any SQLite tool. Knows nothing about Telegram or the index.
@@ -19,7 +20,13 @@ CREATE TABLE IF NOT EXISTS chat_settings (chat_id INTEGER PRIMARY KEY, k INTEGER
 CREATE TABLE IF NOT EXISTS rate_events (user_id INTEGER NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS rate_events_user ON rate_events (user_id, at);
 CREATE TABLE IF NOT EXISTS refused (user_id INTEGER PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, question TEXT NOT NULL, k INTEGER NOT NULL,
+    shown INTEGER NOT NULL, top_id TEXT, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS answers_at ON answers (at);
 """
+ANSWERS_KEPT = 2000  # recent answers whose buttons still work; older ones say "expired"
+ANSWER_DAYS = 7.0  # ... and none older than this
+
 
 
 class StateStore:
@@ -70,6 +77,27 @@ class StateStore:
                 return False
             self._db.execute("INSERT INTO rate_events (user_id, at) VALUES (?, ?)", (user_id, now))
             return True
+
+    def put_answer(self, key: str, question: str, k: int, shown: int, top_id: str | None,
+                   now: float | None = None) -> None:
+        """Remember an answer under its button key; keeps the newest ANSWERS_KEPT of the last ANSWER_DAYS."""
+        now = time.time() if now is None else now
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("INSERT OR REPLACE INTO answers (key, question, k, shown, top_id, at) VALUES (?, ?, ?, ?, ?, ?)",
+                             (key, question, k, shown, top_id, now))
+            self._db.execute("DELETE FROM answers WHERE at < ? OR key IN (SELECT key FROM answers ORDER BY at DESC "
+                             "LIMIT -1 OFFSET ?)", (now - ANSWER_DAYS * 86400, ANSWERS_KEPT))
+
+    def get_answer(self, key: str) -> tuple[str, int, int, str | None] | None:
+        """(question, k, passages shown so far, top passage id) of a remembered answer, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT question, k, shown, top_id FROM answers WHERE key = ?", (key,)).fetchone()
+        return (row[0], int(row[1]), int(row[2]), row[3]) if row else None
+
+    def set_shown(self, key: str, shown: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE answers SET shown = ? WHERE key = ?", (shown, key))
 
     def first_refusal(self, user_id: int) -> bool:
         """True the first time `user_id` is refused, False ever after: a stranger is told once."""

@@ -18,7 +18,6 @@ import re
 import secrets
 import signal
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -56,7 +55,6 @@ log = logging.getLogger(__name__)
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 TOKEN_RE = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{30,64}$")
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # what Telegram accepts as a webhook secret_token
-MAX_ANSWERS_KEPT = 2000
 SORRY = "Sorry, something went wrong while answering. Please try again."
 REFUSAL = "Sorry, this bot is private."
 
@@ -164,18 +162,19 @@ class StoredAnswer:
 
 @dataclass
 class BotState:
-    """Per-application state kept in bot_data: recent answers (for buttons) in memory; chat settings,
-    rate-limit windows and refusals in the SQLite store, so they survive restarts."""
+    """Per-application state kept in bot_data: recent answers (for the buttons), chat settings,
+    rate-limit windows and refusals, all in the SQLite store, so they survive restarts."""
 
     store: StateStore = field(default_factory=StateStore)
-    answers: OrderedDict = field(default_factory=OrderedDict)
 
     def remember(self, stored: StoredAnswer) -> str:
         key = secrets.token_hex(6)
-        self.answers[key] = stored
-        while len(self.answers) > MAX_ANSWERS_KEPT:
-            self.answers.popitem(last=False)
+        self.store.put_answer(key, stored.question, stored.k, stored.shown, stored.top_id)
         return key
+
+    def recall(self, key: str) -> StoredAnswer | None:
+        found = self.store.get_answer(key)
+        return StoredAnswer(*found) if found else None
 
     def allow(self, user_id: int, limit: int, window: float) -> bool:
         return self.store.allow(user_id, limit, window)
@@ -394,8 +393,8 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     config, state = _config(context), _state(context)
     query = update.callback_query
     kind, _, key = (query.data or "").partition(":")
-    stored = state.answers.get(key)
-    if stored is None or kind not in ("m", "c"):
+    stored = state.recall(key) if kind in ("m", "c") else None
+    if stored is None:
         await with_retry(config, query.answer, "This answer has expired. Please ask the question again.", show_alert=True)
         return
     await with_retry(config, query.answer)
@@ -405,6 +404,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if kind == "m":
         answer = await _search(context, stored.question, stored.k, stored.shown)
         stored.shown += len(answer.hits)
+        state.store.set_shown(key, stored.shown)
         texts = answer_messages(answer, more_from=stored.shown) if answer.hits else ["No more passages for this question."]
         for i, text in enumerate(texts):
             await with_retry(

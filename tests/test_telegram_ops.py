@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from fake_telegram import FakeBotApi, captured_logs, command, message
+from fake_telegram import FakeBotApi, callback, captured_logs, command, message
 from qa_bot.botstate import StateStore
 from qa_bot.config import PROJECT_ROOT
 from qa_bot.errors import QaBotError
@@ -198,7 +198,24 @@ def test_state_store_survives_reopening(tmp_path):
     again.close()
 
 
-def test_a_restarted_bot_process_keeps_chat_settings_limits_and_refusals(seeds_settings, retriever, tmp_path):
+def test_state_store_keeps_recent_answers_for_buttons(tmp_path, monkeypatch):
+    from qa_bot import botstate
+
+    monkeypatch.setattr(botstate, "ANSWERS_KEPT", 3)
+    store = StateStore(tmp_path / "state.sqlite3")
+    now = time.time()
+    store.put_answer("old", "asked last month?", 3, 3, "p0", now=now - 30 * 86400)
+    for i in range(4):
+        store.put_answer(f"k{i}", f"question {i}?", 3, 3, f"p{i}", now=now + i)
+    assert store.get_answer("old") is None and store.get_answer("k0") is None  # too old; the oldest past 3
+    store.set_shown("k1", 6)
+    store.close()
+    again = StateStore(tmp_path / "state.sqlite3")
+    assert again.get_answer("k1") == ("question 1?", 3, 6, "p1") and again.get_answer("k3") == ("question 3?", 3, 3, "p3")
+    again.close()
+
+
+def test_a_restarted_bot_process_keeps_chat_settings_limits_refusals_and_buttons(seeds_settings, retriever, tmp_path):
     """Two real `qa-bot telegram` processes, one after the other, sharing the default state file."""
     env = None
 
@@ -226,13 +243,19 @@ def test_a_restarted_bot_process_keeps_chat_settings_limits_and_refusals(seeds_s
                   message(question, chat_id=902)],
             lambda a: len(chat(a, 900)) == 1 and len(chat(a, 901)) == 2 and chat(a, 902))
         assert "1 passage(s)" in chat(api, 900)[0] and chat(api, 902) == ["Sorry, this bot is private."]
+        first = next(c for c in api.sent() if int(c.params["chat_id"]) == 901 and c.params.get("reply_markup"))
+        more = next(b["callback_data"] for row in first.params["reply_markup"]["inline_keyboard"] for b in row
+                    if b["callback_data"].startswith("m:"))
     with FakeBotApi(TOKEN) as api:
         env = _bot_env(api.base_url, seeds_settings, tmp_path, QA_BOT_RATE_LIMIT="2", QA_BOT_ALLOWED_IDS="900,901")
-        run(api, [message(question, chat_id=900), message(question, chat_id=901), message(question, chat_id=902)],
-            lambda a: chat(a, 900) and chat(a, 901))
+        run(api, [message(question, chat_id=900), message(question, chat_id=901), message(question, chat_id=902),
+                  callback(more, chat_id=901, uid=901)],
+            lambda a: chat(a, 900) and len(chat(a, 901)) == 2)
         [answer] = chat(api, 900)
         assert "001_8cc3fda830c0b3fc.txt:9" in answer and "2. " not in answer  # /k 1 survived the restart
-        assert chat(api, 901) == ["You are asking faster than I can keep up with; please wait a minute and try again."]
+        limited, later = sorted(chat(api, 901), key=lambda t: not t.startswith("You are asking"))
+        assert limited == "You are asking faster than I can keep up with; please wait a minute and try again."
+        assert "4. " in later and "1. " not in later  # "More" under an answer from before the restart still works
         assert chat(api, 902) == []  # already told once
     state = tmp_path / "state" / "qa-bot" / "telegram" / "bot-123456789.sqlite3"
     assert state.is_file()
