@@ -17,6 +17,7 @@ import logging
 import re
 import secrets
 import signal
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +136,15 @@ class RedactToken(logging.Filter):
             record.exc_info = None
             record.msg = f"{record.msg} ({type(exc).__name__}: {str(exc).replace(self.token, '[TOKEN]')})"
         return True
+
+
+def _check_port(listen: str, port: int) -> None:
+    """Bind the webhook's address once and let it go: a taken port (or an address that is not this
+    machine's) fails here, before Telegram is told to send updates to it."""
+    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((listen, port))
 
 
 def install_redaction(token: str) -> RedactToken:
@@ -660,6 +670,7 @@ async def serve(app: Application, options: RunOptions, stop: asyncio.Event | Non
         if options.webhook_url:
             async def start_webhook():
                 try:
+                    _check_port(options.listen, options.port)  # before setWebhook, which PTB sends before it binds
                     await app.updater.start_webhook(
                         listen=options.listen, port=options.port, url_path=urlsplit(options.webhook_url).path or "/",
                         webhook_url=options.webhook_url, secret_token=options.secret, allowed_updates=Update.ALL_TYPES,

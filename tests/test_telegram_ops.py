@@ -320,6 +320,7 @@ def test_webhook_port_in_use_is_one_line(retriever, logs):
                 options = RunOptions(api_url=api.base_url, webhook_url=f"http://127.0.0.1:{port}/hook", port=port, secret="abc")
                 with pytest.raises(QaBotError, match=f"cannot listen on 127.0.0.1:{port}"):
                     await serve(_app(retriever, api.base_url), options, asyncio.Event())
+                assert not api.sent("setWebhook")  # Telegram is never pointed at a port we do not hold
 
         asyncio.run(scenario())
 
