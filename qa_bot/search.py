@@ -468,9 +468,10 @@ class Retriever:
         if info.script in ("cyrillic", "hangul"):
             from . import multilingual
 
-            if not multilingual.available():
+            if not multilingual.covers(len(self.passages)):
                 r = self.ranking(q, info)
-                return r, self.judge(r)[0], multilingual.HINT
+                hint = multilingual.too_large_hint(len(self.passages)) if multilingual.available() else multilingual.HINT
+                return r, self.judge(r)[0], hint
             r = multilingual.rerank(self, self.ranking(q, info), q) if len(self.passages) else self.ranking(q, info)
             return r, multilingual.verdict(r), None
         r = self.ranking(q, info)

