@@ -126,6 +126,9 @@ def cmd_index(args) -> int:
         print(safe_text(index_mod.check(settings.index, settings.docs)))
         return 0
     stored, report = engine.build(settings, progress=not args.quiet, rebuild=args.rebuild)
+    from . import multilingual
+
+    multilingual.after_index(stored, progress=not args.quiet)  # e5 vectors, when the extra is on (ask fills them lazily)
     if not report.published and not args.quiet:
         print(safe_text(f"index at {settings.index} is up to date ({report.passages} passages from {report.files} files)"))
         return 0

@@ -65,9 +65,6 @@ def build(settings: Settings, progress: bool = True, encoder=None, backend: str 
     embedder, meta = embedder_for(settings, settings.index, backend, previous, encoder)
     stored, report = index_mod.update(settings.index, settings.docs, embedder, progress=progress, meta=meta,
                                       rebuild=rebuild, notify=notify, follow_links=settings.follow_links)
-    from . import multilingual
-
-    multilingual.after_index(stored, progress)  # e5 vectors for Russian and Korean questions, when the extra is on
     return stored, report
 
 

