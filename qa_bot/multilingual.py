@@ -215,6 +215,23 @@ def writer_lock(path: Path):
         os.close(fd)
 
 
+def prepare_in_background(stored) -> threading.Thread | None:
+    """For a long-running front end: fill what the sidecar lacks in a daemon thread (logging a line
+    every few seconds while it works), so the first Russian or Korean question need not wait."""
+    if not covers(len(stored.passages)):
+        return None
+
+    def work() -> None:
+        try:
+            passage_vectors(stored, stored.passages, progress=True)
+        except Exception as exc:  # the extra must never stop the bot
+            log.warning("multilingual vectors not built: %s", exc)
+
+    thread = threading.Thread(target=work, name="qa-bot-e5", daemon=True)
+    thread.start()
+    return thread
+
+
 def after_index(stored, progress: bool = False) -> None:
     """Run by `qa-bot index`: fill the sidecar while the user is waiting anyway (ask, repl and the
     bot fill what is missing on the first Russian or Korean question instead)."""

@@ -783,6 +783,9 @@ def run_bot(args, settings) -> int:
         log.info("bot starting: %d passages from %d documents; allow-list %s; state in %s", len(retriever.passages),
                  len(retriever.index.sources()), "on" if config.allowed_ids else "off", store.path)
         watcher = Watcher(settings, interval).start() if watching else None
+        from . import multilingual
+
+        multilingual.prepare_in_background(retriever.index)  # the first Russian question then need not wait
         asyncio.run(serve(app, options))
     finally:
         if watcher is not None:

