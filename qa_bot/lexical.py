@@ -40,18 +40,21 @@ BITSET_MIN_POSTINGS = 4096
 COMPOUNDS = True
 _COMPOUND = re.compile(r"(?<![\w.-])\w+(?:[-./]\w+)+")
 _PARTS = re.compile(r"[-./]")
+_REFERENCE = re.compile(r"(?<![\w&#])#\d+\b")
 
 
 def compounds(text: str) -> list[str]:
     """Terms for words joined by - . or / where the plain tokens lose what tells them apart: a part
     of one character ("ctrl-r", "utf-8", "x-ray" -> ctrl_r, utf_8, x_ray; the token pattern drops
-    single characters) or numbers only ("800-207", "2.2.1.0" -> 800_207, 2_2_1_0). The parts stay
-    terms of their own too."""
+    single characters) or numbers only ("800-207", "2.2.1.0" -> 800_207, 2_2_1_0); and numbered
+    references ("#35", a ticket or an issue -> #35, where the plain token is any 35). The parts
+    stay terms of their own too."""
     out = []
     for m in _COMPOUND.finditer(text):
         parts = _PARTS.split(m.group())
         if any(len(p) == 1 for p in parts) or all(p.isdigit() for p in parts):
             out.append("_".join(parts))
+    out.extend(_REFERENCE.findall(text))
     return out
 
 

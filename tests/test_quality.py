@@ -301,8 +301,8 @@ def test_compound_terms_keep_what_tells_keys_and_versions_apart(tmp_path, encode
     from qa_bot.config import Settings
     from qa_bot.lexical import compounds
 
-    assert compounds("press ctrl-r, read utf-8 text of sp 800-207 version 2.2.1.0; e.g. dprk-russia") == [
-        "ctrl_r", "utf_8", "800_207", "2_2_1_0", "e_g"]
+    assert compounds("press ctrl-r, read utf-8 text of sp 800-207 version 2.2.1.0; e.g. dprk-russia, see #35") == [
+        "ctrl_r", "utf_8", "800_207", "2_2_1_0", "e_g", "#35"]
     docs = tmp_path / "docs"
     docs.mkdir()
     keys = {"z": "suspends the job running in the foreground", "c": "stops the program that is running now",
