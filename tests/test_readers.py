@@ -205,6 +205,19 @@ def test_html_displayed_formula_ends_the_paragraph_it_completes(realdocs):
     assert not any(p.text.startswith(("\\langle", "v,w")) for p in herm)  # no formulas left on their own
 
 
+def test_html_formula_edge_cases_neither_break_nor_repeat_text(tmp_path):
+    """A comment beside a formula, a figure after it, thousands of formulas in one place."""
+    (tmp_path / "a.html").write_text(
+        "<html><body><main><p>Para that ends such that</p><dl><dd><!--c--><math display='block' alttext='x=1'></math></dd>"
+        "</dl><p>Para two</p><math display='block' alttext='X'></math> then<figure><figcaption>Caption here.</figcaption>"
+        "</figure><p>Many:</p><dl><dd>" + "<math alttext='y'></math>" * 3000 + "</dd></dl></main></body></html>\n",
+        encoding="utf-8")
+    doc, _ = _one(tmp_path, "a.html")
+    texts = [" ".join(t for _, t in c.lines) for c in doc.parsed.chunks]
+    assert texts[:4] == ["Para that ends such that x=1", "Para two X then", "Caption here.", "Many:"]
+    assert sum(t.count("Caption") for t in texts) == 1 and texts[4].count("y") == 3000
+
+
 def test_links_out_of_the_folder_and_odd_names(tmp_path, caplog):
     outside = tmp_path / "outside.txt"
     outside.write_text("The root password is kept in a safe place somewhere.\n", encoding="utf-8")

@@ -26,6 +26,7 @@ _BOILERPLATE = re.compile(
 _BLOCKS = frozenset("p h1 h2 h3 h4 h5 h6 li dd dt pre blockquote figcaption caption table div section article "
                     "main header footer ul ol dl tr td th address details summary".split())
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
+_BREAKS = frozenset("figure hr center video audio object".split())  # never part of a formula's sentence
 _MARKS = re.compile(r"\[(?:\d{1,3}|[a-z]|edit|citation needed|note \d+)\]", re.IGNORECASE)
 SEP = " › "
 
@@ -80,7 +81,7 @@ def _ends_paragraph(node, outer, tex: str) -> bool:
     prev.tail = "\n"
     follow = []  # inline elements after it (more maths, a link) belong to the same sentence
     nxt = holder.getnext()
-    while nxt is not None and isinstance(nxt.tag, str) and nxt.tag not in _BLOCKS:
+    while nxt is not None and isinstance(nxt.tag, str) and not _holds_block(nxt):
         follow.append(nxt)
         nxt = nxt.getnext()
     holder.getparent().remove(holder)
@@ -89,10 +90,16 @@ def _ends_paragraph(node, outer, tex: str) -> bool:
     return True
 
 
+def _holds_block(el) -> bool:
+    """Whether an element is, or holds, something that starts a block of its own (a caption, a rule)."""
+    return any(isinstance(d.tag, str) and (d.tag in _BLOCKS or d.tag in _BREAKS) for d in el.iter())
+
+
 def _only(parent, child) -> bool:
     """Whether `child` is all that `parent` holds (besides white space and punctuation)."""
-    spare = (parent.text or "") + "".join((c.tail or "") + ("" if c is child else c.text_content()) for c in parent)
-    return len(parent) == 1 and not re.sub(r"[\s.,;:]", "", spare)
+    if len(parent) != 1:
+        return False
+    return not re.sub(r"[\s.,;:]", "", (parent.text or "") + (child.tail or ""))
 
 
 def _is_boilerplate(el, keep) -> bool:
@@ -170,6 +177,8 @@ def read(name: str, data: bytes) -> Parsed:
                                      '//meta[@name="date"]/@content', "//time//text()")
                  for v in root.xpath(xp) if clean(v)), None)
 
+    for node in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
+        _replace(node, "")
     for node in list(root.iter("{*}math", "math")):  # MathML: keep the TeX, once
         outer = node
         for anc in node.iterancestors():  # Wikipedia wraps it (hidden) with a fallback image
@@ -180,8 +189,6 @@ def read(name: str, data: bytes) -> Parsed:
             tex = " " + _untex(_tex(node)) + " "
             if not _ends_paragraph(node, outer, tex):
                 _replace(outer, tex)
-    for node in list(root.iter(etree.Comment, etree.ProcessingInstruction)):
-        _replace(node, "")
 
     for foot in root.iter("footer"):  # 'Posted by Alon Zakai.' in an article's footer, before footers go
         m = re.search(r"\b(?i:posted|written|published) by\s+([A-Z][^.|·\n]{2,60})", foot.text_content())
