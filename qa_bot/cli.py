@@ -126,13 +126,9 @@ def cmd_index(args) -> int:
         print(safe_text(index_mod.check(settings.index, settings.docs)))
         return 0
     stored, report = engine.build(settings, progress=not args.quiet, rebuild=args.rebuild)
-    from . import multilingual
-
-    multilingual.after_index(stored, progress=not args.quiet)  # e5 vectors, when the extra is on (ask fills them lazily)
     if not report.published and not args.quiet:
-        print(safe_text(f"index at {settings.index} is up to date ({report.passages} passages from {report.files} files)"))
-        return 0
-    if not args.quiet:
+        print(safe_text(f"index at {settings.index} is up to date ({report.passages} passages from {report.files} files)"), flush=True)
+    elif not args.quiet:
         print(safe_text(
             f"indexed {report.passages} passages from {report.files} files into {settings.index} "
             f"({report.embedded} embedded, {report.reused} reused"
@@ -140,7 +136,10 @@ def cmd_index(args) -> int:
             + (", full rebuild" if report.rebuilt else "")
             + (f", {len(report.skipped_files)} unreadable files skipped" if report.skipped_files else "")
             + ")"
-        ))
+        ), flush=True)
+    from . import multilingual
+
+    multilingual.after_index(stored, progress=not args.quiet)  # after the summary: the index is published already
     return 0
 
 

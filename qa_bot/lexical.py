@@ -52,8 +52,8 @@ def compounds(text: str) -> list[str]:
     out = []
     for m in _COMPOUND.finditer(text):
         parts = _PARTS.split(m.group())
-        if any(len(p) == 1 for p in parts) or all(p.isdigit() for p in parts):
-            out.append("_".join(parts))
+        if len(parts) <= 6 and len(m.group()) <= 40 and (any(len(p) == 1 for p in parts) or all(p.isdigit() for p in parts)):
+            out.append("_".join(parts))  # not a path, a URL or an encoded blob
     out.extend(_REFERENCE.findall(text))
     return out
 
@@ -84,6 +84,11 @@ class Analyzer:
     def terms(self, text: str) -> list[str]:
         """Every term occurrence of a text, in order (duplicates kept: they are term frequencies),
         then its compound terms (see `compounds`)."""
+        words, joined = self.split(text)
+        return words + joined
+
+    def split(self, text: str) -> tuple[list[str], list[str]]:
+        """The text's word terms in order, and its compound terms (what `terms` puts after them)."""
         lower = text.lower()
         words = [w for w in TOKEN.findall(lower) if w not in self.stopwords]
         missing = [w for w in set(words) if w not in self._stems]
@@ -94,7 +99,7 @@ class Analyzer:
             if len(self._stems) > 500_000:
                 self._stems.clear()
         stems = self._stems
-        return [stems.get(w) or self.stemmer.stemWord(w) for w in words] + (compounds(lower) if COMPOUNDS else [])
+        return [stems.get(w) or self.stemmer.stemWord(w) for w in words], (compounds(lower) if COMPOUNDS else [])
 
 
 @dataclass

@@ -15,8 +15,10 @@ import importlib.util
 import logging
 import os
 import threading
+import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -34,6 +36,7 @@ ANSWER_AT = 4.2
 NONE_BELOW = 3.2
 RELATED_COSINE = 0.76  # a best raw e5 cosine at least this high is never "nothing relevant"
 _lock = threading.Lock()
+_filling: list = []  # the progress of a fill under way in this process (for the hint on a question meanwhile)
 
 
 def available() -> bool:
@@ -68,6 +71,7 @@ def _model():
 
 
 FILL_STEP = 256  # passages encoded (and kept, if interrupted) together
+SAVE_EVERY = 60.0  # seconds between saves of the sidecar while filling
 SENTENCE_WEIGHT = 0.7  # a passage scores 0.3 x its own e5 cosine + 0.7 x its best sentence's, as on the English side
 
 
@@ -81,7 +85,7 @@ def _load(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
             ids, vecs = z["ids"], z["vectors"]
             counts = z["counts"] if "counts" in z.files else None
             sentences = z["sentences"] if "sentences" in z.files else None
-    except (OSError, ValueError, KeyError):
+    except Exception:  # missing, empty, cut short or not a zip: encoded again, never an error
         return {}
     if counts is None or sentences is None or len(counts) != len(ids) or int(np.maximum(counts, 0).sum()) != len(sentences):
         return {str(i): (v, None) for i, v in zip(ids, vecs)}
@@ -126,60 +130,110 @@ def _dot(matrix: np.ndarray, q: np.ndarray, chunk: int = 65_536) -> np.ndarray:
     return out
 
 
-def passage_vectors(index, passages, progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def passage_vectors(index, passages, progress: bool = False, wait: bool = True, prune: bool = False):
     """e5 vectors in row order (float16): every passage's (N x d), and the sentences of passages
     with more than one (M x d) with the row each belongs to (M). From the sidecar; missing ones are
-    encoded (a progress bar, or a line every few seconds, when asked) and saved, also when the
-    encoding is interrupted, so the next run goes on from there."""
-    from .documents import split_sentences
-    from .index import Progress
+    encoded (a progress bar, or a line every few seconds, when asked) and saved every minute and at
+    the end, also when interrupted, so the next run goes on from there.
 
+    wait=False: None instead of waiting while another thread of this process fills them (a
+    question is then answered in English with a hint). prune: drop vectors of passages no longer
+    in `passages` (only `qa-bot index`, which writes the newest generation, does)."""
     cache = getattr(index, "_e5_cache", None)
     if cache is not None and cache[0] == len(passages):
         return cache[1]
-    with _lock:
+    while not _lock.acquire(timeout=-1 if wait else 0.01):
+        if _filling:
+            return None  # another thread is filling them: do not hold a question for minutes
+    try:
+        cache = getattr(index, "_e5_cache", None)
+        if cache is not None and cache[0] == len(passages):
+            return cache[1]
         path = Path(index.path)
         table = _load(path)
-        ids, need_passage, need_sentences = [], {}, {}
-        for i, p in enumerate(passages):  # streamed in row order (a lazy SQLite sequence reads in pages)
-            ids.append(p.id)
-            vec, sentences = table.get(p.id, (None, None))
-            if vec is None:
-                need_passage[i] = p.text
-            if sentences is None:
-                parts = split_sentences(p.text)
-                need_sentences[i] = parts if len(parts) > 1 else []
-        if need_passage or need_sentences:
-            with writer_lock(path):  # one process encodes; another waits, then finds them done
-                table = _load(path)
-                need_passage = {i: need_passage[i] for i in need_passage if table.get(ids[i], (None, None))[0] is None}
-                need_sentences = {i: v for i, v in need_sentences.items() if table.get(ids[i], (None, None))[1] is None}
-                todo = len(need_passage) + sum(len(v) for v in need_sentences.values())
-                if todo or need_sentences:
-                    bar = Progress(todo, "multilingual vectors", progress, unit="text")
-                    try:
-                        _fill(table, ids, need_passage, need_sentences, bar)
-                    finally:
-                        bar.close()
-                        keep = set(ids)
-                        _save(path, {k: v for k, v in table.items() if k in keep and v[0] is not None})
+        ids, need_passage, need_sentences = _missing(table, passages)
+        if need_passage or need_sentences or prune:
+            pending = SimpleNamespace(done=0, total=0)  # questions meanwhile get a hint, not a wait
+            _filling.append(pending)
+            try:
+                table, ids = _fill_locked(path, passages, prune, progress)
+            finally:
+                _filling.remove(pending)
         matrix = np.stack([table[pid][0] for pid in ids]).astype(np.float16) if ids else np.zeros((0, 384), np.float16)
         sentences = [table[pid][1] for pid in ids]
         owner = np.repeat(np.arange(len(ids)), [len(sv) for sv in sentences]) if ids else np.zeros(0, dtype=np.int64)
         smatrix = (np.concatenate(sentences).astype(np.float16) if len(owner)
                    else np.zeros((0, matrix.shape[1]), np.float16))
-    found = (matrix, smatrix, owner)
-    try:
-        index._e5_cache = (len(passages), found)
-    except AttributeError:
-        pass
-    return found
+        found = (matrix, smatrix, owner)
+        try:
+            index._e5_cache = (len(passages), found)
+        except AttributeError:
+            pass
+        return found
+    finally:
+        _lock.release()
 
 
-def _fill(table: dict, ids: list[str], need_passage: dict[int, str], need_sentences: dict[int, list[str]], bar) -> None:
-    """Encode what is missing into `table`, a few hundred passages at a time (an interrupt keeps
-    every passage finished so far)."""
+def _fill_locked(path: Path, passages, prune: bool, progress: bool) -> tuple[dict, list[str]]:
+    """Under the file lock (one process encodes; another waits, then finds them done): read the
+    sidecar again, encode what it still lacks, save. Returns the table and every passage's id."""
+    from .index import Progress
+
+    with writer_lock(path):
+        table = _load(path)
+        ids, need_passage, need_sentences = _missing(table, passages)
+        keep = set(ids) if prune else None
+
+        def save() -> None:
+            _save(path, {k: v for k, v in table.items() if v[0] is not None and (keep is None or k in keep)})
+
+        if need_passage or need_sentences:
+            todo = len(need_passage) + sum(len(v) for v in need_sentences.values())
+            bar = Progress(todo, "multilingual vectors", progress, unit="text")
+            _filling.append(bar)
+            try:
+                _fill(table, ids, need_passage, need_sentences, bar, save)
+            finally:
+                _filling.remove(bar)
+                bar.close()
+                save()
+        elif keep is not None and len(table) > len(keep):
+            save()
+    return table, ids
+
+
+def _missing(table: dict, passages) -> tuple[list[str], dict[int, str], dict[int, list[str]]]:
+    """Every passage's id, and by row what the table lacks: passage texts, and sentences (an empty
+    list for a passage of one sentence, which needs none)."""
+    from .documents import split_sentences
+
+    ids, need_passage, need_sentences = [], {}, {}
+    for i, p in enumerate(passages):  # streamed in row order (a lazy SQLite sequence reads in pages)
+        ids.append(p.id)
+        vec, sentences = table.get(p.id, (None, None))
+        if vec is None:
+            need_passage[i] = p.text
+        if sentences is None:
+            parts = split_sentences(p.text)
+            need_sentences[i] = parts if len(parts) > 1 else []
+    return ids, need_passage, need_sentences
+
+
+def preparing() -> str | None:
+    """A hint while this process is filling the vectors, with how far it got; else None."""
+    if not _filling:
+        return None
+    bar = _filling[-1]
+    share = f" ({100 * bar.done // max(bar.total, 1)}% done)" if bar.total else ""
+    return f"Search in Russian and Korean is being prepared{share}; this answer comes from English matching only."
+
+
+def _fill(table: dict, ids: list[str], need_passage: dict[int, str], need_sentences: dict[int, list[str]], bar,
+          save=None) -> None:
+    """Encode what is missing into `table`, a few hundred passages at a time, calling `save` every
+    SAVE_EVERY seconds (an interrupt, or a restart of the bot, loses at most that)."""
     rows = sorted(set(need_passage) | set(need_sentences))
+    saved = time.monotonic()
     for a in range(0, len(rows), FILL_STEP):
         part = rows[a : a + FILL_STEP]
         texts = [need_passage[i] for i in part if i in need_passage]
@@ -198,12 +252,21 @@ def _fill(table: dict, ids: list[str], need_passage: dict[int, str], need_senten
                 vs = per_row.get(i, [])
                 old = np.stack(vs) if vs else np.zeros((0, dim), np.float16)
             table[ids[i]] = (vec, old)
+        if save is not None and time.monotonic() - saved >= SAVE_EVERY:
+            save()
+            saved = time.monotonic()
 
 
 @contextlib.contextmanager
 def writer_lock(path: Path):
-    """One process at a time fills the sidecar (an OS file lock beside it, released if the process dies)."""
-    fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    """One process at a time fills the sidecar (an OS file lock beside it, released if the process
+    dies). Where no lock file can be made (a read-only index folder) it goes on without one."""
+    try:
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        log.debug("no lock for multilingual vectors in %s: %s", path, exc)
+        yield
+        return
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -241,7 +304,7 @@ def after_index(stored, progress: bool = False) -> None:
             log.warning("multilingual vectors not built: %s", too_large_hint(n))
             return
         try:
-            passage_vectors(stored, stored.passages, progress)
+            passage_vectors(stored, stored.passages, progress, prune=True)
         except Exception as exc:  # the extra must never break indexing
             log.warning("multilingual vectors not built: %s", exc)
 
@@ -284,7 +347,10 @@ def rerank(retriever, ranking, question: str):
     from dataclasses import replace
 
     passages = retriever.passages
-    matrix, sentences, owner = passage_vectors(retriever.index, passages, progress=True)
+    found = passage_vectors(retriever.index, passages, progress=True, wait=False)
+    if found is None:
+        return None  # still being prepared: the caller answers from English matching, with a hint
+    matrix, sentences, owner = found
     with _lock:  # one C engine per process: the bot's search threads take turns
         q = np.asarray(_model().query(question), dtype=np.float32)
     sims = _dot(matrix, q)

@@ -168,8 +168,10 @@ _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "augu
            "november", "december")
 _SHORT_MONTH = {m[:3]: m for m in _MONTHS} | {"sept": "september"}
 # "feb 2026", "apr 24", "24 apr.": a month abbreviation next to a day or a year (not "mar" or "may" alone)
-_SHORT_DATE = re.compile(r"\b(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=\s+\d{1,4}\b)"
-                         r"|(\b\d{1,2}(?:st|nd|rd|th)?\s+)(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b\.?", re.IGNORECASE)
+_DAY_OR_YEAR = r"(?:(?:19|20)\d\d|[12]\d|3[01]|0?[1-9])(?![\d.,]\d)\b"
+_SHORT_DATE = re.compile(rf"\b(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=\s+{_DAY_OR_YEAR})"
+                         r"|(\b(?:[12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)\s+|\b(?:[12]\d|3[01]|0?[1-9])\s+(?=\S+\s+(?:19|20)\d\d\b))"
+                         r"(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b\.?", re.IGNORECASE)
 
 
 def expand_months(text: str) -> str:

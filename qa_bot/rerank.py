@@ -61,8 +61,8 @@ def _sentence_terms(retriever, row: int, text: str, count: int, best: int, analy
 
             parts = split_sentences(text)
             text = parts[best] if len(parts) == count else text
-        terms = analyzer.terms(text)
-        found = cache[key] = (frozenset(terms), frozenset(zip(terms, terms[1:])))
+        words, joined = analyzer.split(text)
+        found = cache[key] = (frozenset(words + joined), frozenset(zip(words, words[1:])))
     return found
 
 
@@ -89,12 +89,13 @@ def features(retriever, rows: np.ndarray, score: np.ndarray, cos: np.ndarray, se
 
     lexical = retriever.lexical
     analyzer = lexical.analyzer
-    qseq = analyzer.terms(text or info.text)
+    words, joined = analyzer.split(text or info.text)
+    qseq = words + joined
     qterms = list(dict.fromkeys(qseq))
     weights = np.asarray(lexical.term_idfs(qterms), dtype=np.float64)
     idf = dict(zip(qterms, weights.tolist()))
     total = float(weights.sum())
-    qpairs = {p for p in zip(qseq, qseq[1:]) if p[0] != p[1]}
+    qpairs = {p for p in zip(words, words[1:]) if p[0] != p[1]}
     n = len(rows)
     rows = np.asarray(rows, dtype=np.int64)
     cov = lexical.presence(qterms, rows) @ weights / total if total > 0 else np.zeros(n)

@@ -472,8 +472,11 @@ class Retriever:
                 r = self.ranking(q, info)
                 hint = multilingual.too_large_hint(len(self.passages)) if multilingual.available() else multilingual.HINT
                 return r, self.judge(r)[0], hint
-            r = multilingual.rerank(self, self.ranking(q, info), q) if len(self.passages) else self.ranking(q, info)
-            return r, multilingual.verdict(r), None
+            r = self.ranking(q, info)
+            found = multilingual.rerank(self, r, q) if len(self.passages) else r
+            if found is None:  # its vectors are being prepared in the background
+                return r, self.judge(r)[0], multilingual.preparing() or multilingual.HINT
+            return found, multilingual.verdict(found), None
         r = self.ranking(q, info)
         return r, self.judge(r)[0], None
 

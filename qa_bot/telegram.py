@@ -139,12 +139,15 @@ class RedactToken(logging.Filter):
 
 
 def _check_port(listen: str, port: int) -> None:
-    """Bind the webhook's address once and let it go: a taken port (or an address that is not this
-    machine's) fails here, before Telegram is told to send updates to it."""
-    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((listen, port))
+    """Bind each of the webhook's addresses once and let them go: a taken port (or an address that
+    is not this machine's) fails here, before Telegram is told to send updates to it."""
+    for family, kind, proto, _, address in socket.getaddrinfo(listen or None, port, type=socket.SOCK_STREAM,
+                                                               flags=socket.AI_PASSIVE):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            probe.bind(address)
 
 
 def install_redaction(token: str) -> RedactToken:

