@@ -47,14 +47,15 @@ def compounds(text: str) -> list[str]:
     """Terms for words joined by - . or / where the plain tokens lose what tells them apart: a part
     of one character ("ctrl-r", "utf-8", "x-ray" -> ctrl_r, utf_8, x_ray; the token pattern drops
     single characters) or numbers only ("800-207", "2.2.1.0" -> 800_207, 2_2_1_0); and numbered
-    references ("#35", a ticket or an issue -> #35, where the plain token is any 35). The parts
-    stay terms of their own too."""
+    references ("#35", a ticket or an issue -> #35, where the plain token is any 35); and © is
+    the term copyright. The parts stay terms of their own too."""
     out = []
     for m in _COMPOUND.finditer(text):
         parts = _PARTS.split(m.group())
         if len(parts) <= 6 and len(m.group()) <= 40 and (any(len(p) == 1 for p in parts) or all(p.isdigit() for p in parts)):
             out.append("_".join(parts))  # not a path, a URL or an encoded blob
     out.extend(_REFERENCE.findall(text))
+    out.extend("copyright" for _ in range(text.count("©")))  # "2023 © All rights reserved." answers a copyright question
     return out
 
 

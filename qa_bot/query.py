@@ -59,7 +59,7 @@ class QuestionInfo:
 
     text: str
     answer_type: str  # "person", "date", "number", "place" or ""
-    meta: str  # "author", "date", "title" or "": a question about the document itself
+    meta: str  # "author", "date", "title", "copyright" or "": a question about the document itself
     script: str  # "latin", "cyrillic", "hangul" or "other"
 
 
@@ -103,7 +103,12 @@ def answer_type(question: str) -> str:
     return ""
 
 
+_META_COPYRIGHT = re.compile(r"\b(?:copyright|rights reserved)\b|©", re.IGNORECASE)
+
+
 def meta_type(question: str) -> str:
+    if _META_COPYRIGHT.search(question):
+        return "copyright"
     if _META_AUTHOR.search(question):
         return "author"
     if _META_DATE.search(question):

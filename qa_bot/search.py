@@ -42,9 +42,14 @@ RERANK = True  # the top fused candidates re-ordered by a small linear model (qa
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
 
 
+_COPYRIGHT_LINE = re.compile(r"©|\(c\)\s*\d{4}|\bcopyright\b|\ball rights reserved\b", re.IGNORECASE)
+
+
 def meta_fits(p: Passage, meta: str) -> bool:
-    """Whether a passage carries the document metadata a question asks for (author, date, title)."""
+    """Whether a passage carries the document metadata a question asks for (author, date, title, copyright)."""
     kind = getattr(p, "kind", "text")
+    if meta == "copyright":
+        return has_meta_field(p, meta)
     if meta == "author":
         return bool(getattr(p, "author", None)) or kind == "signature"
     if meta == "date":
@@ -75,7 +80,10 @@ def is_prose(text: str, words: int = 25) -> bool:
 
 
 def has_meta_field(p: Passage, meta: str) -> bool:
-    """Whether the passage carries the field a metadata question asks for (shown with every hit)."""
+    """Whether the passage carries the field a metadata question asks for (shown with every hit; a
+    copyright line is in the passage itself)."""
+    if meta == "copyright":
+        return bool(_COPYRIGHT_LINE.search(p.text))
     if meta == "author":
         return bool(getattr(p, "author", None))
     if meta == "date":

@@ -349,6 +349,12 @@ def test_compound_terms_keep_what_tells_keys_and_versions_apart(tmp_path, encode
         assert retriever.ask(f"what does ctrl-{k} do?", k=1).hits[0].passage.text.startswith(f"Pressing ctrl-{k} ")
 
 
+def test_a_copyright_question_is_answered_by_the_copyright_line(retriever):
+    answer = retriever.ask("what's the copyright line of the big landmark article?", k=1)
+    assert answer.verdict == "answered" and answer.hits[0].passage.text == "2023 © All rights reserved."
+    assert answer.hits[0].passage.source == "004_6e374db3219750da.txt"
+
+
 def test_navigation_passages_rank_below_equal_article_text(retriever, monkeypatch):
     """A table of contents or "more articles" list points at an answer without holding it: among
     the top candidates its fused score is lowered by NAV_PENALTY, other passages keep theirs."""
