@@ -752,13 +752,21 @@ def writer_lock(path: Path, notify: Callable[[str], None] | None = None):
         fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise QaBotError(f"cannot create index folder {path}: {exc.strerror or exc}") from None
+    with holding(fd, f"waiting for another qa-bot writing {path} ...", notify):
+        yield
+
+
+@contextlib.contextmanager
+def holding(fd: int, waiting: str, notify: Callable[[str], None] | None = None):
+    """An exclusive lock on an open lock file, said once (`waiting`) when another process holds it;
+    the file is closed, and the lock released, on leaving (or when the process dies)."""
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
             if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise
-            (notify or log.warning)(f"waiting for another qa-bot writing {path} ...")
+            (notify or log.warning)(waiting)
             fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:

@@ -10,7 +10,6 @@ the index format itself does not change. Without the extra, such a question gets
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import importlib.util
 import logging
 import os
@@ -261,21 +260,16 @@ def _fill(table: dict, ids: list[str], need_passage: dict[int, str], need_senten
 def writer_lock(path: Path):
     """One process at a time fills the sidecar (an OS file lock beside it, released if the process
     dies). Where no lock file can be made (a read-only index folder) it goes on without one."""
+    from .index import holding
+
     try:
         fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         log.debug("no lock for multilingual vectors in %s: %s", path, exc)
         yield
         return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.warning("waiting for another qa-bot writing multilingual vectors in %s ...", path)
-            fcntl.flock(fd, fcntl.LOCK_EX)
+    with holding(fd, f"waiting for another qa-bot writing multilingual vectors in {path} ..."):
         yield
-    finally:
-        os.close(fd)
 
 
 def prepare_in_background(stored) -> threading.Thread | None:
