@@ -28,7 +28,6 @@ ANSWERS_KEPT = 2000  # recent answers whose buttons still work; older ones say "
 ANSWER_DAYS = 7.0  # ... and none older than this
 
 
-
 class StateStore:
     """Per-chat `k`, per-user question times and the users already refused, in SQLite.
 
