@@ -1,10 +1,12 @@
-"""Assign tune/test splits to tests/data/seeds_blind_questions.jsonl (run once, when the set was written).
+"""Assign tune/test splits to a blind seeds question set (run once, when the set was written).
 
 Rule: group the questions by (kind, lang); go through the groups in sorted order with one
-random.Random(4), shuffle each group's positions, put the first round(0.5 * n) in `tune` and the
+random.Random(SEED), shuffle each group's positions, put the first round(0.5 * n) in `tune` and the
 rest in `test`. Never re-run it on a set that is already split (the split must not change).
+SEED is 4 for tests/data/seeds_blind_questions.jsonl (the default) and 5 for
+tests/data/seeds_blind5_questions.jsonl.
 
-Usage: python scripts/split_blind.py [PATH]
+Usage: python scripts/split_blind.py [PATH [SEED]]
 """
 from __future__ import annotations
 
@@ -18,12 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "tests/data/seeds_blind_questions.jsonl"
 
 
-def assign(records: list[dict]) -> None:
+def assign(records: list[dict], seed: int = 4) -> None:
     """Set each record's split in place by the rule above."""
     groups: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
     for position, rec in enumerate(records):
         groups[(rec["kind"], rec["lang"])].append(position)
-    rng = random.Random(4)
+    rng = random.Random(seed)
     for key in sorted(groups):
         positions = groups[key][:]
         rng.shuffle(positions)
@@ -35,7 +37,8 @@ def assign(records: list[dict]) -> None:
 def main() -> int:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
     records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assign(records)
+    seed = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+    assign(records, seed)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     counts = collections.Counter((r["kind"], r["lang"], r["split"]) for r in records)
     for key, count in sorted(counts.items()):
