@@ -33,6 +33,11 @@ TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many questio
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 NAV_PENALTY = 0.05  # taken from a navigation passage (table of contents, "more articles" list): never the answer itself
 BONUS_DEPTH = 30
+# A paragraph that opens with "He" or "She" continues the person named before it ("Next, Foreign
+# Minister Choe Son Hui made a speech." / "She said ..."): question terms found only in that
+# earlier paragraph count for it at this weight (docs/quality.md, round 5).
+CONTEXT_WEIGHT = 1.0
+_CONTINUES = re.compile(r"(?:He|She)\b")
 META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
 TITLED_DOCUMENT = True  # a metadata question naming a document by its title: that document's header/signature first
 TITLE_PAGE = True  # a who-wrote / when-published question without the field on top: the document's opening passage first
@@ -313,7 +318,7 @@ class Retriever:
             else:
                 cos, sent = self._dense_parts(cand, q)
                 score = self.alpha * self._blend(cos, sent) + (1 - self.alpha) * lex_c
-        bonus, typed = self._bonus(cand, score, info)
+        bonus, typed = self._bonus(cand, score, info, text if self.mode == "hybrid" else None)
         score = np.asarray(score, dtype=np.float32) + bonus
         order = np.argsort(-score, kind="stable")
         if RERANK and self.mode == "hybrid" and len(order) > 1 and info.script not in ("cyrillic", "hangul"):
@@ -389,15 +394,19 @@ class Retriever:
                 return np.concatenate([[i], np.delete(order, j)]), score
         return order, score
 
-    def _bonus(self, cand: np.ndarray, score: np.ndarray, info: QuestionInfo) -> tuple[np.ndarray, np.ndarray]:
+    def _bonus(self, cand: np.ndarray, score: np.ndarray, info: QuestionInfo,
+               text: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Small additive changes among the top candidates: answer type present, document metadata,
-        navigation lists (a table of contents points at the answer; it does not hold it). Also
-        returns which candidates hold what a typed question asks for (for the re-ranker)."""
+        navigation lists (a table of contents points at the answer; it does not hold it), the person
+        a "He said ..." paragraph continues (with the question `text`). Also returns which candidates
+        hold what a typed question asks for (for the re-ranker)."""
         bonus = np.zeros(len(cand), dtype=np.float32)
         typed = np.zeros(len(cand), dtype=bool)
         top = np.argsort(-score, kind="stable")[:BONUS_DEPTH]
         passages = self.passages_at(cand[top])
         for i, p in zip(top, passages):
+            if CONTEXT_WEIGHT and text and _CONTINUES.match(p.text):
+                bonus[i] += CONTEXT_WEIGHT * (1 - self.alpha) * self._context_share(int(cand[i]), p, text)
             if NAV_PENALTY and getattr(p, "kind", "text") == "navigation":
                 bonus[i] -= NAV_PENALTY
             if info.answer_type and has_type(p.text, info.answer_type, info.text, self.is_rare):
@@ -406,6 +415,24 @@ class Retriever:
             if info.meta and META_BONUS and meta_fits(p, info.meta):
                 bonus[i] += META_BONUS
         return bonus, typed
+
+    def _context_share(self, row: int, p: Passage, text: str) -> float:
+        """The share of the question's IDF held by the paragraph a "He/She ..." paragraph continues
+        (the nearest earlier one of the same document that does not itself open so) and not by it."""
+        from .verdict import passage_terms
+
+        lex = self.lexical
+        terms = list(dict.fromkeys(lex.tokens(text)))
+        for back in range(row - 1, max(row - 6, -1), -1):
+            before = self.passages_at([back])[0]
+            if before.source != p.source or before.line_start >= p.line_start:
+                return 0.0
+            if not _CONTINUES.match(before.text):
+                have, extra = passage_terms(self, row), passage_terms(self, back)
+                idf = dict(zip(terms, lex.term_idfs(terms)))
+                total = sum(idf.values())
+                return sum(w for t, w in idf.items() if t in extra and t not in have) / total if total else 0.0
+        return 0.0
 
     def passages_at(self, rows) -> list[Passage]:
         """The passages of several rows, in that order (one SQLite query for a stored index)."""

@@ -449,3 +449,23 @@ def test_reranker_puts_the_answer_first_on_a_tune_question(retriever, monkeypatc
     assert rank_of(off) > 1  # what the re-ranker is for: the fused order alone misses it
     assert set(off.rows[:20].tolist()) == set(on.rows[:20].tolist()) and off.score[0] == on.score[0]
     assert np.allclose(sorted(off.lex[:20]), sorted(on.lex[:20]))
+
+
+def test_a_he_or_she_paragraph_is_found_by_the_person_named_before_it(tmp_path, encoder, monkeypatch):
+    from qa_bot import engine, search
+    from qa_bot.config import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "meeting.txt").write_text(
+        "Harbour council meeting\n\nMayor John Smith spoke first.\n\nHe said the harbour will reopen in May.\n\n"
+        "Next, Foreign Minister Jane Roe made a speech.\n\nShe said the harbour will reopen in June after repairs.\n\n"
+        "She also thanked the dock workers.\n", encoding="utf-8")
+    retriever = engine.open_retriever(Settings(docs=docs, index=tmp_path / "index", model=encoder.name), progress=False)
+    asked = (("when will the harbour reopen according to the foreign minister?", "reopen in June after repairs."),
+             ("what did mayor smith say about the harbour reopening?", "reopen in May."))
+    for question, said in asked:
+        top = retriever.ask(question, k=1).hits[0].passage.text
+        assert top.endswith(said), (question, top)
+    monkeypatch.setattr(search, "CONTEXT_WEIGHT", 0.0)  # without the earlier paragraph the minister's words are missed
+    assert not retriever.ask(asked[0][0], k=1).hits[0].passage.text.endswith(asked[0][1])
