@@ -41,21 +41,28 @@ COMPOUNDS = True
 _COMPOUND = re.compile(r"(?<![\w.-])\w+(?:[-./]\w+)+")
 _PARTS = re.compile(r"[-./]")
 _REFERENCE = re.compile(r"(?<![\w&#])#\d+\b")
+# A line that names where an article comes from ("More From Voice of Korea (EN)" under a news
+# item, "Source: Reuters", "Published by ..."): BM25 reads it as the term publish too.
+_PUBLISHER = re.compile(r"(?<!\w)(?:More From|Source:|Published by|Originally published by)\s+[A-Z]")
 
 
 def compounds(text: str) -> list[str]:
     """Terms for words joined by - . or / where the plain tokens lose what tells them apart: a part
     of one character ("ctrl-r", "utf-8", "x-ray" -> ctrl_r, utf_8, x_ray; the token pattern drops
     single characters) or numbers only ("800-207", "2.2.1.0" -> 800_207, 2_2_1_0); and numbered
-    references ("#35", a ticket or an issue -> #35, where the plain token is any 35); and © is
-    the term copyright. The parts stay terms of their own too."""
+    references ("#35", a ticket or an issue -> #35, where the plain token is any 35); © is
+    the term copyright, a publisher line (`_PUBLISHER`) the term publish. The parts stay terms of
+    their own too. `text` as written: the publisher line is told by its capitals."""
     out = []
+    marks = len(_PUBLISHER.findall(text))
+    text = text.lower()
     for m in _COMPOUND.finditer(text):
         parts = _PARTS.split(m.group())
         if len(parts) <= 6 and len(m.group()) <= 40 and (any(len(p) == 1 for p in parts) or all(p.isdigit() for p in parts)):
             out.append("_".join(parts))  # not a path, a URL or an encoded blob
     out.extend(_REFERENCE.findall(text))
     out.extend("copyright" for _ in range(text.count("©")))  # "2023 © All rights reserved." answers a copyright question
+    out.extend("publish" for _ in range(marks))  # the stem of published / publisher
     return out
 
 
@@ -100,7 +107,7 @@ class Analyzer:
             if len(self._stems) > 500_000:
                 self._stems.clear()
         stems = self._stems
-        return [stems.get(w) or self.stemmer.stemWord(w) for w in words], (compounds(lower) if COMPOUNDS else [])
+        return [stems.get(w) or self.stemmer.stemWord(w) for w in words], (compounds(text) if COMPOUNDS else [])
 
 
 @dataclass

@@ -103,12 +103,20 @@ def answer_type(question: str) -> str:
     return ""
 
 
+_META_PUBLISHER = re.compile(
+    r"\bpublisher\b|\bpublished by\b|\b(?:which|what)\s+(?:news\s+)?(?:outlet|agency|media|newspaper|paper|website|site|"
+    r"broadcaster|station|channel|source|publication|service)\b.{0,80}\b(?:publish\w*|carr(?:y|ies|ied)|ran|report\w*|"
+    r"release\w*|posted|put out)\b|\bwhere (?:was|is) (?:it|this|the (?:\w+ ){0,3}?(?:article|report|story|item|news)) "
+    r"(?:published|posted|from)\b",
+    re.IGNORECASE)
 _META_COPYRIGHT = re.compile(r"\b(?:copyright|rights reserved)\b|©", re.IGNORECASE)
 
 
 def meta_type(question: str) -> str:
     if _META_COPYRIGHT.search(question):
         return "copyright"
+    if _META_PUBLISHER.search(question):
+        return "publisher"
     if _META_AUTHOR.search(question):
         return "author"
     if _META_DATE.search(question):

@@ -48,12 +48,14 @@ RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts 
 
 
 _COPYRIGHT_LINE = re.compile(r"©|\(c\)\s*\d{4}|\bcopyright\b|\ball rights reserved\b", re.IGNORECASE)
+_PUBLISHER_LINE = re.compile(r"\s*(?:More From|Source:|Published by|Originally published by)\s+[A-Z]")  # as lexical._PUBLISHER
 
 
 def meta_fits(p: Passage, meta: str) -> bool:
-    """Whether a passage carries the document metadata a question asks for (author, date, title, copyright)."""
+    """Whether a passage carries the document metadata a question asks for (author, date, title,
+    copyright, publisher)."""
     kind = getattr(p, "kind", "text")
-    if meta == "copyright":
+    if meta in ("copyright", "publisher"):
         return has_meta_field(p, meta)
     if meta == "author":
         return bool(getattr(p, "author", None)) or kind == "signature"
@@ -89,6 +91,8 @@ def has_meta_field(p: Passage, meta: str) -> bool:
     copyright line is in the passage itself)."""
     if meta == "copyright":
         return bool(_COPYRIGHT_LINE.search(p.text))
+    if meta == "publisher":
+        return bool(_PUBLISHER_LINE.match(p.text))
     if meta == "author":
         return bool(getattr(p, "author", None))
     if meta == "date":
@@ -382,13 +386,15 @@ class Retriever:
     def _title_page_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, meta: str):
         """For "who wrote it" / "when was it published": when the best passage does not carry the
         author or date, its document's opening passage (title page, byline, dateline) goes first
-        if it is a candidate and holds a name or a date. Returns the new order and scores."""
+        if it is a candidate and holds a name or a date; for "which outlet published it", its
+        publisher line ("More From Voice of Korea"). Returns the new order and scores."""
         top = self.passages[int(cand[order[0]])]
         if has_meta_field(top, meta):
             return order, score
-        for j, i in enumerate(order[1:BONUS_DEPTH], start=1):
-            p = self.passages[int(cand[i])]
-            if p.source == top.source and title_page_fits(p, meta):
+        depth = len(order) if meta == "publisher" else BONUS_DEPTH  # a publisher line shares no words with the question
+        rest = order[1:depth]
+        for j, (i, p) in enumerate(zip(rest, self.passages_at(cand[rest])), start=1):
+            if p.source == top.source and (title_page_fits(p, meta) or (meta == "publisher" and has_meta_field(p, meta))):
                 score = score.copy()
                 score[i] = score[order[0]]
                 return np.concatenate([[i], np.delete(order, j)]), score

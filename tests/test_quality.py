@@ -469,3 +469,25 @@ def test_a_he_or_she_paragraph_is_found_by_the_person_named_before_it(tmp_path, 
         assert top.endswith(said), (question, top)
     monkeypatch.setattr(search, "CONTEXT_WEIGHT", 0.0)  # without the earlier paragraph the minister's words are missed
     assert not retriever.ask(asked[0][0], k=1).hits[0].passage.text.endswith(asked[0][1])
+
+
+def test_which_outlet_published_it_is_answered_by_the_publisher_line(tmp_path, encoder):
+    from qa_bot import engine
+    from qa_bot.config import Settings
+    from qa_bot.query import meta_type
+
+    assert meta_type("Which outlet published the report on the harbour reopening?") == "publisher"
+    assert meta_type("which news agency reported the ceremony") == "publisher"
+    assert meta_type("who published the press statement?") == "author"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "harbour.txt").write_text(
+        "The city council held a ceremony at the old harbour on Monday to mark its reopening.\n\n"
+        "Mayor John Smith cut the ribbon in front of the dock workers.\n\n"
+        "Fishermen celebrated a record catch in March.\n\nMore From Daily News\n", encoding="utf-8")
+    (docs / "garden.txt").write_text("The botanical garden opens a new greenhouse for tropical plants.\n", encoding="utf-8")
+    retriever = engine.open_retriever(Settings(docs=docs, index=tmp_path / "index", model=encoder.name), progress=False)
+    answer = retriever.ask("Which outlet published the report on the harbour reopening ceremony?", k=3)
+    assert answer.verdict == "answered" and answer.hits[0].passage.text == "More From Daily News"
+    assert retriever.ask("who cut the ribbon at the harbour?", k=1).hits[0].passage.text.startswith("Mayor John Smith")
+    assert {p.author for p in retriever.passages} == {None}  # a publisher line is not a signature

@@ -59,7 +59,7 @@ def test_stored_bm25_scores_equal_bm25s(retriever):
 
     def tokens(text: str) -> list[str]:  # bm25s's own tokens, then our compound terms ("1941-1945", "P.S.")
         plain = bm25s.tokenize([text], stopwords="en_plus", stemmer=stemmer, return_ids=False, show_progress=False)[0]
-        return list(plain) + compounds(text.lower())
+        return list(plain) + compounds(text)
 
     corpus = [tokens(t) for t in texts]
     assert any(t.count("_") for doc in corpus for t in doc)  # the seeds have some

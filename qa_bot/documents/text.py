@@ -294,7 +294,8 @@ def _title(lines: list[str]) -> tuple[str, int] | None:
 
 def _signature(lines: list[str]) -> str | None:
     """'Alexander Matsegora / Ambassador of Russia' from the closing lines, or None."""
-    names = [l for l in lines if _NAME.match(l) and not _ROLE.search(l) and not is_date_line(l) and not _BOILERPLATE.search(l)]
+    names = [l for l in lines if _NAME.match(l) and not _ROLE.search(l) and not is_date_line(l) and not _BOILERPLATE.search(l)
+             and not _NAV_MARK.match(l)]  # "More From Coastal Daily News" names the publisher, not who signed
     roles = [l for l in lines if _ROLE.search(l) and words(l) <= 10 and not is_terminal(l)]
     if not names:
         return None
