@@ -36,22 +36,34 @@ def test_every_passage_is_at_its_cited_lines(seeds):
             assert 1 <= p.line_start <= p.line_end <= len(lines)
 
 
+def test_no_line_of_the_seeds_is_lost(seeds):
+    """Every non-empty line is in a passage's text, or is the title or date every passage carries
+    ("Dear friends," before the first paragraph opens it; it was once dropped)."""
+    for doc, passages in seeds.values():
+        texts = " | ".join(_norm(p.text) for p in passages)
+        meta = {_norm(x) for p in passages for x in (p.title, p.date) if x}
+        for n, line in enumerate(doc.text.split("\n"), start=1):
+            line = _norm(line)
+            assert not line or line in texts or line in meta, (doc.source, n, line)
+
+
 def test_blank_line_paragraphs_and_heading_lines(seeds):
     doc, passages = seeds["001"]
     assert passages[0].title == "Ambassador's Welcome Word"
     assert passages[0].date is None
     starts = [p.line_start for p in _body(passages)]
-    assert starts == [5, 7, 9, 11, 13, 15]  # salutation, "Welcome again!" and signature are not body text
+    assert starts == [3, 7, 9, 11, 13, 15]  # the salutation opens the first paragraph (lines 3-5)
+    assert _body(passages)[0].text.startswith("Dear friends! Welcome to the website")
     texts = " ".join(p.text for p in _body(passages))
-    assert "Welcome again!" not in texts and "Alexander Matsegora" not in texts
+    assert "Welcome again!" not in texts and "Alexander Matsegora" not in texts  # the signature is not body text
     assert not [p for p in passages if p.kind == "header"]  # a title alone is metadata only
 
 
 def test_one_line_paragraphs(seeds):
     _, passages = seeds["000"]
     passages = _body(passages)
-    assert [p.line_start for p in passages] == list(range(7, 14))
-    assert all(p.line_start == p.line_end for p in passages)
+    assert [p.line_start for p in passages] == [6] + list(range(8, 14))
+    assert [p.line_end for p in passages] == list(range(7, 14))  # "Dear friends," (line 6) opens the first
     assert [p.paragraph for p in passages] == list(range(2, 9))  # ¶1 is the header
     assert passages[0].title == "Embassy of Russia to the DPRK"
     assert not any(p.text in ("Dear friends,", "Welcome to all!") for p in passages)

@@ -314,7 +314,8 @@ def parse_plain(text: str, stem: str) -> Parsed:
     header = [it.lines[0] for it in items[:first]]
     footer = [ln for it in items[last + 1 :] for ln in it.lines]
     cut = next((i for i, (_, l) in enumerate(header) if _SALUTATION.match(l)), len(header))
-    header = header[:cut]  # a salutation ("Dear friends,") opens the body; it is not metadata
+    header = header[:cut]  # a salutation ("Dear friends,") opens the body; it is not metadata ...
+    opening = [ln for it in items[cut:first] for ln in it.lines]  # ... but the first paragraph's start
 
     date = next((l for _, l in header if is_date_line(l)), None) or next((l for _, l in footer if is_date_line(l)), None)
     author = None
@@ -339,7 +340,10 @@ def parse_plain(text: str, stem: str) -> Parsed:
             if not is_date_line(it.first):
                 section = clean(_MD_HEADING.sub("", it.first))
             continue
-        chunks.append(Chunk(lines=tuple(it.lines), section=section))
+        chunks.append(Chunk(lines=tuple(opening) + tuple(it.lines), section=section))
+        opening = []
+    if opening:
+        chunks.append(Chunk(lines=tuple(opening)))
     if any(not is_date_line(l) for _, l in footer):  # a closing dateline alone is the document's date
         chunks.append(Chunk(lines=tuple(footer), kind="signature"))
     chunks.extend(nav_chunks)
