@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import PurePath
 
 import numpy as np
 
@@ -97,7 +98,7 @@ def has_meta_field(p: Passage, meta: str) -> bool:
         return bool(getattr(p, "author", None))
     if meta == "date":
         return bool(p.date)
-    return bool(p.title) and p.title != p.source
+    return bool(p.title) and p.title not in (p.source, PurePath(p.source).stem)  # not a title made from the file name
 
 
 @dataclass(frozen=True)
@@ -387,14 +388,16 @@ class Retriever:
         """For "who wrote it" / "when was it published": when the best passage does not carry the
         author or date, its document's opening passage (title page, byline, dateline) goes first
         if it is a candidate and holds a name or a date; for "which outlet published it", its
-        publisher line ("More From Voice of Korea"). Returns the new order and scores."""
+        publisher line ("More From Voice of Korea"); for "what is it called", its header (a site
+        name above the page's own title). Returns the new order and scores."""
         top = self.passages[int(cand[order[0]])]
-        if has_meta_field(top, meta):
+        if top.kind == "header" if meta == "title" else has_meta_field(top, meta):
             return order, score
         depth = len(order) if meta == "publisher" else BONUS_DEPTH  # a publisher line shares no words with the question
         rest = order[1:depth]
         for j, (i, p) in enumerate(zip(rest, self.passages_at(cand[rest])), start=1):
-            if p.source == top.source and (title_page_fits(p, meta) or (meta == "publisher" and has_meta_field(p, meta))):
+            if p.source == top.source and (title_page_fits(p, meta) or (meta == "publisher" and has_meta_field(p, meta))
+                                           or (meta == "title" and p.kind == "header")):
                 score = score.copy()
                 score[i] = score[order[0]]
                 return np.concatenate([[i], np.delete(order, j)]), score

@@ -491,3 +491,21 @@ def test_which_outlet_published_it_is_answered_by_the_publisher_line(tmp_path, e
     assert answer.verdict == "answered" and answer.hits[0].passage.text == "More From Daily News"
     assert retriever.ask("who cut the ribbon at the harbour?", k=1).hits[0].passage.text.startswith("Mayor John Smith")
     assert {p.author for p in retriever.passages} == {None}  # a publisher line is not a signature
+
+
+def test_a_title_question_gets_the_header_under_a_site_name(tmp_path, encoder):
+    from qa_bot import engine
+    from qa_bot.config import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "letter.txt").write_text(
+        "Harbour Town Council\n\nMayor's New Year Letter\n\n\nDear residents,\n"
+        "The harbour reopens in May after two years of repairs to the old piers.\n"
+        "We thank the dock workers and the fishermen for their patience during the works.\n\n"
+        "Happy New Year!\nJohn Smith\n", encoding="utf-8")
+    (docs / "garden.txt").write_text("Garden news\n\nThe botanical garden opens a new greenhouse.\n", encoding="utf-8")
+    retriever = engine.open_retriever(Settings(docs=docs, index=tmp_path / "index", model=encoder.name), progress=False)
+    answer = retriever.ask("What is the title of the letter John Smith wrote to the town?", k=3)
+    top = answer.hits[0].passage
+    assert answer.verdict == "answered" and top.kind == "header" and "Mayor's New Year Letter" in top.text, top
