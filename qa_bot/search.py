@@ -34,6 +34,7 @@ TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many questio
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 NAV_PENALTY = 0.05  # taken from a navigation passage (table of contents, "more articles" list): never the answer itself
 BONUS_DEPTH = 30
+NAV_ITEM_WORDS = 15  # a navigation item this long is a headline with its lead sentence, not a table-of-contents link: no penalty
 # A paragraph that opens with "He" or "She" continues the person named before it ("Next, Foreign
 # Minister Choe Son Hui made a speech." / "She said ..."): question terms found only in that
 # earlier paragraph count for it at this weight (docs/quality.md, round 5).
@@ -416,7 +417,7 @@ class Retriever:
         for i, p in zip(top, passages):
             if CONTEXT_WEIGHT and text and _CONTINUES.match(p.text):
                 bonus[i] += CONTEXT_WEIGHT * (1 - self.alpha) * self._context_share(int(cand[i]), p, text)
-            if NAV_PENALTY and getattr(p, "kind", "text") == "navigation":
+            if NAV_PENALTY and getattr(p, "kind", "text") == "navigation" and len(p.text.split()) < NAV_ITEM_WORDS:
                 bonus[i] -= NAV_PENALTY
             if info.answer_type and has_type(p.text, info.answer_type, info.text, self.is_rare):
                 typed[i] = True

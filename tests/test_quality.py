@@ -365,20 +365,28 @@ def test_a_copyright_question_is_answered_by_the_copyright_line(retriever):
     assert answer.hits[0].passage.source == "004_6e374db3219750da.txt"
 
 
-def test_navigation_passages_rank_below_equal_article_text(retriever, monkeypatch):
-    """A table of contents or "more articles" list points at an answer without holding it: among
-    the top candidates its fused score is lowered by NAV_PENALTY, other passages keep theirs."""
+def test_table_of_contents_entries_rank_below_equal_article_text(retriever, monkeypatch):
+    """A table-of-contents entry points at an answer without holding it: among the top candidates
+    its fused score is lowered by NAV_PENALTY; a news-list item with its lead sentence (at least
+    NAV_ITEM_WORDS words) holds one and keeps its score, as do other passages."""
     from qa_bot import search
 
     monkeypatch.setattr(search, "RERANK", False)  # the fused order itself (the re-ranker hands scores out again)
     r = retriever.ranking("people celebrated the lunar New Year's Day in Pyongyang")
     top = list(range(min(search.BONUS_DEPTH, len(r.rows))))
-    kinds = [p.kind for p in retriever.passages.many([int(r.rows[i]) for i in top])]
-    assert search.NAV_PENALTY > 0 and "navigation" in kinds and "text" in kinds
+    passages = retriever.passages.many([int(r.rows[i]) for i in top])
+    short = [p.kind == "navigation" and len(p.text.split()) < search.NAV_ITEM_WORDS for p in passages]
+    kinds = [p.kind for p in passages]
+    assert search.NAV_PENALTY > 0 and "navigation" in [k for k, s in zip(kinds, short) if not s]
+    assert retriever.passages[int(r.rows[0])].text.startswith("All people in the Democratic People's Republic of Korea celebrated")
     fused = retriever.alpha * retriever._blend(r.cos, r.sent) + (1 - retriever.alpha) * r.lex
-    for i, kind in zip(top, kinds):
-        expected = fused[i] - (search.NAV_PENALTY if kind == "navigation" else 0.0)
+    for i, kind, penalised in zip(top, kinds, short):
+        expected = fused[i] - (search.NAV_PENALTY if penalised else 0.0)
         assert abs(r.score[i] - expected) < 1e-5, (kind, r.score[i], expected)
+    entry = next(i for i, p in enumerate(retriever.passages) if p.text == "More From Voice of Korea (EN)")
+    assert retriever.passages[entry].kind == "navigation"  # a short entry of the list: lowered
+    bonus, _ = retriever._bonus(np.array([entry, int(r.rows[0])]), np.array([0.5, 0.4], dtype=np.float32), r.info)
+    assert bonus.tolist() == pytest.approx([-search.NAV_PENALTY, 0.0])
 
 
 def test_a_count_without_a_number_next_to_what_it_counts_is_only_related(retriever):
