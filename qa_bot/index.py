@@ -1334,7 +1334,10 @@ def update_units(path: Path, label: Path, encoder: TextEncoder, units: list[File
                 files = prev.files
                 if {u.source: u.sha256 for u in units} == {s: f["sha256"] for s, f in files.items()}:
                     return prev
-            removed = sorted(prev.files) if prev is not None else []
+            removed = []
+            if prev is not None:  # every row: a unit's passages carry their own sources (a BEIR document id each)
+                removed = sorted(set(prev.files) | {s for (s,) in store.query(
+                    f"SELECT DISTINCT source FROM passages WHERE {VISIBLE}", {"g": prev.generation})})
             stored, _ = _write_changes(path, store, prev if compatible else None, prev, encoder, label, iter(units), len(units),
                                        removed, True, progress, meta, total_files=len(units))
             return stored

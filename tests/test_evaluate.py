@@ -45,3 +45,8 @@ def test_beir_evaluation_on_a_tiny_dataset(tmp_path, encoder):
     assert encoder.texts_encoded == before and len(again) == len(stored) == 3  # cached, not re-encoded
     result = evaluate_beir(Retriever(stored, encoder), data)
     assert result["queries"] == 2 and result["ndcg@10"] == pytest.approx(1.0) and result["mrr@10"] == 1.0
+    corpus[2]["text"] = "Air Koryo flies from Pyongyang to Vladivostok three times a week."  # a new corpus version
+    (tmp_path / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in corpus))
+    changed = beir_index(load_beir(tmp_path, "test"), encoder, tmp_path / "cache", progress=False)
+    texts = [p.text for p in changed.passages]  # the old version's rows are gone, not shown beside the new
+    assert len(texts) == len(changed) == 3 and "three times a week" in " ".join(texts) and "twice" not in " ".join(texts)
