@@ -104,7 +104,10 @@ def answer_type(question: str) -> str:
 
 
 _META_PUBLISHER = re.compile(
-    r"\bpublisher\b|\bpublished by\b|\b(?:which|what)\s+(?:news\s+)?(?:outlet|agency|media|newspaper|paper|website|site|"
+    # "published by" asks for the publisher when nothing names it ("published by whom?", "was it
+    # published by ...?"), not in "the article published by Reuters" (a question about something else)
+    r"\bpublisher\b|\bpublished by(?:\s+(?:whom|which|what)\b|\s*[?.!]*\s*$)|\b(?:it|this)\s+(?:was\s+|first\s+)*published by\b"
+    r"|\b(?:which|what)\s+(?:news\s+)?(?:outlet|agency|media|newspaper|paper|website|site|"
     r"broadcaster|station|channel|source|publication|service)\b.{0,80}\b(?:publish\w*|carr(?:y|ies|ied)|ran|report\w*|"
     r"release\w*|posted|put out)\b|\bwhere (?:was|is) (?:it|this|the (?:\w+ ){0,3}?(?:article|report|story|item|news)) "
     r"(?:published|posted|from)\b",

@@ -479,6 +479,12 @@ def test_which_outlet_published_it_is_answered_by_the_publisher_line(tmp_path, e
     assert meta_type("Which outlet published the report on the harbour reopening?") == "publisher"
     assert meta_type("which news agency reported the ceremony") == "publisher"
     assert meta_type("who published the press statement?") == "author"
+    for asked in ("Published by whom?", "It was published by which outlet?", "Was it published by KCNA?"):
+        assert meta_type(asked) == "publisher", asked
+    # "published by" followed by the publisher names it: the question asks for something else
+    assert meta_type("Who wrote the article published by Reuters?") == "author"
+    assert meta_type("When was the report published by the ministry released?") == "date"
+    assert meta_type("What report was published by the WHO in 2020?") == ""
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "harbour.txt").write_text(
