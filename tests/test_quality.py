@@ -485,6 +485,15 @@ def test_which_outlet_published_it_is_answered_by_the_publisher_line(tmp_path, e
     assert meta_type("Who wrote the article published by Reuters?") == "author"
     assert meta_type("When was the report published by the ministry released?") == "date"
     assert meta_type("What report was published by the WHO in 2020?") == ""
+    # agency, station, service, channel, site, paper, source: an outlet only for news or the document itself
+    for asked in ("Which agency reported the outbreak first?", "Which station reported the most rainfall?",
+                  "Which service reports errors to the admin?", "Which paper reported the discovery of the structure?",
+                  "What channel released the firmware update?"):
+        assert meta_type(asked) != "publisher", asked
+    for asked in ("Which agency carried the statement?", "What website posted this article?", "Which station ran it?",
+                  "What news service released the interview?", "What media reported on the summit?",
+                  "Which agency is the publisher?"):
+        assert meta_type(asked) == "publisher", asked
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "harbour.txt").write_text(
