@@ -43,7 +43,7 @@ _PARTS = re.compile(r"[-./]")
 _REFERENCE = re.compile(r"(?<![\w&#])#\d+\b")
 # A line that names where an article comes from ("More From Voice of Korea (EN)" under a news
 # item, "Source: Reuters", "Published by ..."): BM25 reads it as the term publish too.
-_PUBLISHER = re.compile(r"(?<!\w)(?:More From|Source:|Published by|Originally published by)\s+[A-Z]")
+PUBLISHER = re.compile(r"(?<!\w)(?:More From|Source:|Published by|Originally published by)\s+[A-Z]")
 
 
 def compounds(text: str) -> list[str]:
@@ -51,10 +51,10 @@ def compounds(text: str) -> list[str]:
     of one character ("ctrl-r", "utf-8", "x-ray" -> ctrl_r, utf_8, x_ray; the token pattern drops
     single characters) or numbers only ("800-207", "2.2.1.0" -> 800_207, 2_2_1_0); and numbered
     references ("#35", a ticket or an issue -> #35, where the plain token is any 35); © is
-    the term copyright, a publisher line (`_PUBLISHER`) the term publish. The parts stay terms of
+    the term copyright, a publisher line (`PUBLISHER`) the term publish. The parts stay terms of
     their own too. `text` as written: the publisher line is told by its capitals."""
     out = []
-    marks = len(_PUBLISHER.findall(text))
+    marks = len(PUBLISHER.findall(text))
     text = text.lower()
     for m in _COMPOUND.finditer(text):
         parts = _PARTS.split(m.group())

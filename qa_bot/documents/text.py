@@ -315,7 +315,12 @@ def parse_plain(text: str, stem: str) -> Parsed:
     footer = [ln for it in items[last + 1 :] for ln in it.lines]
     cut = next((i for i, (_, l) in enumerate(header) if _SALUTATION.match(l)), len(header))
     header = header[:cut]  # a salutation ("Dear friends,") opens the body; it is not metadata ...
-    opening = [ln for it in items[cut:first] for ln in it.lines]  # ... but the first paragraph's start
+    opening, section = [], None  # ... but the first paragraph's start; a heading after it names the section
+    for k, it in enumerate(items[cut:first]):
+        if k and it.kind == "head" and not is_date_line(it.first):
+            section = clean(_MD_HEADING.sub("", it.first))
+        else:
+            opening.extend(it.lines)
 
     date = next((l for _, l in header if is_date_line(l)), None) or next((l for _, l in footer if is_date_line(l)), None)
     author = None
@@ -334,7 +339,6 @@ def parse_plain(text: str, stem: str) -> Parsed:
     title_line = found[1] if found else None
     if any(n != title_line and not is_date_line(l) for n, l in header):
         chunks.append(Chunk(lines=tuple(header), kind="header"))
-    section = None
     for it in items[first : last + 1]:
         if it.kind == "head":
             if not is_date_line(it.first):
@@ -343,7 +347,7 @@ def parse_plain(text: str, stem: str) -> Parsed:
         chunks.append(Chunk(lines=tuple(opening) + tuple(it.lines), section=section))
         opening = []
     if opening:
-        chunks.append(Chunk(lines=tuple(opening)))
+        chunks.append(Chunk(lines=tuple(opening), section=section))
     if any(not is_date_line(l) for _, l in footer):  # a closing dateline alone is the document's date
         chunks.append(Chunk(lines=tuple(footer), kind="signature"))
     chunks.extend(nav_chunks)
