@@ -14,6 +14,19 @@ from qa_bot.evaluate import evaluate_questions, load_questions
 from qa_bot.search import Answer
 
 
+
+def _folder(tmp_path, encoder, files: dict[str, str], **settings):
+    """A retriever over a new folder holding `files` (name -> text), indexed in tmp_path."""
+    from qa_bot import engine
+    from qa_bot.config import Settings
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    return engine.open_retriever(Settings(docs=docs, index=tmp_path / "index", model=encoder.name, **settings),
+                                 progress=False)
+
 def test_chat_filler_is_stripped_but_content_kept():
     assert query.strip_filler("hey so who signed the letter?? thanks") == "Who signed the letter?"
     assert query.strip_filler("ok can you tell me when the museum opened") == "When the museum opened"
@@ -460,16 +473,12 @@ def test_reranker_puts_the_answer_first_on_a_tune_question(retriever, monkeypatc
 
 
 def test_a_he_or_she_paragraph_is_found_by_the_person_named_before_it(tmp_path, encoder, monkeypatch):
-    from qa_bot import engine, search
-    from qa_bot.config import Settings
+    from qa_bot import search
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "meeting.txt").write_text(
+    retriever = _folder(tmp_path, encoder, {"meeting.txt": (
         "Harbour council meeting\n\nMayor John Smith spoke first.\n\nHe said the harbour will reopen in May.\n\n"
         "Next, Foreign Minister Jane Roe made a speech.\n\nShe said the harbour will reopen in June after repairs.\n\n"
-        "She also thanked the dock workers.\n", encoding="utf-8")
-    retriever = engine.open_retriever(Settings(docs=docs, index=tmp_path / "index", model=encoder.name), progress=False)
+        "She also thanked the dock workers.\n")})
     asked = (("when will the harbour reopen according to the foreign minister?", "reopen in June after repairs."),
              ("what did mayor smith say about the harbour reopening?", "reopen in May."))
     for question, said in asked:
@@ -480,8 +489,6 @@ def test_a_he_or_she_paragraph_is_found_by_the_person_named_before_it(tmp_path, 
 
 
 def test_which_outlet_published_it_is_answered_by_the_publisher_line(tmp_path, encoder):
-    from qa_bot import engine
-    from qa_bot.config import Settings
     from qa_bot.query import meta_type
 
     assert meta_type("Which outlet published the report on the harbour reopening?") == "publisher"
@@ -502,14 +509,11 @@ def test_which_outlet_published_it_is_answered_by_the_publisher_line(tmp_path, e
                   "What news service released the interview?", "What media reported on the summit?",
                   "Which agency is the publisher?"):
         assert meta_type(asked) == "publisher", asked
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "harbour.txt").write_text(
-        "The city council held a ceremony at the old harbour on Monday to mark its reopening.\n\n"
-        "Mayor John Smith cut the ribbon in front of the dock workers.\n\n"
-        "Fishermen celebrated a record catch in March.\n\nMore From Daily News\n", encoding="utf-8")
-    (docs / "garden.txt").write_text("The botanical garden opens a new greenhouse for tropical plants.\n", encoding="utf-8")
-    retriever = engine.open_retriever(Settings(docs=docs, index=tmp_path / "index", model=encoder.name), progress=False)
+    retriever = _folder(tmp_path, encoder, {
+        "harbour.txt": "The city council held a ceremony at the old harbour on Monday to mark its reopening.\n\n"
+                       "Mayor John Smith cut the ribbon in front of the dock workers.\n\n"
+                       "Fishermen celebrated a record catch in March.\n\nMore From Daily News\n",
+        "garden.txt": "The botanical garden opens a new greenhouse for tropical plants.\n"})
     answer = retriever.ask("Which outlet published the report on the harbour reopening ceremony?", k=3)
     assert answer.verdict == "answered" and answer.hits[0].passage.text == "More From Daily News"
     assert retriever.ask("who cut the ribbon at the harbour?", k=1).hits[0].passage.text.startswith("Mayor John Smith")
@@ -517,18 +521,12 @@ def test_which_outlet_published_it_is_answered_by_the_publisher_line(tmp_path, e
 
 
 def test_a_title_question_gets_the_header_under_a_site_name(tmp_path, encoder):
-    from qa_bot import engine
-    from qa_bot.config import Settings
-
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "letter.txt").write_text(
-        "Harbour Town Council\n\nMayor's New Year Letter\n\n\nDear residents,\n"
-        "The harbour reopens in May after two years of repairs to the old piers.\n"
-        "We thank the dock workers and the fishermen for their patience during the works.\n\n"
-        "Happy New Year!\nJohn Smith\n", encoding="utf-8")
-    (docs / "garden.txt").write_text("Garden news\n\nThe botanical garden opens a new greenhouse.\n", encoding="utf-8")
-    retriever = engine.open_retriever(Settings(docs=docs, index=tmp_path / "index", model=encoder.name), progress=False)
+    retriever = _folder(tmp_path, encoder, {
+        "letter.txt": "Harbour Town Council\n\nMayor's New Year Letter\n\n\nDear residents,\n"
+                      "The harbour reopens in May after two years of repairs to the old piers.\n"
+                      "We thank the dock workers and the fishermen for their patience during the works.\n\n"
+                      "Happy New Year!\nJohn Smith\n",
+        "garden.txt": "Garden news\n\nThe botanical garden opens a new greenhouse.\n"})
     answer = retriever.ask("What is the title of the letter John Smith wrote to the town?", k=3)
     top = answer.hits[0].passage
     assert answer.verdict == "answered" and top.kind == "header" and "Mayor's New Year Letter" in top.text, top
