@@ -433,8 +433,8 @@ class Retriever:
 
         lex = self.lexical
         terms = list(dict.fromkeys(lex.tokens(text)))
-        for back in range(row - 1, max(row - 6, -1), -1):
-            before = self.passages_at([back])[0]
+        earlier = list(range(row - 1, max(row - 6, -1), -1))
+        for back, before in zip(earlier, self.passages_at(earlier)):  # one query for the five rows before it
             if before.source != p.source or before.line_start >= p.line_start:
                 return 0.0
             if not _CONTINUES.match(before.text):
