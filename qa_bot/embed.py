@@ -134,11 +134,14 @@ class OnnxEncoder:
 
     Used for questions (milliseconds to load) and, with --backend onnx/onnx-int8, for indexing.
     With workers > 1 (indexing), that many batches run at once, each on one thread: small
-    batches such as sentences parallelise far better across batches than inside one.
+    batches such as sentences parallelise far better across batches than inside one. One text
+    a batch by default: the int8 model quantises activations with one scale per run, so in a
+    batch a text's vector would depend on its neighbours; alone it does not, and with no
+    padding it is faster too (SciFact abstracts on two workers: 102 against 60 a second).
     """
 
     def __init__(self, name: str, model_file: Path, tokenizer_file: Path, max_seq_length: int = 256,
-                 batch_size: int = 8, threads: int | None = None, workers: int = 1):
+                 batch_size: int = 1, threads: int | None = None, workers: int = 1):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 

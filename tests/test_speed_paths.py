@@ -48,6 +48,19 @@ def test_parallel_batches_give_the_same_vectors_in_order(retriever):
     assert np.allclose(np.linalg.norm(two, axis=1), 1, atol=1e-4)
 
 
+def test_a_text_gets_the_same_int8_vector_whatever_it_is_encoded_with(retriever):
+    """int8 activations are quantised with one scale per run: texts are encoded one per run, so a
+    passage's vector does not depend on its neighbours (a fresh index equals one built in steps)."""
+    record = retriever.index.extra["onnx"]
+    assert record["quantized"]
+    onnx = engine.onnx_encoder(retriever.index.model, retriever.index.path, record, workers=2)
+    texts = [p.text for p in retriever.passages[:12]]
+    alone = np.stack([onnx.encode([t])[0] for t in texts])
+    assert np.array_equal(onnx.encode(texts), alone)
+    assert np.array_equal(onnx.encode(texts[:3] + ["a much longer text " * 40])[:3], alone[:3])
+    assert np.array_equal(np.stack([onnx.encode_query(t) for t in texts]), alone)
+
+
 def test_stored_bm25_scores_equal_bm25s(retriever):
     import bm25s
     import Stemmer
