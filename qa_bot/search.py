@@ -78,6 +78,16 @@ def title_page_fits(p: Passage, meta: str) -> bool:
     return False
 
 
+def carries_field(p: Passage, meta: str) -> bool:
+    """Whether a passage of a document itself answers a metadata question about it: its title page
+    for who wrote / when published (a name, a date), its publisher line, its header for a title."""
+    if meta == "publisher":
+        return has_meta_field(p, meta)
+    if meta == "title":
+        return p.kind == "header"
+    return title_page_fits(p, meta)
+
+
 def is_prose(text: str, words: int = 25) -> bool:
     """Whether a passage opens with running prose rather than a title page or byline: a title,
     names and affiliations are mostly capitalised words; "Kim Jong Un, general secretary of the
@@ -397,8 +407,7 @@ class Retriever:
         depth = len(order) if meta == "publisher" else BONUS_DEPTH  # a publisher line shares no words with the question
         rest = order[1:depth]
         for j, (i, p) in enumerate(zip(rest, self.passages_at(cand[rest])), start=1):
-            if p.source == top.source and (title_page_fits(p, meta) or (meta == "publisher" and has_meta_field(p, meta))
-                                           or (meta == "title" and p.kind == "header")):
+            if p.source == top.source and carries_field(p, meta):
                 score = score.copy()
                 score[i] = score[order[0]]
                 return np.concatenate([[i], np.delete(order, j)]), score
@@ -414,9 +423,13 @@ class Retriever:
         typed = np.zeros(len(cand), dtype=bool)
         top = np.argsort(-score, kind="stable")[:BONUS_DEPTH]
         passages = self.passages_at(cand[top])
+        idf: dict[str, float] | None = None  # the question's term weights, once a "He said" paragraph needs them
         for i, p in zip(top, passages):
             if CONTEXT_WEIGHT and text and _CONTINUES.match(p.text):
-                bonus[i] += CONTEXT_WEIGHT * (1 - self.alpha) * self._context_share(int(cand[i]), p, text)
+                if idf is None:
+                    terms = list(dict.fromkeys(self.lexical.tokens(text)))
+                    idf = dict(zip(terms, self.lexical.term_idfs(terms)))
+                bonus[i] += CONTEXT_WEIGHT * (1 - self.alpha) * self._context_share(int(cand[i]), p, idf)
             if NAV_PENALTY and getattr(p, "kind", "text") == "navigation" and len(p.text.split()) < NAV_ITEM_WORDS:
                 bonus[i] -= NAV_PENALTY
             if info.answer_type and has_type(p.text, info.answer_type, info.text, self.is_rare):
@@ -426,20 +439,17 @@ class Retriever:
                 bonus[i] += META_BONUS
         return bonus, typed
 
-    def _context_share(self, row: int, p: Passage, text: str) -> float:
-        """The share of the question's IDF held by the paragraph a "He/She ..." paragraph continues
-        (the nearest earlier one of the same document that does not itself open so) and not by it."""
+    def _context_share(self, row: int, p: Passage, idf: dict[str, float]) -> float:
+        """The share of the question's IDF (`idf`: term -> weight) held by the paragraph a "He/She ..."
+        paragraph continues (the nearest earlier one of the same document that does not open so) and not by it."""
         from .verdict import passage_terms
 
-        lex = self.lexical
-        terms = list(dict.fromkeys(lex.tokens(text)))
         earlier = list(range(row - 1, max(row - 6, -1), -1))
         for back, before in zip(earlier, self.passages_at(earlier)):  # one query for the five rows before it
             if before.source != p.source or before.line_start >= p.line_start:
                 return 0.0
             if not _CONTINUES.match(before.text):
                 have, extra = passage_terms(self, row), passage_terms(self, back)
-                idf = dict(zip(terms, lex.term_idfs(terms)))
                 total = sum(idf.values())
                 return sum(w for t, w in idf.items() if t in extra and t not in have) / total if total else 0.0
         return 0.0
