@@ -3,8 +3,8 @@
 Rule: group the questions by (kind, lang); go through the groups in sorted order with one
 random.Random(SEED), shuffle each group's positions, put the first round(0.5 * n) in `tune` and the
 rest in `test`. Never re-run it on a set that is already split (the split must not change).
-SEED is 4 for tests/data/seeds_blind_questions.jsonl (the default) and 5 for
-tests/data/seeds_blind5_questions.jsonl.
+SEED is 4 for tests/data/seeds_blind_questions.jsonl (the default), 5 for
+tests/data/seeds_blind5_questions.jsonl and 6 for tests/data/seeds_blind6_questions.jsonl.
 
 Usage: python scripts/split_blind.py [PATH [SEED]]
 """
