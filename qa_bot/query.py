@@ -41,6 +41,11 @@ _META_TITLE = re.compile(
     r"|paper|post|chapter|book|guide|speech|word|message|publication|standard))(?: \w+)? (?:called|named|titled))\b",
     re.IGNORECASE,
 )
+# "what is the ambassador's greeting on the embassy site called": a longer "what is ... called" that
+# names a document (not "what is a matrix equal to its transpose called", a term).
+_META_TITLE_LONG = re.compile(
+    r"\bwhat(?:'s| is| was)\b(?=.{0,80}\b(?:page|site|website|article|document|statement|report|letter|post|piece|speech|message"
+    r"|greeting|publication|story|item)s?\b).{0,80}\b(?:called|named|titled)\s*[?.!]*\s*$", re.IGNORECASE)
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -132,7 +137,7 @@ def meta_type(question: str) -> str:
         return "author"
     if _META_DATE.search(question):
         return "date"
-    if _META_TITLE.search(question):
+    if _META_TITLE.search(question) or _META_TITLE_LONG.search(question):
         return "title"
     return ""
 

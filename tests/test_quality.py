@@ -56,6 +56,9 @@ def test_question_types_and_scripts():
     assert query.meta_type("What is the article called?") == "title"
     assert query.meta_type("What did the ambassador say about trade?") == ""
     assert query.meta_type("where was the press statement by Im Chon Il dated?") == "date"  # a dateline
+    # a longer "what is ... called" that names a document asks for its title; one that names a thing asks for a term
+    assert query.meta_type("what is the ambassador's greeting on the embassy website called") == "title"
+    assert query.meta_type("What is a matrix equal to its own conjugate transpose called?") == ""
 
 
 def test_a_title_page_names_its_authors_but_a_sentence_that_starts_with_a_name_does_not():
