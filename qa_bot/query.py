@@ -127,6 +127,21 @@ _DOCUMENT_ITSELF = re.compile(r"\b(?:it|this)\s*[?.!]*\s*$|\b(?:this|the)\s+(?:[
 _META_COPYRIGHT = re.compile(r"\b(?:copyright|rights reserved)\b|©", re.IGNORECASE)
 
 
+# "the 2023 article", "his 2019 welcome letter", "the statement from 2020": a question that names a
+# document by its year (the year it is dated), not a year it asks about ("what happened in 2019").
+_DOCUMENT_NOUN = (r"(?:article|piece|statement|letter|message|report|post|speech|text|document|story|item|greeting|welcome"
+                  r"|interview|release|announcement|paper|editorial|column|news)")
+_NAMED_YEAR = re.compile(rf"\b((?:19|20)\d\d)\s+(?:[\w'-]+\s+){{0,2}}?{_DOCUMENT_NOUN}\b"
+                         rf"|\b{_DOCUMENT_NOUN}s?\s+(?:from|of|dated|written in|published in|posted in)\s+(?:\w+\s+)?((?:19|20)\d\d)\b",
+                         re.IGNORECASE)
+
+
+def named_year(question: str) -> str:
+    """The year a question names a document by ("according to the 2023 article" -> "2023"), or ""."""
+    m = _NAMED_YEAR.search(question)
+    return (m.group(1) or m.group(2)) if m else ""
+
+
 def meta_type(question: str) -> str:
     if _META_COPYRIGHT.search(question):
         return "copyright"

@@ -15,7 +15,7 @@ from .documents import Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import DATE, NAME, QuestionInfo, analyse, answer_type, has_type, meta_type
+from .query import DATE, NAME, QuestionInfo, analyse, answer_type, has_type, meta_type, named_year
 
 MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
@@ -30,6 +30,7 @@ _WORDS = re.compile(r"[^\W\d_]{5,}")
 # Query-side ranking aids, chosen on the tune split and SciFact train (docs/quality.md).
 SPELLING = True  # a question term the corpus never uses is replaced by a corpus term one edit away
 SPELLING_KEEPS_WORDS = True  # ... unless the embedding model's vocabulary knows it as a whole word
+YEAR_BONUS = 0.03  # added to a passage of the document a question names by its year ("the 2023 article")
 TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many question asks for
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 NAV_PENALTY = 0.05  # taken from a navigation passage (table of contents, "more articles" list): never the answer itself
@@ -424,7 +425,10 @@ class Retriever:
         top = np.argsort(-score, kind="stable")[:BONUS_DEPTH]
         passages = self.passages_at(cand[top])
         idf: dict[str, float] | None = None  # the question's term weights, once a "He said" paragraph needs them
+        year = named_year(info.text) if YEAR_BONUS else ""
         for i, p in zip(top, passages):
+            if year and p.date and re.search(rf"\b{year}\b", p.date):
+                bonus[i] += YEAR_BONUS
             if CONTEXT_WEIGHT and text and _CONTINUES.match(p.text):
                 if idf is None:
                     terms = list(dict.fromkeys(self.lexical.tokens(text)))

@@ -553,3 +553,17 @@ def test_damaged_or_missing_background_files_are_no_traceback(tmp_path, monkeypa
         assert multilingual.background() is None
     finally:
         multilingual.background.cache_clear()
+
+
+def test_a_question_naming_a_document_by_its_year_gets_that_document(retriever, monkeypatch):
+    from qa_bot import search
+
+    assert query.named_year("what did they agree according to the 2023 article") == "2023"
+    assert query.named_year("what did his 2019 welcome letter say") == "2019"
+    assert query.named_year("the statement from April 2020") == "2020"
+    assert query.named_year("why did kim jong un go to russia in 2019") == ""  # a year asked about, not a document's
+    asked = "according to the 2023 article, what did Kim and Putin agree on at the summit?"
+    first = retriever.passages[int(retriever.ranking(asked).rows[0])]
+    assert first.source.startswith("004_") and "agreement was reached" in first.text and "2023" in first.date
+    monkeypatch.setattr(search, "YEAR_BONUS", 0.0)  # without the rule, passages of other documents come first
+    assert not retriever.passages[int(retriever.ranking(asked).rows[0])].source.startswith("004_")
