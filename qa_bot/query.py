@@ -27,7 +27,10 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 _META_AUTHOR = re.compile(
     r"\b(?:who\b.{0,40}\b(?:wrote|write|written|signed|sign|issued|issue|authored|published|released|posted|sent)\b"
-    r"|author|signator|signed by|written by|issued by|byline|who is it from|whose (?:letter|statement|message|article))",
+    r"|author|signator|signed by|written by|issued by|byline|who is it from|whose (?:letter|statement|message|article)"
+    # "which ministry does the press statement come from", "what organisation issued it"
+    r"|(?:which|what) (?:ministry|department|office|organi[sz]ation|body|institution|government|embassy)\b.{0,60}"
+    r"\b(?:issued|issues|released|wrote|sent|signed|from\s*[?.!]*\s*$))",
     re.IGNORECASE,
 )
 _META_DATE = re.compile(

@@ -567,3 +567,23 @@ def test_a_question_naming_a_document_by_its_year_gets_that_document(retriever, 
     assert first.source.startswith("004_") and "agreement was reached" in first.text and "2023" in first.date
     monkeypatch.setattr(search, "YEAR_BONUS", 0.0)  # without the rule, passages of other documents come first
     assert not retriever.passages[int(retriever.ranking(asked).rows[0])].source.startswith("004_")
+
+
+def test_which_ministry_or_organisation_issued_it_is_an_author_question():
+    assert query.meta_type("which ministry does the press statement come from") == "author"
+    assert query.meta_type("Which ministry is the press statement from?") == "author"
+    assert query.meta_type("What organisation issued the statement?") == "author"
+    assert query.meta_type("which ministry is responsible for imports from china") == ""  # about something else
+    assert query.meta_type("what department handles visas") == ""
+
+
+def test_a_publisher_question_is_not_off_topic_because_its_first_passage_is_the_publisher_line(retriever, monkeypatch):
+    asked = "which news outlet carried the report on the Taedonggang reception?"
+    a = retriever.ask(asked, k=1)
+    assert a.verdict == "answered" and "Voice of Korea" in a.hits[0].passage.text
+    # the off-topic guard looks at the closest of the first two passages: the publisher line put first
+    # shares no words or meaning with the question, the reception paragraph it was found by does
+    from qa_bot import verdict
+
+    monkeypatch.setattr(verdict, "OFF_TOPIC_DEPTH", 1)
+    assert retriever.ask(asked, k=1).verdict == "none"
