@@ -145,6 +145,31 @@ def named_year(question: str) -> str:
     return (m.group(1) or m.group(2)) if m else ""
 
 
+# "How does the ambassador open his welcome message?", "the letter's closing line": a question about
+# where a document starts or ends, answered by its first or last passages (the salutation, the sign-off).
+_PART_NOUN = re.compile(r"\b(?:letter|message|word|statement|article|speech|greeting|text|post|page|document|piece|note"
+                        r"|address|remarks|welcome|readers|email|memo)s?\b", re.IGNORECASE)
+_PART_CLOSING = re.compile(r"\bhow (?:does|did|do) .{0,80}?\b(?:end|close|finish|conclude|sign off)\b"
+                           r"|\b(?:closing|last|final|parting) (?:line|lines|words|sentence|greeting|paragraph|remark|remarks)\b"
+                           r"|\bsign(?:s|ed|ing)?[- ]off\b", re.IGNORECASE)
+_PART_OPENING = re.compile(r"\bhow (?:does|did|do) .{0,80}?\b(?:open|start|begin)\b"
+                           r"|\b(?:opening|first) (?:line|lines|words|sentence|greeting|paragraph)\b|\bsalutation\b"
+                           r"|\bgreet\w*\b.{0,60}?\b(?:at the (?:start|beginning|top)|first)\b", re.IGNORECASE)
+# the words that say which part is asked for: not topic terms the document must hold
+PART_WORDS = frozenset("open opens opening start starts begin begins greet greets greeting end ends ending close closes "
+                       "closing finish conclude sign signs signed signing off line lines first last final parting words "
+                       "sentence paragraph right before after beginning top bottom salutation".split())
+
+
+def document_part(question: str) -> str:
+    """"opening" or "closing" for a question about how a document starts or ends, else ""."""
+    if len(question) > 400 or not _PART_NOUN.search(question):
+        return ""
+    if _PART_CLOSING.search(question):
+        return "closing"
+    return "opening" if _PART_OPENING.search(question) else ""
+
+
 def meta_type(question: str) -> str:
     if _META_COPYRIGHT.search(question):
         return "copyright"

@@ -15,7 +15,7 @@ from .documents import Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import DATE, NAME, QuestionInfo, analyse, answer_type, has_type, meta_type, named_year
+from .query import DATE, NAME, PART_WORDS, QuestionInfo, analyse, answer_type, document_part, has_type, meta_type, named_year
 
 MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
@@ -30,6 +30,7 @@ _WORDS = re.compile(r"[^\W\d_]{5,}")
 # Query-side ranking aids, chosen on the tune split and SciFact train (docs/quality.md).
 SPELLING = True  # a question term the corpus never uses is replaced by a corpus term one edit away
 SPELLING_KEEPS_WORDS = True  # ... unless the embedding model's vocabulary knows it as a whole word
+DOCUMENT_PARTS = True  # "how does the letter open / end" answered by its first / last passages
 YEAR_BONUS = 0.03  # added to a passage of the document a question names by its year ("the 2023 article")
 TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many question asks for
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
@@ -113,6 +114,17 @@ def has_meta_field(p: Passage, meta: str) -> bool:
     return bool(p.title) and p.title not in (p.source, PurePath(p.source).stem)  # not a title made from the file name
 
 
+_SALUTATION = re.compile(r"(?:dear|hello|hi|greetings|to whom)\b", re.IGNORECASE)  # as documents.text reads it
+
+
+def _bare_signature(p) -> bool:
+    """A signature that is only a name ("Alexander Matsegora") or a copyright line: not the words a
+    document ends with."""
+    if getattr(p, "kind", "text") != "signature":
+        return False
+    return bool(_COPYRIGHT_LINE.search(p.text)) or (len(p.text.split()) <= 4 and not re.search(r"[.!?,]", p.text))
+
+
 @dataclass(frozen=True)
 class Ranking:
     """Candidates best first: rows, fused score and its parts (None where the mode has no such part)."""
@@ -126,6 +138,7 @@ class Ranking:
     info: QuestionInfo
     confidence: float | None = None  # a ranker's own measure of how clearly the best passage stands out
     margin: float | None = None  # the best passage's cosine minus the nearest off-subject sentence's (multilingual)
+    part: str = ""  # "opening" / "closing": the first passage is where its document starts / ends, as asked
 
 
 @dataclass(frozen=True)
@@ -344,8 +357,11 @@ class Retriever:
             order, score = self._titled_document_first(cand, score, order, info, text)
         if info.meta and TITLE_PAGE and len(order):
             order, score = self._title_page_first(cand, score, order, info.meta)
+        part = document_part(info.text) if DOCUMENT_PARTS and not info.meta and len(order) else ""
+        if part:
+            order, score, part = self._document_part_first(cand, score, order, part, text)
         pick = (lambda a: None if a is None else a[order])
-        return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info)
+        return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info, part=part)
 
     def _titled_document_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, info: QuestionInfo,
                                text: str):
@@ -413,6 +429,67 @@ class Retriever:
                 score[i] = score[order[0]]
                 return np.concatenate([[i], np.delete(order, j)]), score
         return order, score
+
+    def _named_by_title(self, titles: dict[str, str | None], text: str) -> str | None:
+        """The first document (of `titles`, source -> title, best first) whose title holds at least
+        half the question's topic terms (IDF-weighted; question and part words left out), or None."""
+        from .verdict import question_word_terms
+
+        lex = self.lexical
+        skip = question_word_terms(self) | frozenset(lex.tokens(" ".join(PART_WORDS)))
+        terms = [t for t in dict.fromkeys(lex.tokens(text)) if t not in skip]
+        if not terms:
+            return None
+        weights = dict(zip(terms, lex.term_idfs(terms)))
+        total = sum(weights.values()) or 1.0
+        for source, title in titles.items():
+            have = set(lex.tokens(title or ""))
+            if sum(w for t, w in weights.items() if t in have) / total >= 0.5:
+                return source
+        return None
+
+    def _document_part_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, part: str, text: str):
+        """For "how does the letter open / end": the first body passage (its salutation) or the last
+        two passages (the sign-off, then the paragraph before it; a signature that is only a name
+        or a copyright line goes second) of a document among the candidates go first, with the top score. The document
+        is the best-ranked one that reads as a letter (opens with a salutation / ends with a
+        signature), else the top passage's. Returns the order, the scores, and the part placed
+        ("" when nothing moved)."""
+        docs: dict[str, list[tuple[int, Passage]]] = {}
+        for j, p in enumerate(self.passages_at(cand[order])):
+            if getattr(p, "kind", "text") not in ("navigation", "header"):
+                docs.setdefault(p.source, []).append((j, p))
+        if not docs:
+            return order, score, ""
+
+        def parts(mine: list[tuple[int, Passage]]) -> list[int]:
+            if part == "opening":
+                body = [(p.line_start, j) for j, p in mine if getattr(p, "kind", "text") == "text"]
+                return [min(body)[1]] if body else []
+            last = [j for _, j in sorted(((p.line_start, j) for j, p in mine), reverse=True)[:2]]
+            return last[::-1] if len(last) == 2 and _bare_signature(dict(mine)[last[0]]) else last
+
+        def letter(mine: list[tuple[int, Passage]], picked: list[int]) -> bool:
+            first = dict(mine)[picked[0]] if picked else None
+            if first is None:
+                return False
+            if part == "opening":
+                return bool(_SALUTATION.match(first.text))
+            return any(getattr(p, "kind", "text") == "signature" for _, p in mine)
+
+        ranked = list(docs)  # in the order of each document's best candidate
+        near = [s for s in ranked if docs[s][0][0] < BONUS_DEPTH]
+        named = self._named_by_title({s: docs[s][0][1].title for s in near}, text)  # "how does the press statement begin"
+        source = named or next((s for s in near if letter(docs[s], parts(docs[s]))), ranked[0])
+        picked = parts(docs[source])
+        if not picked:
+            return order, score, ""
+        score = score.copy()
+        best = max(float(score[order[0]]), self.threshold) if named else float(score[order[0]])
+        for j in picked:
+            score[order[j]] = best
+        moved = order[picked]
+        return np.concatenate([moved, np.delete(order, picked)]), score, part
 
     def _bonus(self, cand: np.ndarray, score: np.ndarray, info: QuestionInfo,
                text: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -503,6 +580,8 @@ class Retriever:
             return "answered", 1.0
         from . import verdict
 
+        if r.part and verdict.document_holds_topic(r, self):
+            return "answered", 1.0  # the start or end of a document the question is about, as asked
         if OFF_TOPIC_GUARD and verdict.off_topic(r, self):
             return "none", 0.0
         if COUNTS_NEED_NUMBERS and verdict.uncounted(r, self):

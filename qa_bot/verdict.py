@@ -160,6 +160,27 @@ def covered_terms(r, retriever, depth: int = 3) -> tuple[list[str], list[str]]:
     return terms, [t for t in terms if t in have]
 
 
+def document_holds_topic(r, retriever, depth: int = 10) -> bool:
+    """Whether the first passage's document (its passages among the top `depth`) holds at least half
+    the question's topic terms, leaving out the words that name a part ("how does the ambassador's
+    welcome message end": ambassador, welcome, message)."""
+    from .query import PART_WORDS
+
+    if len(r.rows) == 0:
+        return False
+    lex = retriever.lexical
+    skip = question_word_terms(retriever) | frozenset(lex.tokens(" ".join(PART_WORDS)))
+    terms = set(lex.tokens(retriever.respell(r.info.text))) - skip
+    if not terms:
+        return False
+    source = retriever.passages[int(r.rows[0])].source
+    have: set[str] = set()
+    for row, p in zip(r.rows[:depth], retriever.passages_at(r.rows[:depth])):
+        if p.source == source:
+            have |= passage_terms(retriever, int(row))
+    return len(terms & have) >= 0.5 * len(terms)
+
+
 def off_topic(r, retriever) -> bool:
     """A question that shares at most half its topic terms with the best passages and is not close
     in meaning to them either ("How do I renew a passport at the embassy?" over diplomatic news)."""

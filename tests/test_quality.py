@@ -587,3 +587,21 @@ def test_a_publisher_question_is_not_off_topic_because_its_first_passage_is_the_
 
     monkeypatch.setattr(verdict, "OFF_TOPIC_DEPTH", 1)
     assert retriever.ask(asked, k=1).verdict == "none"
+
+
+def test_how_a_document_opens_or_ends_is_answered_by_its_first_or_last_passages(retriever, monkeypatch):
+    from qa_bot import search
+
+    assert query.document_part("how does the welcome word begin?") == "opening"
+    assert query.document_part("what are the closing words of the letter") == "closing"
+    assert query.document_part("When does the party congress open?") == ""  # no document named
+    assert query.document_part("what are the opening hours of the museum") == ""
+    opening = "how does the welcome word begin?"
+    a = retriever.ask(opening, k=1)
+    assert a.verdict == "answered" and a.hits[0].passage.text.startswith("Dear friends")
+    a = retriever.ask("what are the closing words of the ambassador's welcome letter?", k=2)
+    assert a.verdict == "answered"
+    assert any(w in a.hits[0].passage.text for w in ("Welcome again!", "Welcome to all!"))
+    assert retriever.ask("how does the harry potter letter end?", k=1).verdict == "none"  # no such document here
+    monkeypatch.setattr(search, "DOCUMENT_PARTS", False)
+    assert not retriever.ask(opening, k=1).hits[0].passage.text.startswith("Dear friends")
