@@ -45,10 +45,14 @@ _META_TITLE = re.compile(
     re.IGNORECASE,
 )
 # "what is the ambassador's greeting on the embassy site called": a longer "what is ... called" that
-# names a document (not "what is a matrix equal to its transpose called", a term).
+# names a document (not "what is a matrix equal to its transpose called", a term). The document noun
+# heads what is asked about, within three words and before any preposition: "what is the treaty
+# mentioned in the article called" asks for the treaty's name, not the article's title.
 _META_TITLE_LONG = re.compile(
-    r"\bwhat(?:'s| is| was)\b(?=.{0,80}\b(?:page|site|website|article|document|statement|report|letter|post|piece|speech|message"
-    r"|greeting|publication|story|item)s?\b).{0,80}\b(?:called|named|titled)\s*[?.!]*\s*$", re.IGNORECASE)
+    r"\bwhat(?:'s| is| was)\s+(?:(?:the|this|that|his|her|its|their|our|your)\s+)?"
+    r"(?:(?!(?:in|on|of|at|by|from|about|for|with|to|into|near|that|which|who|where)\b)[\w'’-]+\s+){0,3}?"
+    r"(?:page|site|website|article|document|statement|report|letter|post|piece|speech|message"
+    r"|greeting|publication|story|item)s?\b.{0,80}\b(?:called|named|titled)\s*+[?.!]*+\s*+$", re.IGNORECASE)
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")

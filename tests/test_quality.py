@@ -59,6 +59,11 @@ def test_question_types_and_scripts():
     # a longer "what is ... called" that names a document asks for its title; one that names a thing asks for a term
     assert query.meta_type("what is the ambassador's greeting on the embassy website called") == "title"
     assert query.meta_type("What is a matrix equal to its own conjugate transpose called?") == ""
+    # ... but not when the document is only where the thing asked about is mentioned: that asks for its name
+    assert query.meta_type("what is the treaty mentioned in the article called") == ""
+    assert query.meta_type("what is the museum opened in the embassy according to the statement called") == ""
+    assert query.meta_type("what was the brigade named in the letter called?") == ""
+    assert query.meta_type("what is ambassador Matsegora’s greeting on the site called") == "title"
 
 
 def test_a_title_page_names_its_authors_but_a_sentence_that_starts_with_a_name_does_not():
