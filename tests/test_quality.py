@@ -580,6 +580,11 @@ def test_which_ministry_or_organisation_issued_it_is_an_author_question():
     assert query.meta_type("What organisation issued the statement?") == "author"
     assert query.meta_type("which ministry is responsible for imports from china") == ""  # about something else
     assert query.meta_type("what department handles visas") == ""
+    # a ministry or embassy that did something else, or that a person comes from, is no author
+    assert query.meta_type("which embassy sent the medals to the veterans") == ""
+    assert query.meta_type("which ministry is Im Chon Il from") == ""
+    assert query.meta_type("which government signed the treaty") == ""
+    assert query.meta_type("which ministry released it?") == "author"
 
 
 def test_a_publisher_question_is_not_off_topic_because_its_first_passage_is_the_publisher_line(retriever, monkeypatch):
