@@ -597,3 +597,11 @@ def test_a_publisher_question_is_not_off_topic_because_its_first_passage_is_the_
 
     monkeypatch.setattr(verdict, "OFF_TOPIC_DEPTH", 1)
     assert retriever.ask(asked, k=1).verdict == "none"
+
+
+def test_only_a_metadata_question_looks_past_its_first_passage_for_the_off_topic_guard(retriever):
+    # not a metadata question: its first passage is the one it matched, and one about sanctions the
+    # seeds never mention stays "nothing relevant" however close a second passage is
+    asked = "which sanctions has the UN Security Council imposed on north korea?"
+    assert retriever.ranking(asked).info.meta == ""
+    assert retriever.ask(asked, k=1).verdict == "none"
