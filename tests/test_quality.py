@@ -605,3 +605,14 @@ def test_only_a_metadata_question_looks_past_its_first_passage_for_the_off_topic
     asked = "which sanctions has the UN Security Council imposed on north korea?"
     assert retriever.ranking(asked).info.meta == ""
     assert retriever.ask(asked, k=1).verdict == "none"
+
+
+def test_question_rules_are_quick_on_long_hostile_text():
+    import time
+
+    hostile = ["what is " + "the " * 5000 + "called", "what is the greeting called" + " " * 20000 + "x",
+               "which ministry from" + " " * 20000 + "x", "which ministry " + "x " * 8000 + "from", "2023 " * 4000]
+    for text in hostile:
+        start = time.perf_counter()
+        query.meta_type(text), query.named_year(text)
+        assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
