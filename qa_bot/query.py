@@ -27,10 +27,14 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 _META_AUTHOR = re.compile(
     r"\b(?:who\b.{0,40}\b(?:wrote|write|written|signed|sign|issued|issue|authored|published|released|posted|sent)\b"
-    r"|author|signator|signed by|written by|issued by|byline|who is it from|whose (?:letter|statement|message|article)"
-    # "which ministry does the press statement come from", "what organisation issued it"
-    r"|(?:which|what) (?:ministry|department|office|organi[sz]ation|body|institution|government|embassy)\b.{0,60}"
-    r"\b(?:issued|issues|released|wrote|sent|signed|from\s*[?.!]*\s*$))",
+    r"|author|signator|signed by|written by|issued by|byline|who is it from|whose (?:letter|statement|message|article))",
+    re.IGNORECASE,
+)
+# "which ministry does the press statement come from", "what organisation issued it": an author question
+# only when it names the document (_NAMES_DOCUMENT), not "which embassy sent the medals to the veterans".
+_META_AUTHOR_BODY = re.compile(
+    r"\b(?:which|what) (?:ministry|department|office|organi[sz]ation|body|institution|government|embassy)\b.{0,60}"
+    r"\b(?:issued|issues|released|wrote|sent|signed|from\s*+[?.!]*+\s*+$)",
     re.IGNORECASE,
 )
 _META_DATE = re.compile(
@@ -45,10 +49,14 @@ _META_TITLE = re.compile(
     re.IGNORECASE,
 )
 # "what is the ambassador's greeting on the embassy site called": a longer "what is ... called" that
-# names a document (not "what is a matrix equal to its transpose called", a term).
+# names a document (not "what is a matrix equal to its transpose called", a term). The document noun
+# heads what is asked about, within three words and before any preposition: "what is the treaty
+# mentioned in the article called" asks for the treaty's name, not the article's title.
 _META_TITLE_LONG = re.compile(
-    r"\bwhat(?:'s| is| was)\b(?=.{0,80}\b(?:page|site|website|article|document|statement|report|letter|post|piece|speech|message"
-    r"|greeting|publication|story|item)s?\b).{0,80}\b(?:called|named|titled)\s*[?.!]*\s*$", re.IGNORECASE)
+    r"\bwhat(?:'s| is| was)\s+(?:(?:the|this|that|his|her|its|their|our|your)\s+)?"
+    r"(?:(?!(?:in|on|of|at|by|from|about|for|with|to|into|near|that|which|who|where)\b)[\w'’-]+\s+){0,3}?"
+    r"(?:page|site|website|article|document|statement|report|letter|post|piece|speech|message"
+    r"|greeting|publication|story|item)s?\b.{0,80}\b(?:called|named|titled)\s*+[?.!]*+\s*+$", re.IGNORECASE)
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
@@ -139,6 +147,10 @@ _NAMED_YEAR = re.compile(rf"\b((?:19|20)\d\d)\s+(?:[\w'-]+\s+){{0,2}}?{_DOCUMENT
                          re.IGNORECASE)
 
 
+# A question that names a document ("the press statement", "it"): what _META_AUTHOR_BODY needs.
+_NAMES_DOCUMENT = re.compile(rf"\b{_DOCUMENT_NOUN}s?\b|\b(?:it|this)\s*+[?.!]*+\s*+$", re.IGNORECASE)
+
+
 def named_year(question: str) -> str:
     """The year a question names a document by ("according to the 2023 article" -> "2023"), or ""."""
     m = _NAMED_YEAR.search(question)
@@ -176,7 +188,7 @@ def meta_type(question: str) -> str:
     outlet = _META_OUTLET.search(question)
     if _META_PUBLISHER.search(question) or (outlet and (not outlet["other"] or outlet["news"] or _DOCUMENT_ITSELF.search(question))):
         return "publisher"
-    if _META_AUTHOR.search(question):
+    if _META_AUTHOR.search(question) or (_META_AUTHOR_BODY.search(question) and _NAMES_DOCUMENT.search(question)):
         return "author"
     if _META_DATE.search(question):
         return "date"

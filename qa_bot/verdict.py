@@ -133,7 +133,7 @@ outlet publisher source
 # the tune split and the seeds questions, where every answerable question is clear of both.
 OFF_TOPIC_COVERED = 0.5
 OFF_TOPIC_DENSE = 0.45
-OFF_TOPIC_DEPTH = 2  # ... for the closest of the first two passages (a metadata question's first is its field line)
+OFF_TOPIC_DEPTH = 2  # ... for the closest of a metadata question's first two passages (its first is its field line)
 
 
 def question_word_terms(retriever) -> frozenset[str]:
@@ -189,7 +189,8 @@ def off_topic(r, retriever) -> bool:
     terms, covered = covered_terms(r, retriever)
     # the closest of the same top passages whose terms count: a metadata question's first passage is
     # the signature or publisher line put there for the field asked, not the one it matched in meaning
-    depth = min(OFF_TOPIC_DEPTH, len(r.rows))
+    # (any other question's first passage is the one it matched, as before)
+    depth = min(OFF_TOPIC_DEPTH if r.info.meta else 1, len(r.rows))
     dense = float(np.max(0.3 * np.asarray(r.cos[:depth], dtype=np.float32) + 0.7 * np.asarray(r.sent[:depth], dtype=np.float32)))
     return bool(terms) and len(covered) <= OFF_TOPIC_COVERED * len(terms) and dense < OFF_TOPIC_DENSE
 

@@ -59,6 +59,11 @@ def test_question_types_and_scripts():
     # a longer "what is ... called" that names a document asks for its title; one that names a thing asks for a term
     assert query.meta_type("what is the ambassador's greeting on the embassy website called") == "title"
     assert query.meta_type("What is a matrix equal to its own conjugate transpose called?") == ""
+    # ... but not when the document is only where the thing asked about is mentioned: that asks for its name
+    assert query.meta_type("what is the treaty mentioned in the article called") == ""
+    assert query.meta_type("what is the museum opened in the embassy according to the statement called") == ""
+    assert query.meta_type("what was the brigade named in the letter called?") == ""
+    assert query.meta_type("what is ambassador Matsegora’s greeting on the site called") == "title"
 
 
 def test_a_title_page_names_its_authors_but_a_sentence_that_starts_with_a_name_does_not():
@@ -575,6 +580,11 @@ def test_which_ministry_or_organisation_issued_it_is_an_author_question():
     assert query.meta_type("What organisation issued the statement?") == "author"
     assert query.meta_type("which ministry is responsible for imports from china") == ""  # about something else
     assert query.meta_type("what department handles visas") == ""
+    # a ministry or embassy that did something else, or that a person comes from, is no author
+    assert query.meta_type("which embassy sent the medals to the veterans") == ""
+    assert query.meta_type("which ministry is Im Chon Il from") == ""
+    assert query.meta_type("which government signed the treaty") == ""
+    assert query.meta_type("which ministry released it?") == "author"
 
 
 def test_a_publisher_question_is_not_off_topic_because_its_first_passage_is_the_publisher_line(retriever, monkeypatch):
@@ -605,3 +615,22 @@ def test_how_a_document_opens_or_ends_is_answered_by_its_first_or_last_passages(
     assert retriever.ask("how does the harry potter letter end?", k=1).verdict == "none"  # no such document here
     monkeypatch.setattr(search, "DOCUMENT_PARTS", False)
     assert not retriever.ask(opening, k=1).hits[0].passage.text.startswith("Dear friends")
+
+
+def test_only_a_metadata_question_looks_past_its_first_passage_for_the_off_topic_guard(retriever):
+    # not a metadata question: its first passage is the one it matched, and one about sanctions the
+    # seeds never mention stays "nothing relevant" however close a second passage is
+    asked = "which sanctions has the UN Security Council imposed on north korea?"
+    assert retriever.ranking(asked).info.meta == ""
+    assert retriever.ask(asked, k=1).verdict == "none"
+
+
+def test_question_rules_are_quick_on_long_hostile_text():
+    import time
+
+    hostile = ["what is " + "the " * 5000 + "called", "what is the greeting called" + " " * 20000 + "x",
+               "which ministry from" + " " * 20000 + "x", "which ministry " + "x " * 8000 + "from", "2023 " * 4000]
+    for text in hostile:
+        start = time.perf_counter()
+        query.meta_type(text), query.named_year(text), query.document_part(text)
+        assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
