@@ -11,7 +11,7 @@ from pathlib import PurePath
 
 import numpy as np
 
-from .documents import Passage, split_sentences
+from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
@@ -112,9 +112,6 @@ def has_meta_field(p: Passage, meta: str) -> bool:
     if meta == "date":
         return bool(p.date)
     return bool(p.title) and p.title not in (p.source, PurePath(p.source).stem)  # not a title made from the file name
-
-
-_SALUTATION = re.compile(r"(?:dear|hello|hi|greetings|to whom)\b", re.IGNORECASE)  # as documents.text reads it
 
 
 def _bare_signature(p) -> bool:
@@ -451,10 +448,11 @@ class Retriever:
     def _document_part_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, part: str, text: str):
         """For "how does the letter open / end": the first body passage (its salutation) or the last
         two passages (the sign-off, then the paragraph before it; a signature that is only a name
-        or a copyright line goes second) of a document among the candidates go first, with the top score. The document
-        is the best-ranked one that reads as a letter (opens with a salutation / ends with a
-        signature), else the top passage's. Returns the order, the scores, and the part placed
-        ("" when nothing moved)."""
+        or a copyright line goes second) of a document among the candidates go first, with the top
+        score (at least the floor for a document named by its title). The document is the one the
+        question names by title, else the best-ranked one that reads as a letter (opens with a
+        salutation / ends with a signature), else the top passage's. Returns the order, the scores,
+        and the part placed ("" when nothing moved)."""
         docs: dict[str, list[tuple[int, Passage]]] = {}
         for j, p in enumerate(self.passages_at(cand[order])):
             if getattr(p, "kind", "text") not in ("navigation", "header"):
@@ -474,7 +472,7 @@ class Retriever:
             if first is None:
                 return False
             if part == "opening":
-                return bool(_SALUTATION.match(first.text))
+                return bool(SALUTATION.match(first.text))
             return any(getattr(p, "kind", "text") == "signature" for _, p in mine)
 
         ranked = list(docs)  # in the order of each document's best candidate

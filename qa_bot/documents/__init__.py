@@ -11,10 +11,10 @@ from .files import Folder, iter_files, left_out, load, read_document, read_folde
 from .readers import SUFFIXES, reader_for
 from .records import KINDS, Chunk, Document, Parsed, Passage, Skipped, Unreadable
 from .split import split_document, structure
-from .text import fit_windows, is_date_line, is_heading_like, passage_id, split_sentences, words
+from .text import SALUTATION, fit_windows, is_date_line, is_heading_like, passage_id, split_sentences, words
 
 __all__ = [
-    "KINDS", "SUFFIXES", "Chunk", "Document", "Folder", "Parsed", "Passage", "Skipped", "Unreadable",
+    "KINDS", "SALUTATION", "SUFFIXES", "Chunk", "Document", "Folder", "Parsed", "Passage", "Skipped", "Unreadable",
     "fit_windows", "is_date_line", "is_heading_like", "iter_files", "left_out", "load", "passage_id", "read_document",
     "read_folder", "reader_for", "scan_folder", "source_name", "split_document", "split_sentences",
     "structure", "words",

@@ -26,7 +26,7 @@ _DATE_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{1,2}[./]\d{1,2}[./]\d{2,4}$")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 _MD_HEADING = re.compile(r"^\s*#{1,6}\s+")
 _BOILERPLATE = re.compile(r"©|\(c\)\s*\d{4}|all rights reserved", re.IGNORECASE)
-_SALUTATION = re.compile(r"^(dear|hello|hi|greetings|to whom)\b", re.IGNORECASE)
+SALUTATION = re.compile(r"^(dear|hello|hi|greetings|to whom)\b", re.IGNORECASE)  # "Dear friends," opens a letter
 _BYLINE = re.compile(r"^(?:by|author|written by|posted by)[:\s]+(.{3,80})$", re.IGNORECASE)
 _TITLE_BY = re.compile(r"\b(?:statement|article|speech|letter|remarks|message|address|interview|report|note)\s+by\s+(.{3,200})$", re.IGNORECASE)
 _ROLE = re.compile(
@@ -313,7 +313,7 @@ def parse_plain(text: str, stem: str) -> Parsed:
     first, last = (paras[0], paras[-1]) if paras else (len(items), len(items))
     header = [it.lines[0] for it in items[:first]]
     footer = [ln for it in items[last + 1 :] for ln in it.lines]
-    cut = next((i for i, (_, l) in enumerate(header) if _SALUTATION.match(l)), len(header))
+    cut = next((i for i, (_, l) in enumerate(header) if SALUTATION.match(l)), len(header))
     header = header[:cut]  # a salutation ("Dear friends,") opens the body; it is not metadata ...
     opening, section = [], None  # ... but the first paragraph's start; a heading after it names the section
     for k, it in enumerate(items[cut:first]):
