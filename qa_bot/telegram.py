@@ -579,8 +579,6 @@ async def _start_with_retries(what: str, action, token: str, options: RunOptions
             raise QaBotError("Telegram rejected the bot token (401 Unauthorized): check TELEGRAM_BOT_TOKEN or "
                              "--token-file (BotFather's /token shows the current one)") from None
         except (TelegramError, OSError) as exc:
-            if _interrupted():
-                raise KeyboardInterrupt from None
             if isinstance(exc, Conflict):
                 raise QaBotError(CONFLICT) from None
             reason = _reason(exc, token)
@@ -594,20 +592,10 @@ async def _start_with_retries(what: str, action, token: str, options: RunOptions
             try:
                 await asyncio.wait_for((stop or asyncio.Event()).wait(), delay)
             except asyncio.TimeoutError:
-                if _interrupted():
-                    raise KeyboardInterrupt from None
+                pass
             else:
                 raise KeyboardInterrupt
             delay = min(delay * 2, 10.0)
-
-
-def _interrupted() -> bool:
-    """Whether Ctrl-C cancelled this task and the cancellation got lost on the way: asyncio.run
-    (3.11+) cancels the main task on SIGINT, and a cancel that lands as a request fails or as a
-    wait times out can surface as that failure or timeout instead (Python 3.11's wait_for)."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)  # Python 3.11+; 3.10 raises KeyboardInterrupt itself
-    return bool(cancelling and cancelling())
 
 
 async def check_bot_api(token: str, options: RunOptions) -> None:
