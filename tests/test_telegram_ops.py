@@ -327,8 +327,11 @@ def test_webhook_port_in_use_is_one_line(retriever, logs):
 
 def test_ctrl_c_during_start_up_retries_leaves_at_once(seeds_settings, tmp_path):
     url = f"http://127.0.0.1:{free_port()}/bot"
+    # the default Ctrl-C handling, however pytest was started: a job a shell puts in the background
+    # ignores SIGINT, and a process started with SIGINT ignored keeps ignoring it
     proc = subprocess.Popen([sys.executable, "-m", "qa_bot.cli", "telegram", "--startup-timeout", "120"],
-                            env=_bot_env(url, seeds_settings, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=_bot_env(url, seeds_settings, tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(3)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=15)
