@@ -15,7 +15,7 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import DATE, NAME, PART_WORDS, QuestionInfo, analyse, answer_type, document_part, has_type, meta_type, named_year
+from .query import DATE, NAME, QuestionInfo, analyse, answer_type, document_part, has_type, meta_type, named_year
 
 MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
@@ -369,20 +369,14 @@ class Retriever:
         header or signature) when it has one. That passage takes the top score, at least the floor."""
         from .verdict import question_word_terms
 
-        lex = self.lexical
-        skip = question_word_terms(self)
-        terms = [t for t in lex.tokens(text) if t not in skip]
-        if not terms:
-            return order, score
-        weights = dict(zip(terms, lex.term_idfs(terms)))
-        total = sum(weights.values()) or 1.0
         top = order[:BONUS_DEPTH]
         passages = self.passages_at(cand[top])
-        cover: dict[str, float] = {}
+        titles: dict[str, str | None] = {}
         for p in passages:
-            if p.source not in cover:
-                have = set(lex.tokens(p.title or ""))
-                cover[p.source] = sum(w for t, w in weights.items() if t in have) / total
+            titles.setdefault(p.source, p.title)
+        cover = self._title_cover(titles, text, question_word_terms(self))
+        if not cover:
+            return order, score
         best = max(cover, key=lambda s: cover[s])  # ties: the best-ranked document (dicts keep order)
         if cover[best] < 0.5 or (best != passages[0].source and cover[best] < cover[passages[0].source] + 0.2):
             return order, score
@@ -427,23 +421,28 @@ class Retriever:
                 return np.concatenate([[i], np.delete(order, j)]), score
         return order, score
 
-    def _named_by_title(self, titles: dict[str, str | None], text: str) -> str | None:
-        """The first document (of `titles`, source -> title, best first) whose title holds at least
-        half the question's topic terms (IDF-weighted; question and part words left out), or None."""
-        from .verdict import question_word_terms
-
+    def _title_cover(self, titles: dict[str, str | None], text: str, skip: frozenset[str]) -> dict[str, float]:
+        """For each document (source -> title), the IDF-weighted share of the question's topic terms
+        (its BM25 terms less `skip`) that its title holds; empty when the question has none."""
         lex = self.lexical
-        skip = question_word_terms(self) | frozenset(lex.tokens(" ".join(PART_WORDS)))
         terms = [t for t in dict.fromkeys(lex.tokens(text)) if t not in skip]
         if not terms:
-            return None
+            return {}
         weights = dict(zip(terms, lex.term_idfs(terms)))
         total = sum(weights.values()) or 1.0
+        cover = {}
         for source, title in titles.items():
             have = set(lex.tokens(title or ""))
-            if sum(w for t, w in weights.items() if t in have) / total >= 0.5:
-                return source
-        return None
+            cover[source] = sum(w for t, w in weights.items() if t in have) / total
+        return cover
+
+    def _named_by_title(self, titles: dict[str, str | None], text: str) -> str | None:
+        """The first document (of `titles`, source -> title, best first) whose title holds at least
+        half the question's topic terms (question and part words left out), or None."""
+        from .verdict import part_word_terms, question_word_terms
+
+        cover = self._title_cover(titles, text, question_word_terms(self) | part_word_terms(self))
+        return next((source for source, share in cover.items() if share >= 0.5), None)
 
     def _document_part_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, part: str, text: str):
         """For "how does the letter open / end": the first body passage (its salutation) or the last

@@ -144,6 +144,16 @@ def question_word_terms(retriever) -> frozenset[str]:
     return found
 
 
+def part_word_terms(retriever) -> frozenset[str]:
+    """query.PART_WORDS ("end", "closing line") as the retriever's BM25 terms (tokenised once per retriever)."""
+    found = retriever.__dict__.get("_part_word_terms")
+    if found is None:
+        from .query import PART_WORDS
+
+        found = retriever.__dict__["_part_word_terms"] = frozenset(retriever.lexical.tokens(" ".join(PART_WORDS)))
+    return found
+
+
 def covered_terms(r, retriever, depth: int = 3) -> tuple[list[str], list[str]]:
     """The question's topic terms (question words such as "how many" or "author" left out), and
     those that at least one of the top `depth` passages holds (text, title, date, section, author)."""
@@ -164,13 +174,10 @@ def document_holds_topic(r, retriever, depth: int = 10) -> bool:
     """Whether the first passage's document (its passages among the top `depth`) holds at least half
     the question's topic terms, leaving out the words that name a part ("how does the ambassador's
     welcome message end": ambassador, welcome, message)."""
-    from .query import PART_WORDS
-
     if len(r.rows) == 0:
         return False
-    lex = retriever.lexical
-    skip = question_word_terms(retriever) | frozenset(lex.tokens(" ".join(PART_WORDS)))
-    terms = set(lex.tokens(retriever.respell(r.info.text))) - skip
+    skip = question_word_terms(retriever) | part_word_terms(retriever)
+    terms = set(retriever.lexical.tokens(retriever.respell(r.info.text))) - skip
     if not terms:
         return False
     source = retriever.passages[int(r.rows[0])].source
