@@ -204,9 +204,15 @@ def embedder_for(settings: Settings, index_path, backend: str, previous=None, en
     return encoder, {"backend": backend, "onnx": record}
 
 
-def query_encoder(stored, settings: Settings):
-    """The ONNX export recorded with the index when present (fast, no torch), else the torch model."""
+def query_encoder(stored, settings: Settings, preload=None):
+    """The ONNX export recorded with the index when present (fast, no torch), else the torch model.
+
+    `preload` (preload.Preload) may already hold that export, loaded while the index opened.
+    """
     record = _onnx_record(stored, settings, stored.extra.get("backend", "torch"))
+    early = preload.take(stored.path, stored.model, record) if preload is not None else None
+    if early is not None:
+        return early
     if record is not None:
         try:
             # one thread: a question is a dozen word pieces, too few to share (2.0 ms against

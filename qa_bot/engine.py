@@ -68,8 +68,12 @@ def build(settings: Settings, progress: bool = True, encoder=None, backend: str 
     return stored, report
 
 
-def open_retriever(settings: Settings, progress: bool = True, notify: Callable[[str], None] | None = None):
-    """Load the index (building or refreshing it when missing or stale) and return a Retriever."""
+def open_retriever(settings: Settings, progress: bool = True, notify: Callable[[str], None] | None = None,
+                   preload=None):
+    """Load the index (building or refreshing it when missing or stale) and return a Retriever.
+
+    `preload` (preload.Preload, started before the heavy imports) may hold the question encoder already.
+    """
     from .search import Retriever
 
     from concurrent.futures import ThreadPoolExecutor
@@ -80,7 +84,7 @@ def open_retriever(settings: Settings, progress: bool = True, notify: Callable[[
         _check_docs(stored, settings)
     with ThreadPoolExecutor(1) as pool:
         # The ONNX session loads in C++ without the GIL: check the folder for changes meanwhile.
-        encoder = pool.submit(query_encoder, stored, settings) if stored is not None else None
+        encoder = pool.submit(query_encoder, stored, settings, preload) if stored is not None else None
         if stored is None or (settings.docs.exists() and index_mod.is_stale(stored, settings.docs, settings.follow_links)):
             index_mod.check_docs(settings.docs, settings.follow_links)
             if notify:

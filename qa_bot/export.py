@@ -6,6 +6,7 @@ torch); any other model goes through torch.onnx.export, run in a child process b
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -94,9 +95,13 @@ def export_onnx(model: str | Path, target: Path, quantize: bool = False, via: st
             os.replace(f, target / f.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"file": f"{ONNX_DIR}/{name}", "sha256": digest, "size": (target / name).stat().st_size,
-            "tokenizer": f"{ONNX_DIR}/tokenizer.json", "max_seq_length": model_max_seq_length(model_path),
-            "quantized": quantize, "via": via}
+    record = {"file": f"{ONNX_DIR}/{name}", "sha256": digest, "size": (target / name).stat().st_size,
+              "tokenizer": f"{ONNX_DIR}/tokenizer.json", "max_seq_length": model_max_seq_length(model_path),
+              "quantized": quantize, "via": via}
+    # beside the model too, so a process can start loading it before it opens the index (preload.py)
+    (target / ".record.json.tmp").write_text(json.dumps(record))
+    os.replace(target / ".record.json.tmp", target / "record.json")
+    return record
 
 
 def _torch_export(model_path: Path, pooling: str, out: Path) -> None:

@@ -113,6 +113,9 @@ class Session:
 
 def run_repl(settings: Settings, quiet: bool = False, history: bool = True, watch: bool | None = None) -> int:
     """`qa-bot repl`: load the index, optionally watch the docs folder, then answer until the input ends."""
+    from .preload import Preload
+
+    preload = Preload(settings.index, settings.model)  # the encoder loads while the rest is imported
     from . import engine
     from .render import console as make_console
     from .render import safe_text
@@ -120,7 +123,7 @@ def run_repl(settings: Settings, quiet: bool = False, history: bool = True, watc
 
     watching, interval = watch_settings(watch)  # a bad setting is refused before the index loads
     console = make_console()
-    retriever = engine.open_retriever(settings, progress=not quiet,
+    retriever = engine.open_retriever(settings, progress=not quiet, preload=preload,
                                       notify=None if quiet else (lambda m: console.print(safe_text(m), markup=False, style="dim")))
     if watching and not quiet:
         logging.getLogger("qa_bot.watch").setLevel(logging.INFO)  # one line per update, on stderr

@@ -61,6 +61,31 @@ def test_a_text_gets_the_same_int8_vector_whatever_it_is_encoded_with(retriever)
     assert np.array_equal(np.stack([onnx.encode_query(t) for t in texts]), alone)
 
 
+def test_the_encoder_loaded_before_the_index_opens_is_used_only_when_it_is_the_indexs(retriever, seeds_settings, tmp_path):
+    """A cold ask starts loading the ONNX export named by onnx/record.json before the heavy imports;
+    open_retriever takes it only when the index records that same export, and it embeds the same."""
+    import shutil
+
+    from qa_bot.preload import Preload
+
+    record = retriever.index.extra["onnx"]
+    assert json.loads((retriever.index.path / "onnx" / "record.json").read_text()) == record
+    early = Preload(seeds_settings.index, seeds_settings.model)
+    opened = engine.open_retriever(seeds_settings, progress=False, preload=early)
+    assert early.record == record and early._encoder is None  # taken, once
+    assert np.array_equal(opened.encoder.encode_query(QUESTIONS[0]), retriever.encoder.encode_query(QUESTIONS[0]))
+    # a record.json that is not the index's (another export left in the folder) is loaded but not used
+    other = tmp_path / "index"
+    shutil.copytree(seeds_settings.index, other)
+    (other / "onnx" / "record.json").write_text(json.dumps({**record, "max_seq_length": 32}))
+    stale = Preload(other, seeds_settings.model)
+    assert stale.take(other, seeds_settings.model, record) is None and stale.record["max_seq_length"] == 32
+    # none at all (an index from before record.json was written): nothing loaded, the usual path
+    (other / "onnx" / "record.json").unlink()
+    missing = Preload(other, seeds_settings.model)
+    assert missing.take(other, seeds_settings.model, record) is None and missing.record is None
+
+
 def test_stored_bm25_scores_equal_bm25s(retriever):
     import bm25s
     import Stemmer
