@@ -189,7 +189,7 @@ def test_russian_and_korean_questions_find_the_english_passage(retriever, monkey
     for q in ("Когда открылся музей посольства?", "대사관 박물관은 언제 문을 열었습니까?"):
         r, verdict, hint = retriever.decide(q)
         texts = [retriever.passages[int(row)].text for row in r.rows[:3]]
-        assert hint is None and verdict != "none" and any("museum" in t for t in texts), (q, texts)
+        assert hint is None and verdict == "answered" and any("museum" in t for t in texts), (q, texts)
     for q in ("Как испечь хлеб на закваске?", "2022년 월드컵 우승팀은 어디인가요?"):  # about something else altogether
         assert retriever.decide(q)[1] == "none", q
     assert (retriever.index.path / "e5-vectors.npz").is_file()
