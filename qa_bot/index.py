@@ -312,6 +312,7 @@ class StoredIndex:
 
     def search(self, q: np.ndarray, k: int) -> np.ndarray:
         """Rows of the k nearest passages by inner product, best first."""
+        _one_search_thread()
         _, ids = self.vectors.search(np.asarray(q, dtype=np.float32)[None, :], min(k, len(self)))
         return self.rows(ids[0])[:k]  # removed passages (still in the base file) drop out
 
@@ -838,9 +839,26 @@ def tune_vector_index(index) -> None:
         hnsw.efSearch = 128
 
 
+_omp = threading.local()
+
+
+def _one_search_thread() -> None:
+    """FAISS answers a question on the calling thread alone. One query leaves its OpenMP threads
+    nothing to do, and while they spin waiting for work they take the core that BM25's worker thread
+    needs (search.PARALLEL_LEXICAL). OpenMP's thread count is set per calling thread."""
+    if not getattr(_omp, "single", False):
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+        _omp.single = True
+
+
 def build_vector_index(vectors: np.ndarray, kind: str | None = None, ids: np.ndarray | None = None):
     """Inner-product search over normalised vectors (cosine similarity), keyed by passage id."""
     import faiss
+
+    faiss.omp_set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    _omp.single = False  # training and adding use every core, also on a thread that searched before
 
     n, d = vectors.shape  # may be a memory map: added in chunks, never copied whole
     ids = np.arange(n, dtype=np.int64) if ids is None else np.ascontiguousarray(ids, dtype=np.int64)

@@ -395,11 +395,18 @@ class Lexical:
         scored exactly by every term, and returned. A passage holding none of the terms read in
         full is missed unless it is one of `rows`.
         """
+        return self.finish(self.candidates(question), rows)
+
+    def candidates(self, question: str):
+        """The first part of `top`, which needs no dense rows: the search runs it while the question is embedded.
+
+        Returns ("exact", rows, scores) or ("approximate", found, term ids, norm) for `finish`.
+        """
         terms = self.tokens(question)
         known = {t: i for t, i in self.lookup(terms).items() if i < len(self.df) and self.df[i] > 0}
         if sum(int(self.df[i]) for i in known.values()) <= EXACT_POSTINGS:
             found, sums, norm = self._raw(terms)
-            return found, (sums / norm if norm > 0 else sums)
+            return ("exact", found, (sums / norm if norm > 0 else sums))
         norm = sum(float(self.idf([self.df[known[t]]])[0]) if t in known else self.idf_unknown for t in terms)
         tids = sorted(known.values(), key=lambda i: int(self.df[i]))
         read, used = [], 0
@@ -412,7 +419,13 @@ class Lexical:
         if len(found) > RESCORED:
             partial = partial + self._presence_weights(found, tids[len(read):])
             found = found[np.argpartition(-partial, RESCORED)[:RESCORED]]
-        found = np.sort(found)
+        return ("approximate", np.sort(found), tids, norm)
+
+    def finish(self, part, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`top` from what `candidates` found: the given rows are scored exactly too."""
+        if part[0] == "exact":
+            return part[1], part[2]
+        _, found, tids, norm = part
         if rows is not None and len(rows):
             found = np.union1d(found, np.asarray(rows, dtype=np.int64))
         scores = self._exact(found, tids)

@@ -6,6 +6,8 @@ Scoring lives here; reading files lives in documents.py and drawing answers in r
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
@@ -19,6 +21,19 @@ from .query import DATE, NAME, QuestionInfo, analyse, answer_type, document_part
 
 MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
+# From this many passages BM25 finds its candidates in a worker thread while the question is
+# embedded and the vectors searched (ONNX, FAISS and numpy mostly release the GIL); below it the
+# hand-over would cost more than it saves (BM25 takes well under a millisecond there).
+PARALLEL_LEXICAL = 50_000
+_pool: list[ThreadPoolExecutor] = []  # one small pool per process, made when first needed
+_pool_lock = threading.Lock()
+
+
+def _worker() -> ThreadPoolExecutor:
+    with _pool_lock:
+        if not _pool:
+            _pool.append(ThreadPoolExecutor(2, thread_name_prefix="qa-bot-bm25"))
+        return _pool[0]
 # Calibrated on tests/data/seeds_questions.jsonl (see docs/quality.md): the best score below
 # which a question is reported as not answered by the documents.
 DEFAULT_THRESHOLDS = {"dense": 0.41, "bm25": 0.085, "hybrid": 0.22}
@@ -324,6 +339,7 @@ class Retriever:
             return Ranking(np.zeros(0, dtype=np.int64), empty, None, None, None, None, info)
         m = min(CANDIDATES, n)
         q = cos = sent = lex_c = None
+        lexical = _worker().submit(self.lexical.candidates, text) if self.mode == "hybrid" and n >= PARALLEL_LEXICAL else None
         if self.mode != "bm25":
             q = np.asarray(self.encoder.encode_query(text), dtype=np.float32)
             dense_rows = self.index.search(q, m)
@@ -333,7 +349,8 @@ class Retriever:
             score = self._blend(cos, sent)
         else:
             # only passages that share a term, rows ascending: the best m and the dense candidates, scored exactly
-            lex_rows, lex = self.lexical.top(text, m, dense_rows if self.mode != "bm25" else None)
+            found = lexical.result() if lexical is not None else self.lexical.candidates(text)
+            lex_rows, lex = self.lexical.finish(found, dense_rows if self.mode != "bm25" else None)
             top = np.argpartition(-lex, m)[:m] if len(lex) > m else np.arange(len(lex))
             if self.mode == "bm25":
                 cand = lex_rows[top].astype(np.int64)

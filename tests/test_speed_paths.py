@@ -86,6 +86,27 @@ def test_the_encoder_loaded_before_the_index_opens_is_used_only_when_it_is_the_i
     assert missing.take(other, seeds_settings.model, record) is None and missing.record is None
 
 
+def test_bm25_in_a_worker_thread_ranks_exactly_as_in_line(retriever, monkeypatch):
+    """From search.PARALLEL_LEXICAL passages, BM25 finds its candidates in a worker thread while the
+    question is embedded; the ranking is the same, on the exact path and on the budgeted one."""
+    import threading
+
+    from qa_bot import lexical as lex_mod
+    from qa_bot import search
+
+    questions = QUESTIONS + ["who signed the press statement?", "what did the embassy staff do with the archive"]
+    for exact in (True, False):
+        if not exact:
+            monkeypatch.setattr(lex_mod, "EXACT_POSTINGS", 0)
+        monkeypatch.setattr(search, "PARALLEL_LEXICAL", 10**9)
+        in_line = [retriever.ranking(q) for q in questions]
+        monkeypatch.setattr(search, "PARALLEL_LEXICAL", 0)
+        beside = [retriever.ranking(q) for q in questions]
+        for a, b in zip(in_line, beside):
+            assert np.array_equal(a.rows, b.rows) and np.array_equal(a.score, b.score) and np.array_equal(a.lex, b.lex)
+    assert any(t.name.startswith("qa-bot-bm25") for t in threading.enumerate())
+
+
 def test_stored_bm25_scores_equal_bm25s(retriever):
     import bm25s
     import Stemmer
