@@ -126,7 +126,7 @@ _META_PUBLISHER = re.compile(
     r"|\bwhere (?:was|is) (?:it|this|the (?:\w+ ){0,3}?(?:article|report|story|item|news)) (?:published|posted|from)\b",
     re.IGNORECASE)
 _META_OUTLET = re.compile(
-    r"\b(?:which|what)\s+(?P<news>news\s+)?(?:outlet|media|newspaper|website|broadcaster|publication"
+    r"\b(?:which|what|name of the)\s+(?P<news>news\s+)?(?:outlet|media|newspaper|website|broadcaster|publication"
     r"|(?P<other>agency|paper|site|station|channel|source|service))\b.{0,80}\b(?:publish\w*|carr(?:y|ies|ied)|ran|report\w*|"
     r"release\w*|posted|put out)\b",
     re.IGNORECASE)

@@ -440,9 +440,11 @@ class Retriever:
 
     def _title_cover(self, titles: dict[str, str | None], text: str, skip: frozenset[str]) -> dict[str, float]:
         """For each document (source -> title), the IDF-weighted share of the question's topic terms
-        (its BM25 terms less `skip`) that its title holds; empty when the question has none."""
+        (its BM25 terms less `skip`) that its title holds; empty when the question has none. A year
+        naming the document ("the 2019 welcome word") names it by its date, not its title: left out."""
         lex = self.lexical
-        terms = [t for t in dict.fromkeys(lex.tokens(text)) if t not in skip]
+        year = named_year(text) if YEAR_BONUS else ""
+        terms = [t for t in dict.fromkeys(lex.tokens(text)) if t not in skip and t != year]
         if not terms:
             return {}
         weights = dict(zip(terms, lex.term_idfs(terms)))

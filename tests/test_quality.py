@@ -524,7 +524,7 @@ def test_which_outlet_published_it_is_answered_by_the_publisher_line(tmp_path, e
         assert meta_type(asked) != "publisher", asked
     for asked in ("Which agency carried the statement?", "What website posted this article?", "Which station ran it?",
                   "What news service released the interview?", "What media reported on the summit?",
-                  "Which agency is the publisher?"):
+                  "Which agency is the publisher?", "What is the name of the website that published the 2020 message?"):
         assert meta_type(asked) == "publisher", asked
     retriever = _folder(tmp_path, encoder, {
         "harbour.txt": "The city council held a ceremony at the old harbour on Monday to mark its reopening.\n\n"
@@ -622,6 +622,9 @@ def test_how_a_document_opens_or_ends_is_answered_by_its_first_or_last_passages(
     assert a.verdict == "answered"
     assert any(w in a.hits[0].passage.text for w in ("Welcome again!", "Welcome to all!"))
     assert retriever.ask("how does the harry potter letter end?", k=1).verdict == "none"  # no such document here
+    # "the 2019 welcome word" names the document by its title and its year: the year is not a title term
+    a = retriever.ask("What is the sign-off line at the end of the 2019 welcome word?", k=1)
+    assert a.verdict == "answered" and a.hits[0].passage.text.startswith("Welcome again!")
     monkeypatch.setattr(search, "DOCUMENT_PARTS", False)
     assert not retriever.ask(opening, k=1).hits[0].passage.text.startswith("Dear friends")
 
