@@ -59,16 +59,35 @@ def _onnx_record(stored, settings: Settings, backend: str) -> dict | None:
     record = stored.extra.get("onnx")
     if not isinstance(record, dict) or bool(record.get("quantized")) != (backend == "onnx-int8"):
         return None
-    model_file = index_mod.onnx_path(stored.path, record.get("file"))
-    tokenizer = index_mod.onnx_path(stored.path, record.get("tokenizer"))
-    if model_file is None or tokenizer is None:
+    if index_mod.onnx_path(stored.path, record.get("file")) is None or index_mod.onnx_path(stored.path, record.get("tokenizer")) is None:
         log.warning("the ONNX model recorded in %s is missing or outside the index folder; it will be exported again", stored.path)
         return None
+    return record if export_on_disk(stored.path, record) else None
+
+
+def export_on_disk(index_path, record: dict) -> bool:
+    """True when the model and tokenizer files `record` names are inside the index folder, the model of the recorded size."""
+    model_file = index_mod.onnx_path(index_path, record.get("file"))
+    if model_file is None or index_mod.onnx_path(index_path, record.get("tokenizer")) is None:
+        return False
     try:
-        ok = model_file.stat().st_size == record["size"]
+        return model_file.stat().st_size == record["size"]
     except (OSError, KeyError, TypeError):
-        return None
-    return record if ok else None
+        return False
+
+
+def _note_record(index_path, record: dict) -> None:
+    """Keep `onnx/record.json` the index's own record, so the next process preloads the right export
+    (an index from before it was written, or one whose later export was not the one published)."""
+    note = Path(index_path) / "onnx" / "record.json"
+    try:
+        if note.is_file() and json.loads(note.read_text(encoding="utf-8")) == record:
+            return
+        tmp = note.with_name(f".record.json.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, note)
+    except (OSError, ValueError):
+        pass  # a read-only index folder: no preload, nothing else lost
 
 
 def onnx_encoder(model: str, index_path, record: dict, workers: int = 1, threads: int | None = None):
@@ -214,6 +233,7 @@ def query_encoder(stored, settings: Settings, preload=None):
     if early is not None:
         return early
     if record is not None:
+        _note_record(stored.path, record)
         try:
             # one thread: a question is a dozen word pieces, too few to share (2.0 ms against
             # 2.4 ms on two threads here), and the bot's other questions get the other cores

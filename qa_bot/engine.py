@@ -7,6 +7,7 @@ refuses what would lose data, and switches long-running front ends to newer gene
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from . import index as index_mod
@@ -74,9 +75,15 @@ def open_retriever(settings: Settings, progress: bool = True, notify: Callable[[
 
     `preload` (preload.Preload, started before the heavy imports) may hold the question encoder already.
     """
-    from .search import Retriever
+    try:
+        return _open(settings, progress, notify, preload)
+    finally:
+        if preload is not None:
+            preload.release()
 
-    from concurrent.futures import ThreadPoolExecutor
+
+def _open(settings: Settings, progress: bool, notify: Callable[[str], None] | None, preload):
+    from .search import Retriever
 
     stored, old = _load(settings, notify)  # raises on a damaged index: never overwrite it silently
     if stored is not None:
@@ -92,7 +99,7 @@ def open_retriever(settings: Settings, progress: bool = True, notify: Callable[[
             record = stored.extra.get("onnx") if stored is not None else None
             stored, _ = build(settings, progress=progress, rebuild=old, notify=notify)
             if encoder is None or stored.extra.get("onnx") != record:
-                encoder = pool.submit(query_encoder, stored, settings)
+                encoder = pool.submit(query_encoder, stored, settings, preload)
         elif not settings.docs.exists():
             log.warning("docs folder %s not found; answering from the index as built", settings.docs)
         retriever = Retriever(stored, None, mode=settings.mode, threshold=settings.threshold)

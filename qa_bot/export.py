@@ -99,8 +99,8 @@ def export_onnx(model: str | Path, target: Path, quantize: bool = False, via: st
               "tokenizer": f"{ONNX_DIR}/tokenizer.json", "max_seq_length": model_max_seq_length(model_path),
               "quantized": quantize, "via": via}
     # beside the model too, so a process can start loading it before it opens the index (preload.py)
-    (target / ".record.json.tmp").write_text(json.dumps(record))
-    os.replace(target / ".record.json.tmp", target / "record.json")
+    (target / f".record.json.{os.getpid()}.tmp").write_text(json.dumps(record))
+    os.replace(target / f".record.json.{os.getpid()}.tmp", target / "record.json")
     return record
 
 

@@ -853,12 +853,26 @@ def _one_search_thread() -> None:
         _omp.single = True
 
 
+def _all_cores() -> None:
+    """FAISS trains and fills an index with every core (OMP_NUM_THREADS when set), also on a thread
+    that searched before."""
+    import faiss
+
+    from .embed import usable_cores
+
+    try:
+        wanted = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        wanted = 0
+    faiss.omp_set_num_threads(wanted if wanted > 0 else usable_cores())
+    _omp.single = False
+
+
 def build_vector_index(vectors: np.ndarray, kind: str | None = None, ids: np.ndarray | None = None):
     """Inner-product search over normalised vectors (cosine similarity), keyed by passage id."""
     import faiss
 
-    faiss.omp_set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    _omp.single = False  # training and adding use every core, also on a thread that searched before
+    _all_cores()
 
     n, d = vectors.shape  # may be a memory map: added in chunks, never copied whole
     ids = np.arange(n, dtype=np.int64) if ids is None else np.ascontiguousarray(ids, dtype=np.int64)
@@ -907,6 +921,7 @@ def _write_vectors(path: Path, gen: int, base: StoredIndex | None, retired_pids:
         small = (len(delta_ids) <= min(DELTA_SHARE * base_count + 64, DELTA_MAX)
                  and base_count - live_in_base <= DELTA_SHARE * base_count + 64)
         if keeps and not small:  # fold the delta into the base by id, keeping its trained centroids
+            _all_cores()
             index = faiss.read_index(str(folder / prev["base"]["file"]))
             index.remove_ids(faiss.IDSelectorNot(faiss.IDSelectorBatch(np.ascontiguousarray(pids[:live_in_base]))))
             old = delta_ids[np.isin(delta_ids, new_ids, invert=True)]

@@ -33,14 +33,11 @@ class Preload:
             record = json.loads((self.path / "onnx" / "record.json").read_text(encoding="utf-8"))
             if not isinstance(record, dict):
                 return
-            from .embed import OnnxEncoder
-            from .index import onnx_path
+            from .encoders import export_on_disk, onnx_encoder
 
-            model_file, tokenizer = onnx_path(self.path, record.get("file")), onnx_path(self.path, record.get("tokenizer"))
-            if model_file is None or tokenizer is None or model_file.stat().st_size != record.get("size"):
-                return
-            self._encoder = OnnxEncoder(self.model, model_file, tokenizer, int(record.get("max_seq_length", 256)), threads=1)
-            self.record = record
+            if export_on_disk(self.path, record):
+                self._encoder = onnx_encoder(self.model, self.path, record, threads=1)  # as query_encoder loads it
+                self.record = record
         except Exception:  # noqa: BLE001 - a guess that failed: the normal path loads it and says what is wrong
             self._encoder = None
 
@@ -51,3 +48,8 @@ class Preload:
         same = (encoder is not None and record is not None and record == self.record and model == self.model
                 and Path(index_path).resolve() == self.path.resolve())
         return encoder if same else None
+
+    def release(self) -> None:
+        """Drop an encoder nobody took (the index was rebuilt with another export, or not opened)."""
+        self._thread.join()
+        self._encoder = None

@@ -254,9 +254,6 @@ class Retriever:
         self._speller = None
         self._model_words = None
         self.use_verdict_model = True
-        import faiss
-
-        faiss.omp_set_num_threads(1)  # one query at a time: threads only add contention here
 
     @property
     def lexical(self) -> Lexical:
@@ -339,7 +336,12 @@ class Retriever:
             return Ranking(np.zeros(0, dtype=np.int64), empty, None, None, None, None, info)
         m = min(CANDIDATES, n)
         q = cos = sent = lex_c = None
-        lexical = _worker().submit(self.lexical.candidates, text) if self.mode == "hybrid" and n >= PARALLEL_LEXICAL else None
+        lexical = None
+        if self.mode == "hybrid" and n >= PARALLEL_LEXICAL:
+            try:
+                lexical = _worker().submit(self.lexical.candidates, text)
+            except RuntimeError:  # the interpreter is shutting down: in line
+                pass
         if self.mode != "bm25":
             q = np.asarray(self.encoder.encode_query(text), dtype=np.float32)
             dense_rows = self.index.search(q, m)
@@ -349,7 +351,8 @@ class Retriever:
             score = self._blend(cos, sent)
         else:
             # only passages that share a term, rows ascending: the best m and the dense candidates, scored exactly
-            found = lexical.result() if lexical is not None else self.lexical.candidates(text)
+            # not started yet (the pool busy with other questions' BM25): in line instead of waiting
+            found = lexical.result() if lexical is not None and not lexical.cancel() else self.lexical.candidates(text)
             lex_rows, lex = self.lexical.finish(found, dense_rows if self.mode != "bm25" else None)
             top = np.argpartition(-lex, m)[:m] if len(lex) > m else np.arange(len(lex))
             if self.mode == "bm25":
@@ -441,19 +444,19 @@ class Retriever:
     def _title_cover(self, titles: dict[str, str | None], text: str, skip: frozenset[str]) -> dict[str, float]:
         """For each document (source -> title), the IDF-weighted share of the question's topic terms
         (its BM25 terms less `skip`) that its title holds; empty when the question has none. A year
-        naming the document ("the 2019 welcome word") names it by its date, not its title: left out."""
+        naming the document ("the 2019 welcome word") counts only when some title holds it ("Annual
+        Report 2020" against "Annual Report 2019"); otherwise it names the document by its date."""
         lex = self.lexical
-        year = named_year(text) if YEAR_BONUS else ""
-        terms = [t for t in dict.fromkeys(lex.tokens(text)) if t not in skip and t != year]
+        terms = [t for t in dict.fromkeys(lex.tokens(text)) if t not in skip]
+        held = {source: set(lex.tokens(title or "")) for source, title in titles.items()}
+        year = named_year(text)
+        if year in terms and not any(year in have for have in held.values()):
+            terms.remove(year)
         if not terms:
             return {}
         weights = dict(zip(terms, lex.term_idfs(terms)))
         total = sum(weights.values()) or 1.0
-        cover = {}
-        for source, title in titles.items():
-            have = set(lex.tokens(title or ""))
-            cover[source] = sum(w for t, w in weights.items() if t in have) / total
-        return cover
+        return {source: sum(w for t, w in weights.items() if t in have) / total for source, have in held.items()}
 
     def _named_by_title(self, titles: dict[str, str | None], text: str) -> str | None:
         """The first document (of `titles`, source -> title, best first) whose title holds at least

@@ -622,6 +622,12 @@ def test_how_a_document_opens_or_ends_is_answered_by_its_first_or_last_passages(
     assert a.verdict == "answered"
     assert any(w in a.hits[0].passage.text for w in ("Welcome again!", "Welcome to all!"))
     assert retriever.ask("how does the harry potter letter end?", k=1).verdict == "none"  # no such document here
+    # a year that some title holds tells same-named documents apart; one no title holds is left out
+    from qa_bot.verdict import question_word_terms
+
+    cover = retriever._title_cover({"a": "Annual Report 2019", "b": "Annual Report 2020"},
+                                   "Who signed the 2020 annual report?", question_word_terms(retriever))
+    assert cover["b"] == 1.0 > cover["a"]
     # "the 2019 welcome word" names the document by its title and its year: the year is not a title term
     a = retriever.ask("What is the sign-off line at the end of the 2019 welcome word?", k=1)
     assert a.verdict == "answered" and a.hits[0].passage.text.startswith("Welcome again!")

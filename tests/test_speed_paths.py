@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -71,8 +72,11 @@ def test_the_encoder_loaded_before_the_index_opens_is_used_only_when_it_is_the_i
     record = retriever.index.extra["onnx"]
     assert json.loads((retriever.index.path / "onnx" / "record.json").read_text()) == record
     early = Preload(seeds_settings.index, seeds_settings.model)
+    early._thread.join()
+    loaded = early._encoder
+    assert loaded is not None and early.record == record
     opened = engine.open_retriever(seeds_settings, progress=False, preload=early)
-    assert early.record == record and early._encoder is None  # taken, once
+    assert opened.encoder is loaded and early._encoder is None  # taken, once
     assert np.array_equal(opened.encoder.encode_query(QUESTIONS[0]), retriever.encoder.encode_query(QUESTIONS[0]))
     # a record.json that is not the index's (another export left in the folder) is loaded but not used
     other = tmp_path / "index"
@@ -80,10 +84,16 @@ def test_the_encoder_loaded_before_the_index_opens_is_used_only_when_it_is_the_i
     (other / "onnx" / "record.json").write_text(json.dumps({**record, "max_seq_length": 32}))
     stale = Preload(other, seeds_settings.model)
     assert stale.take(other, seeds_settings.model, record) is None and stale.record["max_seq_length"] == 32
+    # and the usual path puts the index's own record back, so the next process preloads the right one
+    settings = dataclasses.replace(seeds_settings, index=other)
+    assert engine.open_retriever(settings, progress=False, preload=stale).encoder is not None
+    assert json.loads((other / "onnx" / "record.json").read_text()) == record and stale._encoder is None
     # none at all (an index from before record.json was written): nothing loaded, the usual path
     (other / "onnx" / "record.json").unlink()
     missing = Preload(other, seeds_settings.model)
     assert missing.take(other, seeds_settings.model, record) is None and missing.record is None
+    engine.open_retriever(settings, progress=False)
+    assert json.loads((other / "onnx" / "record.json").read_text()) == record
 
 
 def test_bm25_in_a_worker_thread_ranks_exactly_as_in_line(retriever, monkeypatch):
@@ -105,6 +115,13 @@ def test_bm25_in_a_worker_thread_ranks_exactly_as_in_line(retriever, monkeypatch
         for a, b in zip(in_line, beside):
             assert np.array_equal(a.rows, b.rows) and np.array_equal(a.score, b.score) and np.array_equal(a.lex, b.lex)
     assert any(t.name.startswith("qa-bot-bm25") for t in threading.enumerate())
+    # several questions at once (the bot's threads), more than the pool has workers: the same again
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(6) as askers:
+        together = list(askers.map(retriever.ranking, questions * 3))
+    for a, b in zip(beside * 3, together):
+        assert np.array_equal(a.rows, b.rows) and np.array_equal(a.score, b.score)
 
 
 def test_stored_bm25_scores_equal_bm25s(retriever):
