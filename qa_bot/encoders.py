@@ -59,10 +59,11 @@ def _onnx_record(stored, settings: Settings, backend: str) -> dict | None:
     record = stored.extra.get("onnx")
     if not isinstance(record, dict) or bool(record.get("quantized")) != (backend == "onnx-int8"):
         return None
-    if index_mod.onnx_path(stored.path, record.get("file")) is None or index_mod.onnx_path(stored.path, record.get("tokenizer")) is None:
+    if export_on_disk(stored.path, record):
+        return record
+    if any(index_mod.onnx_path(stored.path, record.get(key)) is None for key in ("file", "tokenizer")):
         log.warning("the ONNX model recorded in %s is missing or outside the index folder; it will be exported again", stored.path)
-        return None
-    return record if export_on_disk(stored.path, record) else None
+    return None
 
 
 def export_on_disk(index_path, record: dict) -> bool:
