@@ -140,8 +140,10 @@ _META_COPYRIGHT = re.compile(r"\b(?:copyright|rights reserved)\b|©", re.IGNOREC
 
 # "the 2023 article", "his 2019 welcome letter", "the statement from 2020": a question that names a
 # document by its year (the year it is dated), not a year it asks about ("what happened in 2019").
-_DOCUMENT_NOUN = (r"(?:article|piece|statement|letter|message|report|post|speech|text|document|story|item|greeting|welcome"
-                  r"|interview|release|announcement|paper|editorial|column|news)")
+# Nouns that say what kind of document is meant, not which one: a title need not hold them.
+DOCUMENT_NOUNS = ("article piece statement letter message report post speech text document story item greeting welcome "
+                  "interview release announcement paper editorial column news").split()
+_DOCUMENT_NOUN = "(?:" + "|".join(DOCUMENT_NOUNS) + ")"
 _NAMED_YEAR = re.compile(rf"\b((?:19|20)\d\d)\s+(?:[\w'-]+\s+){{0,2}}?{_DOCUMENT_NOUN}\b"
                          rf"|\b{_DOCUMENT_NOUN}s?\s+(?:from|of|dated|written in|published in|posted in)\s+(?:\w+\s+)?((?:19|20)\d\d)\b",
                          re.IGNORECASE)

@@ -151,6 +151,7 @@ class Ranking:
     confidence: float | None = None  # a ranker's own measure of how clearly the best passage stands out
     margin: float | None = None  # the best passage's cosine minus the nearest off-subject sentence's (multilingual)
     part: str = ""  # "opening" / "closing": the first passage is where its document starts / ends, as asked
+    titled: bool = False  # a metadata question named the first passage's document by its title
 
 
 @dataclass(frozen=True)
@@ -370,15 +371,17 @@ class Retriever:
         order = np.argsort(-score, kind="stable")
         if RERANK and self.mode == "hybrid" and len(order) > 1 and info.script not in ("cyrillic", "hangul"):
             order, score = self._rerank(cand, score, cos, sent, lex_c, order, info, q, text, typed)
+        named = None
         if info.meta and TITLED_DOCUMENT and len(order):
-            order, score = self._titled_document_first(cand, score, order, info, text)
+            order, score, named = self._titled_document_first(cand, score, order, info, text)
         if info.meta and TITLE_PAGE and len(order):
             order, score = self._title_page_first(cand, score, order, info.meta)
         part = document_part(info.text) if DOCUMENT_PARTS and not info.meta and len(order) else ""
         if part:
             order, score, part = self._document_part_first(cand, score, order, part, text)
         pick = (lambda a: None if a is None else a[order])
-        return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info, part=part)
+        titled = named is not None and self.passages[int(cand[order[0]])].source == named
+        return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info, part=part, titled=titled)
 
     def _titled_document_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, info: QuestionInfo,
                                text: str):
@@ -386,25 +389,27 @@ class Retriever:
         is answered from that document: among the top candidates, the document whose title holds
         most of the question's topic terms (IDF-weighted, at least half, clearly more than the top
         passage's document) goes first, with its passage that carries the field asked for (its
-        header or signature) when it has one. That passage takes the top score, at least the floor."""
-        from .verdict import question_word_terms
+        header or signature) when it has one. That passage takes the top score, at least the floor.
+        Returns the order, the scores and the document named (None when none is)."""
+        from .verdict import part_word_terms, question_word_terms
 
         top = order[:BONUS_DEPTH]
         passages = self.passages_at(cand[top])
         titles: dict[str, str | None] = {}
         for p in passages:
             titles.setdefault(p.source, p.title)
-        cover = self._title_cover(titles, text, question_word_terms(self))
+        # where the field stands ("at the bottom", "the closing line") is not the document's topic either
+        cover = self._title_cover(titles, text, question_word_terms(self) | part_word_terms(self))
         if not cover:
-            return order, score
+            return order, score, None
         best = max(cover, key=lambda s: cover[s])  # ties: the best-ranked document (dicts keep order)
         if cover[best] < 0.5 or (best != passages[0].source and cover[best] < cover[passages[0].source] + 0.2):
-            return order, score
+            return order, score, None
         mine = [j for j, p in enumerate(passages) if p.source == best]
         j = next((j for j in mine if meta_fits(passages[j], info.meta)), mine[0])
         score = score.copy()
         score[top[j]] = max(float(score[order[0]]), self.threshold)
-        return np.concatenate([[top[j]], np.delete(order, j)]), score
+        return np.concatenate([[top[j]], np.delete(order, j)]), score, best
 
     def _rerank(self, cand, score, cos, sent, lex, order, info: QuestionInfo, q, text: str, typed):
         """The top candidates re-ordered by the re-ranking model (when one is installed). Scores are
@@ -444,14 +449,16 @@ class Retriever:
     def _title_cover(self, titles: dict[str, str | None], text: str, skip: frozenset[str]) -> dict[str, float]:
         """For each document (source -> title), the IDF-weighted share of the question's topic terms
         (its BM25 terms less `skip`) that its title holds; empty when the question has none. A year
-        naming the document ("the 2019 welcome word") counts only when some title holds it ("Annual
-        Report 2020" against "Annual Report 2019"); otherwise it names the document by its date."""
+        naming the document ("the 2019 welcome word") and a noun saying what kind of document it is
+        ("the welcome message") count only when some title holds them ("Annual Report 2020" against
+        "Annual Report 2019"); otherwise they name it by its date or its kind, not its title."""
+        from .verdict import document_noun_terms
+
         lex = self.lexical
         terms = [t for t in dict.fromkeys(lex.tokens(text)) if t not in skip]
         held = {source: set(lex.tokens(title or "")) for source, title in titles.items()}
-        year = named_year(text)
-        if year in terms and not any(year in have for have in held.values()):
-            terms.remove(year)
+        generic = document_noun_terms(self) | {named_year(text)}
+        terms = [t for t in terms if t not in generic or any(t in have for have in held.values())]
         if not terms:
             return {}
         weights = dict(zip(terms, lex.term_idfs(terms)))
@@ -601,7 +608,7 @@ class Retriever:
 
         if r.part and verdict.document_holds_topic(r, self):
             return "answered", 1.0  # the start or end of a document the question is about, as asked
-        if OFF_TOPIC_GUARD and verdict.off_topic(r, self):
+        if OFF_TOPIC_GUARD and not r.titled and verdict.off_topic(r, self):  # a document it names by title is its topic
             return "none", 0.0
         if COUNTS_NEED_NUMBERS and verdict.uncounted(r, self):
             return "related", 0.0

@@ -126,7 +126,7 @@ many much long often far old take took taken place name named call called happen
 mean means example kind type way thing things purpose role reason differ difference main describe explain say
 says said tell mention mentioned according list listed author authors title titled article paper document text
 page post publish published write wrote written sign signed issue issued date dated release released copyright notice
-outlet publisher source
+outlet publisher source signatory signatories
 """.split())
 # At most this share of the question's topic terms in the top passages, and a dense score (0.3 x
 # passage + 0.7 x best sentence cosine) below OFF_TOPIC_DENSE: nothing relevant ("none"). Chosen on
@@ -141,6 +141,16 @@ def question_word_terms(retriever) -> frozenset[str]:
     found = retriever.__dict__.get("_question_word_terms")
     if found is None:
         found = retriever.__dict__["_question_word_terms"] = frozenset(retriever.lexical.tokens(" ".join(QUESTION_WORDS)))
+    return found
+
+
+def document_noun_terms(retriever) -> frozenset[str]:
+    """query.DOCUMENT_NOUNS ("letter", "message", "statement") as the retriever's BM25 terms (tokenised once)."""
+    found = retriever.__dict__.get("_document_noun_terms")
+    if found is None:
+        from .query import DOCUMENT_NOUNS
+
+        found = retriever.__dict__["_document_noun_terms"] = frozenset(retriever.lexical.tokens(" ".join(DOCUMENT_NOUNS)))
     return found
 
 

@@ -635,6 +635,19 @@ def test_how_a_document_opens_or_ends_is_answered_by_its_first_or_last_passages(
     assert not retriever.ask(opening, k=1).hits[0].passage.text.startswith("Dear friends")
 
 
+def test_a_document_named_by_title_is_on_topic_for_a_metadata_question(retriever):
+    """Where the field stands ("at the bottom", "at the end") and what kind of document it is ("message",
+    when no title says so) are not the document's topic: the title names it, and the off-topic guard
+    leaves a metadata question about a document the folder has alone."""
+    a = retriever.ask("What is the signatory's title at the bottom of the 2019 welcome message?", k=1)
+    assert a.verdict == "answered" and "Ambassador of Russia" in (a.hits[0].passage.author or "")
+    a = retriever.ask("What is the copyright notice at the end of the Big landmark article?", k=1)
+    assert a.verdict == "answered" and "All rights reserved" in a.hits[0].passage.text
+    assert retriever.ranking("What is the copyright notice at the end of the Big landmark article?").titled
+    for asked in ("who signed the harry potter letter?", "what is the copyright notice of the python docs?"):
+        assert retriever.ask(asked, k=1).verdict == "none", asked
+
+
 def test_only_a_metadata_question_looks_past_its_first_passage_for_the_off_topic_guard(retriever):
     # not a metadata question: its first passage is the one it matched, and one about sanctions the
     # seeds never mention stays "nothing relevant" however close a second passage is
