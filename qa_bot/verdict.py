@@ -126,7 +126,7 @@ many much long often far old take took taken place name named call called happen
 mean means example kind type way thing things purpose role reason differ difference main describe explain say
 says said tell mention mentioned according list listed author authors title titled article paper document text
 page post publish published write wrote written sign signed issue issued date dated release released copyright notice
-outlet publisher source signatory signatories
+outlet publisher source signatory signatories position person hold holds
 """.split())
 # At most this share of the question's topic terms in the top passages, and a dense score (0.3 x
 # passage + 0.7 x best sentence cosine) below OFF_TOPIC_DENSE: nothing relevant ("none"). Chosen on

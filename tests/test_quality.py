@@ -639,8 +639,10 @@ def test_a_document_named_by_title_is_on_topic_for_a_metadata_question(retriever
     """Where the field stands ("at the bottom", "at the end") and what kind of document it is ("message",
     when no title says so) are not the document's topic: the title names it, and the off-topic guard
     leaves a metadata question about a document the folder has alone."""
-    a = retriever.ask("What is the signatory's title at the bottom of the 2019 welcome message?", k=1)
-    assert a.verdict == "answered" and "Ambassador of Russia" in (a.hits[0].passage.author or "")
+    for asked in ("What is the signatory's title at the bottom of the 2019 welcome message?",
+                  "What position does the person who signed the 2019 welcome letter hold?"):
+        a = retriever.ask(asked, k=1)
+        assert a.verdict == "answered" and "Ambassador of Russia" in (a.hits[0].passage.author or ""), asked
     a = retriever.ask("What is the copyright notice at the end of the Big landmark article?", k=1)
     assert a.verdict == "answered" and "All rights reserved" in a.hits[0].passage.text
     assert retriever.ranking("What is the copyright notice at the end of the Big landmark article?").titled
