@@ -157,16 +157,16 @@ def cmd_ask(args) -> int:
 
 def _ask(args) -> int:
     from .preload import Preload
+    from .query import clean_question
 
     settings = _settings(args)
     if args.jsonl and args.question:
         raise QaBotError("--jsonl reads questions from standard input; give no question argument")
+    if not args.jsonl:
+        question = clean_question(" ".join(args.question))  # fail fast, before loading anything
     preload = Preload(settings.index, settings.model)  # the encoder loads while the rest is imported
     from . import engine
-    from .search import clean_question
 
-    if not args.jsonl:
-        question = clean_question(" ".join(args.question))  # fail fast, before loading the index
     retriever = engine.open_retriever(settings, progress=not args.quiet, preload=preload)
     if args.jsonl:
         return _ask_jsonl(retriever, settings.k)

@@ -10,6 +10,26 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from .errors import QaBotError
+
+MAX_QUESTION_CHARS = 1000
+
+
+def clean_question(question: str) -> str:
+    """Strip control characters and collapse whitespace; refuse empty and over-long questions.
+
+    Undecodable bytes (lone surrogates from argv or a bad line) become U+FFFD, so any string is safe to encode.
+    """
+    q = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", " ", question or "")
+    q = re.sub(r"[\ud800-\udfff]", "\ufffd", q)
+    q = " ".join(q.split())
+    if not q:
+        raise QaBotError("empty question: type a question about the documents")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise QaBotError(f"question too long ({len(q)} characters; the limit is {MAX_QUESTION_CHARS})")
+    return q
+
+
 _FILLER_START = re.compile(
     r"^(?:(?:hey|hi|hello|heya|yo|ok|okay|so|um+|uh+|well|btw|pls|please|quick question|question|hmm+|ah|oh)"
     r"\b[\s,!.:;-]*"

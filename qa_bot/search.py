@@ -17,9 +17,9 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import DATE, NAME, QuestionInfo, analyse, answer_type, document_part, has_type, meta_type, named_year
+from .query import (DATE, MAX_QUESTION_CHARS, NAME, QuestionInfo, analyse, answer_type, clean_question,  # noqa: F401
+                    document_part, has_type, meta_type, named_year)
 
-MAX_QUESTION_CHARS = 1000
 CANDIDATES = 100
 # From this many passages BM25 finds its candidates in a worker thread while the question is
 # embedded and the vectors searched (ONNX, FAISS and numpy mostly release the GIL); below it the
@@ -210,21 +210,6 @@ class Answer:
         if self.hint:
             out["hint"] = self.hint
         return out
-
-
-def clean_question(question: str) -> str:
-    """Strip control characters and collapse whitespace; refuse empty and over-long questions.
-
-    Undecodable bytes (lone surrogates from argv or a bad line) become U+FFFD, so any string is safe to encode.
-    """
-    q = re.sub(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", " ", question or "")
-    q = re.sub(r"[\ud800-\udfff]", "\ufffd", q)
-    q = " ".join(q.split())
-    if not q:
-        raise QaBotError("empty question: type a question about the documents")
-    if len(q) > MAX_QUESTION_CHARS:
-        raise QaBotError(f"question too long ({len(q)} characters; the limit is {MAX_QUESTION_CHARS})")
-    return q
 
 
 def _at(rows: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
