@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .lexical import TOKEN, passage_text
-from .query import DATE, NAME, NUMBER, has_type
+from .query import DATE, DOCUMENT_NOUNS, NAME, NUMBER, PART_WORDS, has_type
 
 _NUMBER = re.compile(r"\d+(?:[.,/:-]\d+)*")
 _NAME_WORD = re.compile(r"(?<=[\w,] )[A-Z][\w'-]+")  # a capitalised word that does not start the question
@@ -136,32 +136,27 @@ OFF_TOPIC_DENSE = 0.45
 OFF_TOPIC_DEPTH = 2  # ... for the closest of a metadata question's first two passages (its first is its field line)
 
 
-def question_word_terms(retriever) -> frozenset[str]:
-    """QUESTION_WORDS as the retriever's BM25 terms (tokenised once per retriever)."""
-    found = retriever.__dict__.get("_question_word_terms")
+def _terms_of(retriever, key: str, words) -> frozenset[str]:
+    """`words` as the retriever's BM25 terms, tokenised once per retriever (a retriever serves one generation)."""
+    found = retriever.__dict__.get(key)
     if found is None:
-        found = retriever.__dict__["_question_word_terms"] = frozenset(retriever.lexical.tokens(" ".join(QUESTION_WORDS)))
+        found = retriever.__dict__[key] = frozenset(retriever.lexical.tokens(" ".join(words)))
     return found
+
+
+def question_word_terms(retriever) -> frozenset[str]:
+    """QUESTION_WORDS ("how many", "author") as BM25 terms."""
+    return _terms_of(retriever, "_question_word_terms", QUESTION_WORDS)
 
 
 def document_noun_terms(retriever) -> frozenset[str]:
-    """query.DOCUMENT_NOUNS ("letter", "message", "statement") as the retriever's BM25 terms (tokenised once)."""
-    found = retriever.__dict__.get("_document_noun_terms")
-    if found is None:
-        from .query import DOCUMENT_NOUNS
-
-        found = retriever.__dict__["_document_noun_terms"] = frozenset(retriever.lexical.tokens(" ".join(DOCUMENT_NOUNS)))
-    return found
+    """query.DOCUMENT_NOUNS ("letter", "message", "statement") as BM25 terms."""
+    return _terms_of(retriever, "_document_noun_terms", DOCUMENT_NOUNS)
 
 
 def part_word_terms(retriever) -> frozenset[str]:
-    """query.PART_WORDS ("end", "closing line") as the retriever's BM25 terms (tokenised once per retriever)."""
-    found = retriever.__dict__.get("_part_word_terms")
-    if found is None:
-        from .query import PART_WORDS
-
-        found = retriever.__dict__["_part_word_terms"] = frozenset(retriever.lexical.tokens(" ".join(PART_WORDS)))
-    return found
+    """query.PART_WORDS ("end", "closing line") as BM25 terms."""
+    return _terms_of(retriever, "_part_word_terms", PART_WORDS)
 
 
 def covered_terms(r, retriever, depth: int = 3) -> tuple[list[str], list[str]]:
