@@ -391,7 +391,10 @@ class Retriever:
         if cover[best] < 0.5 or (best != passages[0].source and cover[best] < cover[passages[0].source] + 0.2):
             return order, score, None
         mine = [j for j, p in enumerate(passages) if p.source == best]
-        j = next((j for j in mine if meta_fits(passages[j], info.meta)), mine[0])
+        fits = [j for j in mine if meta_fits(passages[j], info.meta)]
+        if info.meta == "author":  # every passage shows the author: the signature line itself first
+            fits.sort(key=lambda j: getattr(passages[j], "kind", "text") != "signature")
+        j = fits[0] if fits else mine[0]
         score = score.copy()
         score[top[j]] = max(float(score[order[0]]), self.threshold)
         return np.concatenate([[top[j]], np.delete(order, j)]), score, best

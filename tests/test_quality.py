@@ -643,6 +643,7 @@ def test_a_document_named_by_title_is_on_topic_for_a_metadata_question(retriever
                   "What position does the person who signed the 2019 welcome letter hold?"):
         a = retriever.ask(asked, k=1)
         assert a.verdict == "answered" and "Ambassador of Russia" in (a.hits[0].passage.author or ""), asked
+        assert a.hits[0].passage.kind == "signature", asked  # every passage shows the author; the line itself first
     a = retriever.ask("What is the copyright notice at the end of the Big landmark article?", k=1)
     assert a.verdict == "answered" and "All rights reserved" in a.hits[0].passage.text
     assert retriever.ranking("What is the copyright notice at the end of the Big landmark article?").titled
