@@ -7,6 +7,7 @@ cache (`~/.cache/qa-bot/onnx`), so later indexes never load torch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -82,13 +83,17 @@ def _note_record(index_path, record: dict) -> None:
     (an index from before it was written, or one whose later export was not the one published)."""
     note = Path(index_path) / "onnx" / "record.json"
     try:
-        if note.is_file() and json.loads(note.read_text(encoding="utf-8")) == record:
+        if json.loads(note.read_text(encoding="utf-8")) == record:
             return
-        tmp = note.with_name(f".record.json.{os.getpid()}.tmp")
+    except (OSError, ValueError):
+        pass  # missing, unreadable or not JSON: written again below
+    tmp = note.with_name(f".record.json.{os.getpid()}.tmp")
+    try:
         tmp.write_text(json.dumps(record), encoding="utf-8")
         os.replace(tmp, note)
-    except (OSError, ValueError):
-        pass  # a read-only index folder: no preload, nothing else lost
+    except OSError:  # a read-only index folder, or something in the way: no preload, nothing else lost
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def onnx_encoder(model: str, index_path, record: dict, workers: int = 1, threads: int | None = None):

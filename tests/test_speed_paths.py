@@ -94,6 +94,10 @@ def test_the_encoder_loaded_before_the_index_opens_is_used_only_when_it_is_the_i
     assert missing.take(other, seeds_settings.model, record) is None and missing.record is None
     engine.open_retriever(settings, progress=False)
     assert json.loads((other / "onnx" / "record.json").read_text()) == record
+    (other / "onnx" / "record.json").write_text("{not json")  # damaged: written again, no temporary file left
+    engine.open_retriever(settings, progress=False)
+    assert json.loads((other / "onnx" / "record.json").read_text()) == record
+    assert not list((other / "onnx").glob(".record.json.*"))
 
 
 def test_bm25_in_a_worker_thread_ranks_exactly_as_in_line(retriever, monkeypatch):
