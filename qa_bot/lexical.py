@@ -95,6 +95,13 @@ class Analyzer:
         words, joined = self.split(text)
         return words + joined
 
+    def stems(self, words: list[str]) -> list[str | None]:
+        """Each lower-case word (letters only) as `terms` reads it: its stem, or None for a stop word.
+        One call to the stemmer, nothing cached: the speller asks this of hundreds of made-up words."""
+        with self._lock:
+            stemmed = self.stemmer.stemWords(words)
+        return [None if w in self.stopwords else s for w, s in zip(words, stemmed)]
+
     def split(self, text: str) -> tuple[list[str], list[str]]:
         """The text's word terms in order, and its compound terms (what `terms` puts after them)."""
         lower = text.lower()

@@ -330,6 +330,9 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
     return any(new_to_question(m.group(), qwords) for m in pattern.finditer(text))
 
 
+_UNSET = object()
+
+
 class Speller:
     """Maps a misspelt word to the corpus's most common word one edit away.
 
@@ -340,6 +343,7 @@ class Speller:
 
     def __init__(self, lexical, passages):
         self.lexical, self.passages = lexical, passages
+        self._memo: dict[str, str | None] = {}  # a speller serves one index generation: answers never change
 
     @staticmethod
     def _variants(word: str) -> set[str]:
@@ -356,21 +360,30 @@ class Speller:
     def correct(self, word: str) -> str | None:
         """The corpus word within one edit of `word` (lower case) whose stem most passages use, or None."""
         word = word.lower()
+        found = self._memo.get(word, _UNSET)
+        if found is _UNSET:  # the bot's threads may ask at once: the worst is working one word out twice
+            found = self._correct(word)
+            if len(self._memo) > 20_000:
+                self._memo.clear()
+            self._memo[word] = found
+        return found
+
+    def _correct(self, word: str) -> str | None:
         lex = self.lexical
         if len(word) < 5 or lex.doc_freqs(lex.tokens(word)):
             return None
-        variants = {v for v in self._variants(word) if _LONG_WORD.fullmatch(v)}
+        variants = sorted(v for v in self._variants(word) if _LONG_WORD.fullmatch(v))
         stems: dict[str, str] = {}
-        for v in variants:
-            terms = lex.tokens(v)
-            if len(terms) == 1:
-                stems.setdefault(terms[0], v)
+        for v, stem in zip(variants, lex.analyzer.stems(variants)):  # a letters-only word is one term, or none
+            if stem:
+                stems.setdefault(stem, v)
         df = lex.doc_freqs(stems)
+        wanted = set(variants)
         for stem in sorted(df, key=lambda t: (-df[t], t))[:5]:
             rows = lex.sparse(stems[stem])[0][:5]  # a few passages that use the stem: its real spellings
             for row in rows:
                 p = self.passages[int(row)]
                 for w in _LONG_WORD.findall(f"{p.title} {p.text}".lower()):
-                    if w in variants and lex.tokens(w) == [stem]:
+                    if w in wanted and lex.tokens(w) == [stem]:
                         return w
         return None

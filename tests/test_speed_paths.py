@@ -128,6 +128,21 @@ def test_bm25_in_a_worker_thread_ranks_exactly_as_in_line(retriever, monkeypatch
         assert np.array_equal(a.rows, b.rows) and np.array_equal(a.score, b.score)
 
 
+def test_the_spellers_batch_stemming_reads_words_as_bm25_does(retriever):
+    """The speller stems its hundreds of one-edit variants in one call (Analyzer.stems) instead of
+    running the whole analyzer on each: for a word of letters it must give what `tokens` gives."""
+    import re
+
+    from qa_bot.query import Speller
+
+    lex = retriever.lexical
+    words = sorted({w for p in retriever.passages for w in re.findall(r"[^\W\d_]{5,}", p.text.lower())})
+    words += sorted(Speller._variants("catalouge")) + ["because", "themselves", "naïve", "ёлка", "straße"]
+    assert lex.analyzer.stems(words) == [(lex.tokens(w) or [None])[0] for w in words]
+    speller = Speller(lex, retriever.passages)
+    assert speller.correct("catalouge") == speller.correct("catalouge") == speller._correct("catalouge")
+
+
 def test_stored_bm25_scores_equal_bm25s(retriever):
     import bm25s
     import Stemmer
