@@ -135,7 +135,7 @@ def evaluate_questions(retriever, questions: list[Question], k: int = 5) -> dict
     """hit@1/3/5 and MRR over answerable questions (ranking regardless of the verdict), hit@1/3 per
     style, and what the verdict does: answerable lost, near-topic not answered, off-topic none,
     metadata answered with a citation, Russian and Korean hit@5."""
-    from .search import clean_question
+    from .query import clean_question
 
     answerable = [q for q in questions if q.answerable]
     unanswerable = [q for q in questions if not q.answerable]

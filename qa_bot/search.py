@@ -17,8 +17,8 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import (DATE, MAX_QUESTION_CHARS, NAME, QuestionInfo, analyse, answer_type, clean_question,  # noqa: F401
-                    document_part, has_type, meta_type, named_year)
+from .query import (DATE, NAME, QuestionInfo, analyse, answer_type, clean_question, document_part, has_type,
+                    meta_type, named_year)
 
 CANDIDATES = 100
 # From this many passages BM25 finds its candidates in a worker thread while the question is

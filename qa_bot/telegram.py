@@ -48,8 +48,9 @@ from telegram.ext import (
 from .botstate import StateStore
 from .config import env_number, state_dir
 from .errors import QaBotError, first_line
+from .query import MAX_QUESTION_CHARS
 from .render import NOT_FOUND, citation, html_hit, html_notice, notice
-from .search import MAX_QUESTION_CHARS, Answer
+from .search import Answer
 
 log = logging.getLogger(__name__)
 

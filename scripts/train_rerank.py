@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from qa_bot import engine, evaluate, rerank, search  # noqa: E402
 from qa_bot.config import PROJECT_ROOT, Settings  # noqa: E402
-from qa_bot.search import clean_question  # noqa: E402
+from qa_bot.query import clean_question  # noqa: E402
 
 import train_verdict  # noqa: E402  (the same retrievers and folders as the verdict model)
 

@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from qa_bot import engine, evaluate, verdict  # noqa: E402
 from qa_bot.config import DEFAULT_BACKEND, PROJECT_ROOT, Settings  # noqa: E402
-from qa_bot.search import Retriever, clean_question  # noqa: E402
+from qa_bot.query import clean_question  # noqa: E402
+from qa_bot.search import Retriever  # noqa: E402
 
 SHARED = next((p / "shared" for p in (PROJECT_ROOT.parent, PROJECT_ROOT.parent.parent) if (p / "shared").is_dir()),
               PROJECT_ROOT.parent / "shared")
