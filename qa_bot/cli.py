@@ -164,7 +164,7 @@ def _ask(args) -> int:
         raise QaBotError("--jsonl reads questions from standard input; give no question argument")
     if not args.jsonl:
         question = clean_question(" ".join(args.question))  # fail fast, before loading anything
-    preload = Preload(settings.index, settings.model)  # the encoder loads while the rest is imported
+    preload = Preload(settings.index, settings.model, settings.docs)  # the encoder loads while the rest is imported
     from . import engine
 
     retriever = engine.open_retriever(settings, progress=not args.quiet, preload=preload)

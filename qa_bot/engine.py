@@ -12,6 +12,7 @@ from typing import Callable
 
 from . import index as index_mod
 from .config import DEFAULT_BACKEND, Settings
+from .documents.fingerprint import UNKNOWN
 from .encoders import BACKENDS, embedder_for, onnx_encoder, query_encoder  # noqa: F401  (front ends use these)
 from .encoders import _export_elsewhere  # noqa: F401  (tests)
 from .errors import QaBotError
@@ -92,7 +93,9 @@ def _open(settings: Settings, progress: bool, notify: Callable[[str], None] | No
     with ThreadPoolExecutor(1) as pool:
         # The ONNX session loads in C++ without the GIL: check the folder for changes meanwhile.
         encoder = pool.submit(query_encoder, stored, settings, preload) if stored is not None else None
-        if stored is None or (settings.docs.exists() and index_mod.is_stale(stored, settings.docs, settings.follow_links)):
+        ahead = preload.digest(settings.docs) if preload is not None and stored is not None else UNKNOWN
+        if stored is None or (settings.docs.exists()
+                              and index_mod.is_stale(stored, settings.docs, settings.follow_links, ahead)):
             index_mod.check_docs(settings.docs, settings.follow_links)
             if notify:
                 notify("building the index of %s ..." % settings.docs if stored is None else "documents changed; updating the index ...")

@@ -34,6 +34,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .documents import Passage, split_document, split_sentences
+from .documents.fingerprint import UNKNOWN, quick_digest, stats_digest
 from .errors import QaBotError
 
 log = logging.getLogger(__name__)
@@ -594,89 +595,6 @@ class Scan:
         return stats_digest(self.stats)
 
 
-def stats_digest(stats: dict[str, tuple]) -> str:
-    """Order-independent fingerprint of (path, size, mtime) for every file: one hash per folder
-    (`_folder_hash`), summed and xored, and the file count (fast, stable across runs)."""
-    folders: dict[str, tuple[list, list, list]] = {}
-    for source, (size, mtime) in stats.items():
-        prefix, _, name = source.rpartition("/")
-        names, sizes, mtimes = folders.setdefault(prefix + "/" if prefix else "", ([], [], []))
-        names.append(name)
-        sizes.append(size)
-        mtimes.append(mtime)
-    return _combine([_folder_hash(prefix, *parts) for prefix, parts in folders.items()], len(stats))
-
-
-def _folder_hash(prefix: str, names: list[str], sizes: list[int], mtimes: list[int]) -> int:
-    """64-bit hash of one folder's files (names relative to it, as cited), in name order."""
-    order = sorted(range(len(names)), key=names.__getitem__)
-    text = prefix + "\0" + "\0".join([names[i] for i in order])
-    numbers = np.array([[sizes[i] for i in order], [mtimes[i] for i in order]], dtype="<i8")
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=8)
-    digest.update(numbers.tobytes())
-    return int.from_bytes(digest.digest(), "little")
-
-
-def _combine(hashes: list[int], count: int) -> str:
-    total = xor = 0
-    for h in hashes:
-        total = (total + h) & 0xFFFFFFFFFFFFFFFF
-        xor ^= h
-    return f"v2:{count}:{total}:{xor}"
-
-
-def _quick_digest(docs: Path) -> str | None:
-    """`stats_digest` of the docs folder by os.scandir, one stat per document and no Path objects;
-    None when the folder holds a link or an entry it cannot read (the full walk then handles them).
-
-    One thread: a pool of two was slower here (the Python work between the stat calls holds
-    the GIL, and the threads hand it back and forth).
-    """
-    from .documents.readers import SUFFIXES
-
-    suffixes = tuple(SUFFIXES)
-
-    def one(folder: str, prefix: str):
-        names, sizes, mtimes, subdirs = [], [], [], []
-        with os.scandir(folder) as entries:
-            for e in entries:
-                name = e.name
-                if name[0] == ".":
-                    continue
-                if not e.is_file(follow_symlinks=False):  # from the directory entry's type: no system call
-                    if e.is_symlink():
-                        return None
-                    if e.is_dir(follow_symlinks=False):
-                        subdirs.append(name)
-                        continue
-                if name.lower().endswith(suffixes):  # Path.suffix, for a name that does not start with a dot
-                    st = e.stat(follow_symlinks=False)
-                    names.append(name)
-                    sizes.append(st.st_size)
-                    mtimes.append(st.st_mtime_ns)
-        if not (prefix + "".join(names)).isascii():  # cited as documents.source_name writes them
-            names = [os.fsencode(n).decode("utf-8", "backslashreplace") for n in names]
-            prefix = os.fsencode(prefix).decode("utf-8", "backslashreplace")
-        return _folder_hash(prefix, names, sizes, mtimes) if names else None, len(names), subdirs, prefix
-
-    hashes, count = [], 0
-    pending = [(os.fspath(docs), "")]
-    try:
-        while pending:
-            folder, raw_prefix = pending.pop()
-            got = one(folder, raw_prefix)
-            if got is None:
-                return None
-            h, n, subdirs, _ = got
-            if h is not None:
-                hashes.append(h)
-            count += n
-            pending += [(f"{folder}/{d}", f"{raw_prefix}{d}/") for d in subdirs]
-    except OSError:
-        return None
-    return _combine(hashes, count)
-
-
 def scan_docs(docs: Path, first_only: bool = False, follow_links: bool = False) -> Scan:
     """Every document under docs, as documents.iter_files lists them (formats it reads, hidden paths
     and links leaving the folder skipped unless `follow_links`), cited as documents.source_name names them.
@@ -705,11 +623,12 @@ def scan_docs(docs: Path, first_only: bool = False, follow_links: bool = False) 
     return Scan(stats, errors, paths)
 
 
-def is_stale(stored: StoredIndex, docs: Path, follow_links: bool = False) -> bool:
+def is_stale(stored: StoredIndex, docs: Path, follow_links: bool = False, digest=UNKNOWN) -> bool:
     """True when files were added, removed or modified since the index was built.
 
     One directory walk compares sizes and mtimes with the stored file state; files that could
-    not be read count as unchanged until their stat changes.
+    not be read count as unchanged until their stat changes. `digest`: `quick_digest(docs)`
+    when the caller computed it already (a front end's forked child, at start).
     """
     if stored.info.get("splitter") != SPLITTER_VERSION:
         return True
@@ -717,7 +636,7 @@ def is_stale(stored: StoredIndex, docs: Path, follow_links: bool = False) -> boo
         return True
     recorded = stored.store.query("SELECT value FROM meta WHERE key = ?", (f"stats:{stored.generation}",))
     if recorded and recorded[0][0].startswith("v2:"):
-        quick = _quick_digest(docs)  # the common case: no links, every entry readable
+        quick = quick_digest(docs) if digest is UNKNOWN else digest  # the common case: no links, all readable
         if quick is not None:
             return recorded[0][0] != quick  # one small row instead of every file's state
     scan = scan_docs(docs, follow_links=follow_links)

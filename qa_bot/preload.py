@@ -1,28 +1,36 @@
-"""Start loading the question encoder at once, so that it overlaps the imports and opening the index.
+"""Start the slow parts of a cold start at once, so that they overlap the imports and opening the index.
 
 A cold `ask` spends about 0.2 s creating the ONNX session and tokenizer, and about as long
 importing numpy, FAISS and the search code and opening the index; on two cores both run at once.
-The thread loads the export that `onnx/record.json` beside the index names; `encoders.query_encoder`
+A thread loads the export that `onnx/record.json` beside the index names; `encoders.query_encoder`
 takes it only when the index records that same export, and otherwise loads the right one itself.
-(Scanning the docs folder in another thread as well was slower at 50,000 files: 1.13 s against
-0.95 s, median of 7, the scan's Python work between its stat calls holding the GIL.)
+
+The docs folder's fingerprint (the no-change check: one `stat` per document, 0.2-0.3 s at 50,000
+files) is computed by a forked child process meanwhile, which holds no GIL of ours; `index.is_stale`
+takes it. (Scanning in another thread instead was slower: 1.13 s against 0.95 s, median of 7, the
+scan's Python work between its stat calls holding the GIL.)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
+
+from .documents.fingerprint import UNKNOWN, quick_digest
 
 
 class Preload:
     """The ONNX question encoder of the index at `index_path`, loading in a background thread."""
 
-    def __init__(self, index_path: Path, model: str):
+    def __init__(self, index_path: Path, model: str, docs: Path | None = None):
         self.path = Path(index_path)
         self.model = model
         self.record: dict | None = None
         self._encoder = None
+        self.docs = Path(docs) if docs is not None else None
+        self._scan = _fork_digest(self.docs) if self.docs is not None else None  # before the thread starts
         # not a daemon: an early exit waits the fraction of a second for it instead of
         # tearing the interpreter down under a C++ constructor
         self._thread = threading.Thread(target=self._load, name="qa-bot-preload")
@@ -49,7 +57,80 @@ class Preload:
                 and Path(index_path).resolve() == self.path.resolve())
         return encoder if same else None
 
+    def digest(self, docs: Path):
+        """`fingerprint.quick_digest(docs)` as the child found it at start (at most once), else UNKNOWN."""
+        scan, self._scan = self._scan, None
+        if scan is None or Path(docs) != self.docs:
+            if scan is not None:
+                scan.close()
+            return UNKNOWN
+        return scan.result()
+
     def release(self) -> None:
         """Drop an encoder nobody took (the index was rebuilt with another export, or not opened)."""
         self._thread.join()
         self._encoder = None
+        if self._scan is not None:
+            self._scan.close()
+            self._scan = None
+
+
+class _ForkedDigest:
+    """`quick_digest` of one folder, computed by a forked child and read back through a pipe."""
+
+    def __init__(self, pid: int, fd: int):
+        self.pid, self.fd = pid, fd
+
+    def result(self):
+        """The child's digest, None (links or unreadable entries: walk the folder fully), or UNKNOWN."""
+        chunks = []
+        try:
+            while chunk := os.read(self.fd, 4096):
+                chunks.append(chunk)
+        except OSError:
+            chunks = []
+        finally:
+            self.close()
+        text = b"".join(chunks).decode("ascii", "replace")
+        if text == "none":
+            return None
+        return text if text.startswith("v2:") else UNKNOWN  # the child failed or was killed: compute it here
+
+    def close(self) -> None:
+        if self.fd < 0:
+            return
+        os.close(self.fd)
+        self.fd = -1
+        try:
+            os.waitpid(self.pid, 0)  # no zombie left behind; the child ends as soon as its pipe is written
+        except ChildProcessError:
+            pass
+
+
+def _fork_digest(docs: Path) -> _ForkedDigest | None:
+    """Start the child (POSIX, before any thread of ours exists); None where fork is not available."""
+    if not hasattr(os, "fork"):
+        return None
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return None
+    if pid == 0:  # the child: the digest, and out without running the parent's exit handlers
+        code = 1
+        try:
+            os.close(read_fd)
+            got = quick_digest(docs)
+            os.write(write_fd, b"none" if got is None else got.encode("ascii"))
+            code = 0
+        except BaseException:  # noqa: BLE001 - the parent computes it itself
+            pass
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return _ForkedDigest(pid, read_fd)

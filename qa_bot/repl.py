@@ -115,7 +115,7 @@ def run_repl(settings: Settings, quiet: bool = False, history: bool = True, watc
     """`qa-bot repl`: load the index, optionally watch the docs folder, then answer until the input ends."""
     from .preload import Preload
 
-    preload = Preload(settings.index, settings.model)  # the encoder loads while the rest is imported
+    preload = Preload(settings.index, settings.model, settings.docs)  # the encoder loads while the rest is imported
     from . import engine
     from .render import console as make_console
     from .render import safe_text

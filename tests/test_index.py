@@ -10,6 +10,7 @@ import pytest
 
 from qa_bot import index as index_mod
 from qa_bot.config import Settings
+from qa_bot.documents.fingerprint import quick_digest
 from qa_bot.embed import Encoder
 from qa_bot.errors import QaBotError
 
@@ -381,7 +382,7 @@ def test_the_quick_staleness_scan_sees_in_place_edits_additions_and_removals(tmp
     seen = set()
 
     def digest() -> str:
-        quick = index_mod._quick_digest(docs)
+        quick = quick_digest(docs)
         assert quick == index_mod.scan_docs(docs).digest()
         assert quick not in seen
         seen.add(quick)
@@ -400,4 +401,4 @@ def test_the_quick_staleness_scan_sees_in_place_edits_additions_and_removals(tmp
     (docs / os.fsdecode(b"caf\xe9.txt")).write_text("latin-1 name\n", encoding="utf-8")
     digest()
     (docs / "link.txt").symlink_to(docs / "a" / "two.md")
-    assert index_mod._quick_digest(docs) is None  # links: the full walk decides what they are
+    assert quick_digest(docs) is None  # links: the full walk decides what they are

@@ -100,6 +100,60 @@ def test_the_encoder_loaded_before_the_index_opens_is_used_only_when_it_is_the_i
     assert not list((other / "onnx").glob(".record.json.*"))
 
 
+def test_the_docs_fingerprint_taken_at_start_decides_staleness(tmp_path):
+    """A cold ask forks a child at start that fingerprints the docs folder while the parent imports;
+    the parent reads it once, and it decides staleness exactly as its own walk would."""
+    from qa_bot.documents.fingerprint import UNKNOWN, quick_digest
+    from qa_bot.preload import Preload
+
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "a.txt").write_text("Alpha paragraph about rivers.\n", encoding="utf-8")
+    (docs / "sub" / "b.md").write_text("Beta paragraph about bridges.\n", encoding="utf-8")
+    early = Preload(tmp_path / "index", "any-model", docs)
+    pid = early._scan.pid
+    assert early.digest(tmp_path / "elsewhere") is UNKNOWN  # another folder: not this one's fingerprint
+    early = Preload(tmp_path / "index", "any-model", docs)
+    pid = early._scan.pid
+    assert early.digest(docs) == quick_digest(docs) and quick_digest(docs).startswith("v2:2:")
+    assert early.digest(docs) is UNKNOWN  # read once
+    try:
+        os.waitpid(pid, os.WNOHANG)
+        raise AssertionError("the child was not reaped")
+    except ChildProcessError:
+        pass
+    (docs / "link.txt").symlink_to(docs / "a.txt")
+    assert Preload(tmp_path / "index", "any-model", docs).digest(docs) is None  # links: the full walk decides
+    assert Preload(tmp_path / "index", "any-model", tmp_path / "missing").digest(tmp_path / "missing") is None
+    released = Preload(tmp_path / "index", "any-model", docs)
+    pid = released._scan.pid
+    released.release()  # never taken (the open failed first): the child is reaped all the same
+    try:
+        os.waitpid(pid, os.WNOHANG)
+        raise AssertionError("the child was not reaped")
+    except ChildProcessError:
+        pass
+
+
+def test_a_file_added_before_a_cold_start_is_found_through_the_forked_fingerprint(seeds_settings, tmp_path):
+    from qa_bot.preload import Preload
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The river committee met in March.\n", encoding="utf-8")
+    settings = dataclasses.replace(seeds_settings, docs=docs, index=tmp_path / "index")
+    engine.open_retriever(settings, progress=False)
+    unchanged = Preload(settings.index, settings.model, docs)
+    stored = engine.index_mod.load(settings.index)
+    assert unchanged.digest(docs) == stored.store.query("SELECT value FROM meta WHERE key = ?",
+                                                        (f"stats:{stored.generation}",))[0][0]
+    (docs / "b.txt").write_text("The bridge over the Taedong was repainted in ochre.\n", encoding="utf-8")
+    early = Preload(settings.index, settings.model, docs)
+    opened = engine.open_retriever(settings, progress=False, preload=early)
+    assert early._scan is None  # its fingerprint was the one compared
+    assert "ochre" in opened.ask("what colour was the bridge repainted?", k=1).hits[0].passage.text
+
+
 def test_bm25_in_a_worker_thread_ranks_exactly_as_in_line(retriever, monkeypatch):
     """From search.PARALLEL_LEXICAL passages, BM25 finds its candidates in a worker thread while the
     question is embedded; the ranking is the same, on the exact path and on the budgeted one."""
