@@ -297,12 +297,21 @@ def _setup_logging(quiet: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return _main(argv)[0]
+
+
+def _main(argv: list[str] | None = None) -> tuple[int, str | None]:
+    """The exit status, and the command that ran."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
-        return EXIT_USAGE
+        return EXIT_USAGE, None
     _setup_logging(getattr(args, "quiet", False))
+    return _command(args), args.command
+
+
+def _command(args) -> int:
     try:
         return COMMANDS[args.command](args)
     except QaBotError as exc:
@@ -325,7 +334,29 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    code, command = _main()
+    if command == "ask":
+        _exit_at_once(code)
+    sys.exit(code)
+
+
+def _exit_at_once(code: int) -> None:
+    """End a finished `ask` without tearing the interpreter down (about 0.05 s at 1M passages:
+    the ONNX session, FAISS and every module freed one by one). Its answers are printed and
+    flushed here, it writes nothing more, and the OS drops its file locks and maps."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:  # a full disk under a redirected stdout
+        print(f"qa-bot: error: cannot write the answer: {exc.strerror or exc}", file=sys.stderr)
+        code = code or EXIT_ERROR
+    logging.shutdown()
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

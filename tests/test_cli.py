@@ -187,6 +187,24 @@ def test_help_and_error_paths_in_a_real_process(tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
 
 
+def test_a_finished_ask_exits_at_once_with_its_answer_whole(retriever, seeds_settings):
+    """`ask` ends without the interpreter's teardown (cli._exit_at_once): the answer is flushed whole
+    to a pipe, the exit status is kept, and a reader that goes away early costs no traceback."""
+    where = ["--docs", str(seeds_settings.docs), "--index", str(seeds_settings.index)]
+    proc = _run("ask", "--json", "-k", "5", *where, "Where did Kim Jong Un meet Putin in 2019?")
+    assert proc.returncode == 0 and proc.stderr == ""
+    out = json.loads(proc.stdout)
+    assert len(out["results"]) == 5 and out["verdict"] == "answered"
+    lines = "\n".join(["Where did Kim Jong Un meet Putin in 2019?", "Which country recognized the DPRK first?"] * 20)
+    proc = _run("ask", "--jsonl", "-k", "3", *where, stdin=lines + "\n")
+    assert proc.returncode == 0 and [len(json.loads(line)["results"]) for line in proc.stdout.splitlines()] == [3] * 40
+    reader = subprocess.Popen([sys.executable, "-m", "qa_bot.cli", "ask", "--jsonl", *where], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()  # the reader of the answers is gone before they are written
+    _, err = reader.communicate((lines + "\n").encode(), timeout=120)
+    assert reader.returncode == 0 and b"Traceback" not in err
+
+
 def test_a_refresh_keeps_the_backend_the_index_was_built_with(docs_copy, tmp_path, capsys, encoder):
     from qa_bot import engine
     from qa_bot import index as index_mod
