@@ -155,6 +155,14 @@ class Ranking:
     titled: bool = False  # a metadata question named the first passage's document by its title
 
 
+def _of_year(passages: list[Passage], year: str) -> bool:
+    """Whether a document (some of its passages) is the one "the 2020 letter" names: dated that
+    year, or undated and saying it ("The year 2020 challenged us")."""
+    dated = next((p.date for p in passages if p.date), None)
+    said = [dated] if dated is not None else [p.text for p in passages]
+    return any(re.search(rf"\b{year}\b", t) for t in said)
+
+
 def _sorted_unique(a: np.ndarray) -> np.ndarray:
     """np.unique of a 1-d integer array, without the import of numpy.ma its first call makes (20 ms of a cold ask)."""
     a = np.sort(a)
@@ -489,8 +497,9 @@ class Retriever:
         or a copyright line goes second) of a document among the candidates go first, with the top
         score (at least the floor for a document named by its title). The document is the one the
         question names by title, else the best-ranked one that reads as a letter (opens with a
-        salutation / ends with a signature), else the top passage's. Returns the order, the scores,
-        and the part placed ("" when nothing moved)."""
+        salutation / ends with a signature), else the top passage's. A letter of the year the question
+        names ("the 2020 welcome letter": dated 2020, or undated and saying 2020) goes before a title
+        match of another year. Returns the order, the scores, and the part placed ("" when nothing moved)."""
         docs: dict[str, list[tuple[int, Passage]]] = {}
         for j, p in enumerate(self.passages_at(cand[order])):
             if getattr(p, "kind", "text") not in ("navigation", "header"):
@@ -516,7 +525,11 @@ class Retriever:
         ranked = list(docs)  # in the order of each document's best candidate
         near = [s for s in ranked if docs[s][0][0] < BONUS_DEPTH]
         named = self._named_by_title({s: docs[s][0][1].title for s in near}, text)  # "how does the press statement begin"
-        source = named or next((s for s in near if letter(docs[s], parts(docs[s]))), ranked[0])
+        letters = [s for s in near if letter(docs[s], parts(docs[s]))]
+        year = named_year(text)  # "the 2020 welcome letter": the letter dated 2020, or an undated one that speaks of it
+        if year and not (named and _of_year([p for _, p in docs[named]], year)):
+            named = next((s for s in letters if _of_year([p for _, p in docs[s]], year)), None) or named
+        source = named or (letters or ranked)[0]
         picked = parts(docs[source])
         if not picked:
             return order, score, ""

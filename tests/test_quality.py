@@ -631,6 +631,13 @@ def test_how_a_document_opens_or_ends_is_answered_by_its_first_or_last_passages(
     # "the 2019 welcome word" names the document by its title and its year: the year is not a title term
     a = retriever.ask("What is the sign-off line at the end of the 2019 welcome word?", k=1)
     assert a.verdict == "answered" and a.hits[0].passage.text.startswith("Welcome again!")
+    # the other welcome letter is undated but speaks of 2020 ("The year 2020 challenged us"): "the 2020
+    # welcome letter" is that one, although the title "Ambassador's Welcome Word" is the 2019 letter's
+    for asked, first in (("how does the 2020 welcome letter begin?", "Dear friends, Welcome to the official"),
+                         ("How does the 2020 welcome letter close?", "Welcome to all!")):
+        a = retriever.ask(asked, k=1)
+        assert a.verdict == "answered" and a.hits[0].passage.text.startswith(first)
+        assert a.hits[0].passage.source.startswith("000_")
     monkeypatch.setattr(search, "DOCUMENT_PARTS", False)
     assert not retriever.ask(opening, k=1).hits[0].passage.text.startswith("Dear friends")
 
