@@ -126,6 +126,18 @@ def script_of(text: str) -> str:
     return "cyrillic" if cyr >= han else "hangul"
 
 
+# "Why did Kim go to Russia?": a reason is what answers it; a sentence that gives one says so.
+_ASKS_REASON = re.compile(r"\bwhy\b|\bfor what (?:reason|purpose)\b|\bwhat (?:was|is|were|are) the (?:reasons?|purposes?|aims?|goals?)"
+                          r" (?:of|for|behind)\b|\bwhat (?:was|is) .{0,60}?\bfor\s*+\?*+$", re.IGNORECASE)
+REASON = re.compile(r"\b(?:in order to|so as to|so that|because|due to|owing to|thanks to|as a result of|for the purpose of"
+                    r"|with the (?:aim|purpose|goal) of|aimed at|with a view to|in a bid to)\b", re.IGNORECASE)
+
+
+def asks_reason(question: str) -> bool:
+    """A why-question (its answer is a reason: "in order to", "because", "thanks to")."""
+    return bool(_ASKS_REASON.search(question))
+
+
 def answer_type(question: str) -> str:
     q = question.lower()
     if re.search(r"\b(?:how (?:many|much|long|old|far|often)|what (?:number|percentage|share|amount)|number of)\b", q):

@@ -18,8 +18,8 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import (DATE, NAME, QuestionInfo, analyse, answer_type, clean_question, document_part, has_type,
-                    meta_type, named_year)
+from .query import (DATE, NAME, REASON, QuestionInfo, analyse, answer_type, asks_reason, clean_question, document_part,
+                    has_type, meta_type, named_year)
 
 CANDIDATES = 100
 # From this many passages BM25 finds its candidates in a worker thread while the question is
@@ -49,6 +49,7 @@ SPELLING_KEEPS_WORDS = True  # ... unless the embedding model's vocabulary knows
 DOCUMENT_PARTS = True  # "how does the letter open / end" answered by its first / last passages
 YEAR_BONUS = 0.03  # added to a passage of the document a question names by its year ("the 2023 article")
 TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many question asks for
+REASON_DEPTH = 2  # a why-question: the better of the top two passages that gives a reason ("in order to") goes first (3 loses one)
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 NAV_PENALTY = 0.05  # taken from a navigation passage (table of contents, "more articles" list): never the answer itself
 BONUS_DEPTH = 30
@@ -386,6 +387,8 @@ class Retriever:
         order = np.argsort(-score, kind="stable")
         if RERANK and self.mode == "hybrid" and len(order) > 1 and info.script not in ("cyrillic", "hangul"):
             order, score = self._rerank(cand, score, cos, sent, lex_c, order, info, q, text, typed)
+        if REASON_DEPTH and asks_reason(info.text) and len(order) > 1:
+            order = self._reason_first(cand, order)
         named = None
         if info.meta and TITLED_DOCUMENT and len(order):
             order, score, named = self._titled_document_first(cand, score, order, info, text)
@@ -397,6 +400,15 @@ class Retriever:
         pick = (lambda a: None if a is None else a[order])
         titled = named is not None and self.passages[int(cand[order[0]])].source == named
         return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info, part=part, titled=titled)
+
+    def _reason_first(self, cand: np.ndarray, order: np.ndarray) -> np.ndarray:
+        """For a why-question, the best of the top REASON_DEPTH passages that gives a reason ("in order
+        to", "because", "thanks to") goes first when the first gives none (scores stay in place)."""
+        top = self.passages_at(cand[order[:REASON_DEPTH]])
+        if REASON.search(top[0].text):
+            return order
+        j = next((j for j, p in enumerate(top) if REASON.search(p.text)), None)
+        return order if j is None else np.concatenate([[order[j]], np.delete(order, j)])
 
     def _titled_document_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, info: QuestionInfo,
                                text: str):

@@ -675,3 +675,19 @@ def test_question_rules_are_quick_on_long_hostile_text():
         start = time.perf_counter()
         query.meta_type(text), query.named_year(text), query.document_part(text)
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
+
+
+def test_a_why_question_puts_the_passage_that_gives_a_reason_first(retriever, monkeypatch):
+    """"Why did Kim Jong Un go to Russia in 2019?": the passage about the 2019 visit holds every term,
+    but the one that answers says why ("... set out on the journey to Russia in order to reaffirm ...")."""
+    from qa_bot import search
+
+    assert query.asks_reason("why did kim jong un go to russia in 2019")
+    assert query.asks_reason("What was the purpose of the visit?") and query.asks_reason("for what reason did he go")
+    assert query.asks_reason("what was the dancing party for?") and not query.asks_reason("what is this article about?")
+    assert not query.asks_reason("When did Kim Jong Un go to Russia?")
+    assert query.REASON.search("in order to reaffirm") and not query.REASON.search("the order of the day")
+    asked = "why did kim jong un go to russia in 2019"
+    assert "in order to reaffirm" in retriever.ask(asked, k=1).hits[0].passage.text
+    monkeypatch.setattr(search, "REASON_DEPTH", 0)
+    assert "in order to reaffirm" not in retriever.ask(asked, k=1).hits[0].passage.text  # the rule, not luck
