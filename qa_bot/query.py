@@ -325,9 +325,12 @@ def new_to_question(found: str, qwords: set[str]) -> bool:
 def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], bool] | None = None) -> bool:
     """Whether a passage holds what the question type needs and the question does not already
     say: a name for who (a capitalised word inside a sentence, rare in the corpus when `rare`
-    is given), a date for when, a number for how many, a place for where."""
+    is given, or people named by their role: "staff members", "officials"), a date for when,
+    a number for how many, a place for where."""
     qwords = question_words(question)
     if kind == "person":
+        if PERSON_ROLES and any(m.group().lower() not in qwords for m in _ROLE.finditer(text)):
+            return True  # "Present there were staff members of the Russian embassy."
         for m in _CAPITAL.finditer(text):
             before = text[: m.start()].rstrip()
             if not before or before[-1] in ".!?\"“:;":
@@ -341,6 +344,11 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
         return True
     return any(new_to_question(m.group(), qwords) for m in pattern.finditer(text))
 
+
+# People named by their role, not their name: an answer to "who attended" as much as a name is.
+PERSON_ROLES = True
+_ROLE = re.compile(r"\b(?:staff|members?|officials?|delegat(?:es?|ions?)|representatives?|diplomats?|ministers?|envoys?"
+                   r"|employees|veterans|students|ambassadors?|spokes(?:man|woman|person))\b", re.IGNORECASE)
 
 _UNSET = object()
 

@@ -691,3 +691,12 @@ def test_a_why_question_puts_the_passage_that_gives_a_reason_first(retriever, mo
     assert "in order to reaffirm" in retriever.ask(asked, k=1).hits[0].passage.text
     monkeypatch.setattr(search, "REASON_DEPTH", 0)
     assert "in order to reaffirm" not in retriever.ask(asked, k=1).hits[0].passage.text  # the rule, not luck
+
+
+def test_people_named_by_their_role_answer_a_who_question():
+    """"Who from the Russian side attended?" is answered by "staff members of the Russian embassy" as
+    much as by a name; a role the question already says is not an answer."""
+    assert query.has_type("Present there were staff members of the Russian embassy.", "person",
+                          "who from the russian side attended the reception")
+    assert not query.has_type("the ambassador was there.", "person", "what did the ambassador say")
+    assert not query.has_type("the weather was fine.", "person", "who attended")
