@@ -84,6 +84,22 @@ DATE = re.compile(rf"\b(?:{_MONTH}\.? \d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)? (?:o
                   r"|\b(?:yesterday|today|last (?:week|month|year)|in the (?:\d0s|century))\b", re.IGNORECASE)
 NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
                     r"hundred|thousand|million|billion|dozen|several|many|few|half|percent)\b", re.IGNORECASE)
+# A number that can be a count ("how many ..."): not a year, an ordinal, a day of a month or a measure
+# ("600-millimeter", "5 km", "12%").
+_MEASURE = (r"(?:milli|centi|kilo)?met(?:er|re)|kilogram|tonne|calib(?:er|re)|degree|percent|inch|feet|foot|mile|hectare"
+            r"|lit(?:re|er)|(?:mm|cm|km|kg|tons?)(?![a-z])|%")
+_COUNT = re.compile(rf"(?<![\d.,])(?!(?:1[6-9]|20)\d\d\b)\d[\d,]*(?:\.\d+)?(?!\d|(?:st|nd|rd|th)\b|\s*-?\s*(?:{_MEASURE}))"
+                    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                    r"hundred|thousand|million|billion|dozen|several|many|few|half)\b", re.IGNORECASE)
+_AFTER_MONTH = re.compile(rf"\b{_MONTH}\.?\s*$", re.IGNORECASE)
+
+
+def counts(text: str) -> list[str]:
+    """The numbers of a text that can count things: "600 rocket launchers", "three summits"; not
+    "in 2019", "the 76th", "February 18" or "600-millimeter"."""
+    return [m.group() for m in _COUNT.finditer(text) if not _AFTER_MONTH.search(text[max(0, m.start() - 12):m.start()])]
+
+
 # Two capitalised words in a row, not at the very start: a rough person-or-organisation name.
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")
 PLACE = re.compile(r"\b(?:in|at|to|from|near|across|into|outside|inside)\s+(?:the\s+)?[A-Z][\w'-]+")

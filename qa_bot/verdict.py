@@ -215,7 +215,7 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     sentence in the top `depth` passages; a question that names nothing to count needs one of
     its topic terms in that sentence instead."""
     from .documents import split_sentences
-    from .query import DURATION, MONEY, new_to_question, quantity, question_words
+    from .query import DURATION, MONEY, counts, new_to_question, quantity, question_words
 
     q = quantity(r.info.text)
     if q is None or len(r.rows) == 0:
@@ -228,10 +228,14 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     if not want:
         return False
     asked = question_words(r.info.text)
-    pattern = {"money": MONEY, "duration": DURATION}.get(q.unit, NUMBER)
+    pattern = {"money": MONEY, "duration": DURATION}.get(q.unit)
+
+    def numbers(sentence: str) -> list[str]:  # a count is not a year, a day or a measure ("600-millimeter")
+        return [m.group() for m in pattern.finditer(sentence)] if pattern is not None else counts(sentence)
+
     for p in retriever.passages_at(r.rows[:depth]):
         for sentence in split_sentences(p.text):
-            if want & set(lex.tokens(sentence)) and any(new_to_question(m.group(), asked) for m in pattern.finditer(sentence)):
+            if want & set(lex.tokens(sentence)) and any(new_to_question(n, asked) for n in numbers(sentence)):
                 return False
     return True
 

@@ -436,6 +436,10 @@ def test_a_count_without_a_number_next_to_what_it_counts_is_only_related(retriev
     assert retriever.ask("How many soldiers did the DPRK send to Russia?").verdict == "related"
     # "the two leaders have held three summit meetings": the count sits next to what is counted
     assert retriever.ask("How many summit meetings have the two leaders held?").verdict == "answered"
+    # a caliber, a year, a day of the month or an ordinal counts nothing
+    assert query.counts("donating 600-millimeter rocket launchers on February 18, 2026, the 76th") == []
+    assert query.counts("1,200 soldiers in three groups, 5 km away") == ["1,200", "three"]
+    assert retriever.ask("how many rocket launchers were handed over at the ceremony").verdict == "related"
 
 
 def test_a_metadata_question_naming_a_document_by_its_title_is_answered_from_it(retriever):
