@@ -7,6 +7,7 @@ the document's own author, date or title) feeds ranking and the answered/related
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Callable
 
@@ -359,6 +360,52 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
     if pattern is None:
         return True
     return any(new_to_question(m.group(), qwords) for m in pattern.finditer(text))
+
+
+# "What is the name of the deputy minister who visited?", "who won the contest": a question that wants
+# a name, which a passage answers only by giving one (a role or a place is not enough).
+_END = r"(?=\s+(?:who|whom|that|which|in|at|from|for|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
+_ASKS_NAME = re.compile(rf"\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,60}}?){_END}"
+                        r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?P<own>[\w'’ -]{1,60}?)['’]s?\s+names?\b"
+                        rf"|\bwho\s+(?:won|designed|built)\s+(?:the\s+|a\s+)?(?P<did>[\w'’ -]{{1,60}}?){_END}", re.IGNORECASE)
+# Words of institutions, offices and regions: a run of capitalised words holding one ("Supreme People's
+# Assembly", "Deputy Minister", "Far East") names no person.
+_INSTITUTION = frozenset("""academy affairs agency army assembly association bank board bureau cabinet center centre chairman
+chamber church city club college commission committee company congress corporation council court deputy department
+east embassy federation first foreign front general government governor guard house institute kingdom league ministry
+minister museum national navy north office organization organisation parliament party people peoples premier president
+presidium republic school secretary senate society south state states supreme union united university vice west""".split())
+_PLACED = re.compile(r"\b(?:in|at|to|from|near|across|into|outside|inside|via)\s+(?:the\s+)?$", re.IGNORECASE)
+_CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*)*")
+
+
+def asks_name(question: str) -> str | None:
+    """What a question wants the name of ("the name of the deputy minister who visited" -> "deputy
+    minister"; "who won the ski contest" -> "ski contest"), or None when it wants no name."""
+    m = _ASKS_NAME.search(question)
+    return None if m is None else (m["of"] or m["own"] or m["did"] or "")
+
+
+def has_name(sentence: str, question: str, known: Container[str]) -> bool:
+    """Whether a sentence gives a person's or thing's name the question does not: two or more
+    capitalised words after any institution or title word in their run ("Foreign Minister Choe Son
+    Hui"), or one such word `known` (the model's vocabulary) lacks ("Matsegora"). A sentence's first
+    word, a place after "in" / "at" / "to", and a word before a number ("Juche 108") do not count."""
+    asked = question_words(question)
+    for m in _CAPITALISED.finditer(sentence):
+        before = sentence[: m.start()].rstrip()
+        if _PLACED.search(before + " ") or re.match(r"\s*\d", sentence[m.end():]):
+            continue
+        words = [re.match(r"[A-Za-z]+", w).group().lower() for w in m.group().split()]
+        if not before or before[-1] in ".!?\"“:;":
+            words = words[1:]  # a sentence's first word is capitalised anyway
+        while any(w in _INSTITUTION for w in words):  # "Foreign Minister Choe Son Hui": the name after the title
+            words = words[next(i for i, w in enumerate(words) if w in _INSTITUTION) + 1:]
+        if not words or all(w in asked for w in words):
+            continue
+        if len(words) >= 2 or words[0] not in known:
+            return True
+    return False
 
 
 # People named by their role, not their name: an answer to "who attended" as much as a name is.

@@ -240,6 +240,23 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     return True
 
 
+def unnamed(r, retriever, depth: int = 3) -> bool:
+    """A question that wants a name ("what is the name of the deputy minister who visited?") whose
+    top passages never give one (that the question does not) in a sentence about what it names:
+    about the same people, by their roles only."""
+    from .documents import split_sentences
+    from .query import asks_name, has_name
+
+    what = asks_name(r.info.text) if not r.info.meta and len(r.rows) else None
+    if what is None:
+        return False
+    lex = retriever.lexical
+    want = set(lex.tokens(what)) - question_word_terms(retriever)  # the name of what: it and a name, in one sentence
+    known = retriever.model_words()
+    return not any(2 * len(want & set(lex.tokens(sentence))) >= len(want) and has_name(sentence, r.info.text, known)
+                   for p in retriever.passages_at(r.rows[:depth]) for sentence in split_sentences(p.text))
+
+
 def number_passages(lex, number: str) -> int:
     """How many passages mention a number, from the lexical index ("12.5" by its part "12"; a lone
     digit counts as everywhere): one term lookup, whatever the corpus size."""
