@@ -408,6 +408,39 @@ def has_name(sentence: str, question: str, known: Container[str]) -> bool:
     return False
 
 
+# "What's the embassy's street address / phone number / twitter handle / opening hours?": contact details,
+# which a passage gives only in their own shape (a street and number, digits, an @handle, a URL, times).
+_ASKS_CONTACT = (
+    ("email", re.compile(r"\be-?mail\b", re.IGNORECASE)),
+    ("url", re.compile(r"\b(?:url|web ?address|website address|web ?link|link to (?:the |their |its )?(?:site|website|page))\b", re.IGNORECASE)),
+    ("handle", re.compile(r"\bhandle\b|\b(?:twitter|telegram|instagram|youtube|tiktok|x) (?:account|channel|username|user ?name)\b",
+                          re.IGNORECASE)),
+    ("phone", re.compile(r"\b(?:tele)?phone (?:number|no)\b|\bfax\b|\bnumber to call\b", re.IGNORECASE)),
+    ("hours", re.compile(r"\b(?:opening|working|business|office|visiting) hours\b|\bhours of (?:operation|business)\b"
+                         r"|\bopening times\b", re.IGNORECASE)),
+    ("address", re.compile(r"\b(?:street |postal |mailing |physical )?ad+res+\b", re.IGNORECASE)),
+)
+CONTACT_SHAPES = {
+    "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    "url": re.compile(r"https?://\S+|\bwww\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|gov|edu|int|io|info|ru|kp|kr|uk|de|fr)\b",
+                      re.IGNORECASE),
+    "handle": re.compile(r"(?<![\w.])@\w{2,}|\bt\.me/\w+|\b(?:twitter|x|instagram|facebook|youtube|vk)\.com/\w+", re.IGNORECASE),
+    "phone": re.compile(r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{2,5}(?:[\s.-]\d{2,5}){2,}"),
+    "hours": re.compile(r"\b\d{1,2}(?:[:.]\d\d)?\s*(?:a\.?m\b\.?|p\.?m\b\.?)|\b\d{1,2}[:.]\d\d\s*(?:-|–|to|until)\s*\d{1,2}[:.]\d\d"
+                       r"|\b(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?\s*(?:-|–|to|through)\s*(?:mon|tue|wed|thu|fri|sat|sun)",
+                       re.IGNORECASE),
+    "address": re.compile(r"\b\d+[a-z]?,?\s+(?:[A-Z][\w'-]*\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Drive|Way"
+                          r"|Square|Place|Ulitsa)\b|\b(?:Street|Avenue|Road|Boulevard|Ulitsa|ul\.)\s+[^,.;]{0,30}?\d"
+                          r"|\bP\.?\s?O\.? Box\b|\b[\w-]+-(?:dong|gu|ro|gil)\b"),
+}
+
+
+def asks_contact(question: str) -> str:
+    """The kind of contact detail a question asks for ("email", "url", "handle", "phone", "hours",
+    "address"), or ""."""
+    return next((kind for kind, pattern in _ASKS_CONTACT if pattern.search(question)), "")
+
+
 # People named by their role, not their name: an answer to "who attended" as much as a name is.
 PERSON_ROLES = True
 _ROLE = re.compile(r"\b(?:staff|members?|officials?|delegat(?:es?|ions?)|representatives?|diplomats?|ministers?|envoys?"

@@ -257,6 +257,18 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
                    for p in retriever.passages_at(r.rows[:depth]) for sentence in split_sentences(p.text))
 
 
+def no_contact(r, retriever, depth: int = 3) -> bool:
+    """A question for a contact detail (street address, phone number, @handle, URL, opening hours)
+    whose top passages hold nothing of that shape: about the embassy, not its address."""
+    from .query import CONTACT_SHAPES, asks_contact
+
+    kind = asks_contact(r.info.text) if not r.info.meta and len(r.rows) else ""
+    if not kind:
+        return False
+    shape = CONTACT_SHAPES[kind]
+    return not any(shape.search(p.text) for p in retriever.passages_at(r.rows[:depth]))
+
+
 def number_passages(lex, number: str) -> int:
     """How many passages mention a number, from the lexical index ("12.5" by its part "12"; a lone
     digit counts as everywhere): one term lookup, whatever the corpus size."""

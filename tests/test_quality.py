@@ -725,3 +725,26 @@ def test_a_question_that_wants_a_name_is_answered_only_by_a_name(retriever, monk
     assert retriever.ask("What is the name of the Russian ambassador?").verdict == "answered"
     monkeypatch.setattr(search, "NAMES_NEED_NAMES", False)
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
+
+
+def test_a_question_for_a_contact_detail_needs_one_of_its_shape(retriever, monkeypatch):
+    """"What is the street address of the embassy?" over pages that mention the embassy but give no
+    address is "related"; each kind of detail is recognised by its shape."""
+    from qa_bot import search
+
+    assert query.asks_contact("what's the embassy's street address?") == "address"
+    assert query.asks_contact("NIST zero trust comments email address") == "email"
+    assert query.asks_contact("yo what's the embassy's twitter handle") == "handle"
+    assert query.asks_contact("embassy museum opening hours") == "hours"
+    assert query.asks_contact("How many hours did the talks last?") == ""
+    shapes = query.CONTACT_SHAPES
+    assert shapes["email"].search("send comments to zero-trust@nist.gov by May 1")
+    assert shapes["phone"].search("call +7 (495) 123-45-67") and not shapes["phone"].search("in 2019 and 2020")
+    assert shapes["handle"].search("follow @RusEmbDPRK") and not shapes["handle"].search("pages on Twitter")
+    assert shapes["hours"].search("open 9:00-18:00, Mon-Fri") and not shapes["hours"].search("talks lasted 3 hours")
+    assert shapes["address"].search("at 12 Tverskaya Street") and not shapes["address"].search("the embassy in Pyongyang")
+    assert shapes["url"].search("see https://example.org/x") and shapes["url"].search("www.rusembdprk.ru")
+    asked = "what is the street address of the russian embassy in pyongyang"
+    assert retriever.ask(asked).verdict == "related"
+    monkeypatch.setattr(search, "CONTACTS_NEED_SHAPES", False)
+    assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
