@@ -421,7 +421,7 @@ _ASKS_CONTACT = (
     ("address", re.compile(r"\b(?:street |postal |mailing |physical )?ad+res+\b", re.IGNORECASE)),
 )
 CONTACT_SHAPES = {
-    "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    "email": re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+"),  # possessive: linear on hostile text
     "url": re.compile(r"https?://\S+|\bwww\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|gov|edu|int|io|info|ru|kp|kr|uk|de|fr)\b",
                       re.IGNORECASE),
     "handle": re.compile(r"(?<![\w.])@\w{2,}|\bt\.me/\w+|\b(?:twitter|x|instagram|facebook|youtube|vk)\.com/\w+", re.IGNORECASE),
