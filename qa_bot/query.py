@@ -253,6 +253,7 @@ _COUNTED = re.compile(
     r"|\bwhat (?:was |is |were |are )?the (?:value|amount|number|volume|total|size|cost|price|share|percentage) of\s+"
     r"(?:the\s+)?([^\W\d_][\w'-]*)(?:\s+([^\W\d_][\w'-]*))?",
     re.IGNORECASE)
+_AMOUNT_OF = re.compile(r"\b([^\W\d_][\w'-]*)\s+(?:volume|amount|turnover|budget|total)\b", re.IGNORECASE)
 _NOT_COUNTED = frozenset("""do does did is are was were has have had must can could will would should shall may might
 of in at on for to per the it they we you i there a an this that these those between by from with""".split())
 _MONEY_QUESTION = re.compile(r"\b(?:cost|costs|price|fee|fees|spend|spent|pay|paid|worth|budget|revenue)\b"
@@ -286,6 +287,9 @@ def quantity(question: str) -> Quantity | None:
                 break
             words.append(w)
         return Quantity(tuple(words), "money" if _MONEY_QUESTION.search(question) else "number")
+    m = _AMOUNT_OF.search(question)  # "Russia DPRK trade volume 2019", "what was the loan amount"
+    if m and m.group(1).lower() not in _NOT_COUNTED:
+        return Quantity((m.group(1),), "money" if _MONEY_QUESTION.search(question) else "number")
     if re.search(r"\bhow long (?:did|does|do|will|would|has|have|had|ago)\b", question, re.IGNORECASE):
         return Quantity((), "duration")  # how long did the ride take / has he served
     if re.search(r"\bhow long\b", question, re.IGNORECASE):

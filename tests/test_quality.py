@@ -440,6 +440,9 @@ def test_a_count_without_a_number_next_to_what_it_counts_is_only_related(retriev
     assert query.counts("donating 600-millimeter rocket launchers on February 18, 2026, the 76th") == []
     assert query.counts("1,200 soldiers in three groups, 5 km away") == ["1,200", "three"]
     assert retriever.ask("how many rocket launchers were handed over at the ceremony").verdict == "related"
+    # keywords name an amount too: "trade volume" wants a number next to "trade" (the seeds give none)
+    assert query.quantity("Russia DPRK trade volume 2019") == query.Quantity(("trade",), "number")
+    assert retriever.ask("Russia DPRK trade volume 2019").verdict == "related"
 
 
 def test_a_metadata_question_naming_a_document_by_its_title_is_answered_from_it(retriever):
