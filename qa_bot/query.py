@@ -368,10 +368,15 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 
 # "What is the name of the deputy minister who visited?", "who won the contest": a question that wants
 # a name, which a passage answers only by giving one (a role or a place is not enough).
+_ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairman|chairwoman|president|premier|winner"
+               r"|founder|ceo|director|governor|mayor|commander|spokes(?:man|woman|person))")
 _END = r"(?=\s+(?:who|whom|that|which|in|at|from|for|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
 _ASKS_NAME = re.compile(rf"\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,60}}?){_END}"
                         r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?P<own>[\w'’ -]{1,60}?)['’]s?\s+names?\b"
-                        rf"|\bwho\s+(?:won|designed|built)\s+(?:the\s+|a\s+)?(?P<did>[\w'’ -]{{1,60}}?){_END}", re.IGNORECASE)
+                        rf"|\bwho\s+(?:won|designed|built)\s+(?:the\s+|a\s+)?(?P<did>[\w'’ -]{{1,60}}?){_END}"
+                        # "who was the first Soviet ambassador", "who were the architects": one person (or team) by name
+                        rf"|\bwho\s+(?:is|was|were|are)\s+(?:the\s+|[\w-]+['’]s\s+)(?P<role>(?:[\w-]+\s+){{0,4}}?{_ONE_PERSON})\b"
+                        r"|\bwhich\s+(?P<which>(?:[\w-]+\s+){0,2}?(?:architects?|designers?|sculptors?))\b", re.IGNORECASE)
 # Words of institutions, offices and regions: a run of capitalised words holding one ("Supreme People's
 # Assembly", "Deputy Minister", "Far East") names no person.
 _INSTITUTION = frozenset("""academy affairs agency army assembly association bank board bureau cabinet center centre chairman
@@ -387,7 +392,7 @@ def asks_name(question: str) -> str | None:
     """What a question wants the name of ("the name of the deputy minister who visited" -> "deputy
     minister"; "who won the ski contest" -> "ski contest"), or None when it wants no name."""
     m = _ASKS_NAME.search(question)
-    return None if m is None else (m["of"] or m["own"] or m["did"] or "")
+    return None if m is None else (m["of"] or m["own"] or m["did"] or m["role"] or m["which"] or "")
 
 
 def has_name(sentence: str, question: str, known: Container[str]) -> bool:
