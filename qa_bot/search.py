@@ -586,17 +586,24 @@ class Retriever:
     def _context_share(self, row: int, p: Passage, idf: dict[str, float]) -> float:
         """The share of the question's IDF (`idf`: term -> weight) held by the paragraph a "He/She ..."
         paragraph continues (the nearest earlier one of the same document that does not open so) and not by it."""
+        extra = self.context_terms(row, p)
+        total = sum(idf.values())
+        return sum(w for t, w in idf.items() if t in extra) / total if total and extra else 0.0
+
+    def context_terms(self, row: int, p: Passage) -> frozenset[str]:
+        """For a "He/She ..." paragraph, the terms of the paragraph it continues (the nearest earlier one
+        of the same document that does not open so) that it lacks: whom "She" means. Else empty."""
         from .verdict import passage_terms
 
+        if not _CONTINUES.match(p.text):
+            return frozenset()
         earlier = list(range(row - 1, max(row - 6, -1), -1))
         for back, before in zip(earlier, self.passages_at(earlier)):  # one query for the five rows before it
             if before.source != p.source or before.line_start >= p.line_start:
-                return 0.0
+                return frozenset()
             if not _CONTINUES.match(before.text):
-                have, extra = passage_terms(self, row), passage_terms(self, back)
-                total = sum(idf.values())
-                return sum(w for t, w in idf.items() if t in extra and t not in have) / total if total else 0.0
-        return 0.0
+                return passage_terms(self, back) - passage_terms(self, row)
+        return frozenset()
 
     def passages_at(self, rows) -> list[Passage]:
         """The passages of several rows, in that order (one SQLite query for a stored index)."""
