@@ -59,6 +59,9 @@ NAV_ITEM_WORDS = 15  # a navigation item this long is a headline with its lead s
 # earlier paragraph count for it at this weight (docs/quality.md, round 5).
 CONTEXT_WEIGHT = 1.0
 _CONTINUES = re.compile(r"(?:He|She)\b")
+SEQUENCE_DEPTH = 3  # "who spoke after the ambassador": a passage opening "Next," among this many goes first
+_AFTER = re.compile(r"\b(?:after|following)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+)?([^\W\d_][\w-]*)", re.IGNORECASE)
+_NEXT = re.compile(r"(?:Next|Then|Afterwards|After that|After this|Later|Subsequently|Following (?:this|that|him|her))\b")
 META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
 TITLED_DOCUMENT = True  # a metadata question naming a document by its title: that document's header/signature first
 TITLE_PAGE = True  # a who-wrote / when-published question without the field on top: the document's opening passage first
@@ -391,6 +394,8 @@ class Retriever:
             order, score = self._rerank(cand, score, cos, sent, lex_c, order, info, q, text, typed)
         if REASON_DEPTH and asks_reason(info.text) and len(order) > 1:
             order = self._reason_first(cand, order)
+        if SEQUENCE_DEPTH and len(order) > 1 and (after := _AFTER.search(info.text)):
+            order = self._next_first(cand, order, after.group(1))
         named = None
         if info.meta and TITLED_DOCUMENT and len(order):
             order, score, named = self._titled_document_first(cand, score, order, info, text)
@@ -410,6 +415,17 @@ class Retriever:
         if REASON.search(top[0].text):
             return order
         j = next((j for j, p in enumerate(top) if REASON.search(p.text)), None)
+        return order if j is None else np.concatenate([[order[j]], np.delete(order, j)])
+
+    def _next_first(self, cand: np.ndarray, order: np.ndarray, before: str) -> np.ndarray:
+        """"Who spoke after the ambassador?": when the first passage is about what came before (it
+        holds `before`), one of the top SEQUENCE_DEPTH that opens with "Next," / "Then," / "After that"
+        goes first."""
+        top = self.passages_at(cand[order[:SEQUENCE_DEPTH]])
+        terms = set(self.lexical.tokens(before))
+        if not terms or not terms & set(self.lexical.tokens(top[0].text)) or _NEXT.match(top[0].text):
+            return order
+        j = next((j for j, p in enumerate(top) if _NEXT.match(p.text)), None)
         return order if j is None else np.concatenate([[order[j]], np.delete(order, j)])
 
     def _titled_document_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, info: QuestionInfo,

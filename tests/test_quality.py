@@ -757,3 +757,14 @@ def test_a_question_for_a_contact_detail_needs_one_of_its_shape(retriever, monke
     assert retriever.ask(asked).verdict == "related"
     monkeypatch.setattr(search, "CONTACTS_NEED_SHAPES", False)
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
+
+
+def test_who_came_after_someone_is_the_passage_that_opens_with_next(retriever, monkeypatch):
+    """"Who made a speech after the ambassador?": not the ambassador's speech, but "Next, Foreign
+    Minister Choe Son Hui made a speech." (the passage right after it)."""
+    from qa_bot import search
+
+    asked = "who made a speech after the ambassador at the reception?"
+    assert retriever.ask(asked, k=1).hits[0].passage.text.startswith("Next, Foreign Minister Choe Son Hui")
+    monkeypatch.setattr(search, "SEQUENCE_DEPTH", 0)
+    assert not retriever.ask(asked, k=1).hits[0].passage.text.startswith("Next,")  # the rule, not luck
