@@ -158,7 +158,7 @@ class Ranking:
     confidence: float | None = None  # a ranker's own measure of how clearly the best passage stands out
     margin: float | None = None  # the best passage's cosine minus the nearest off-subject sentence's (multilingual)
     part: str = ""  # "opening" / "closing": the first passage is where its document starts / ends, as asked
-    titled: bool = False  # a metadata question named the first passage's document by its title
+    titled: bool = False  # the question named the first passage's document (by its title; how a letter ends: or its year)
 
 
 def _of_year(passages: list[Passage], year: str) -> bool:
@@ -167,6 +167,19 @@ def _of_year(passages: list[Passage], year: str) -> bool:
     dated = next((p.date for p in passages if p.date), None)
     said = [dated] if dated is not None else [p.text for p in passages]
     return any(re.search(rf"\b{year}\b", t) for t in said)
+
+
+def _promote(order: np.ndarray, score: np.ndarray, j: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate `order[j]` first; the scores of the first j + 1 handed out again in descending order,
+    so the best score (and the floor on it) stays first and the verdict sees a ranking that falls."""
+    if not j:
+        return order, score
+    head = order[: j + 1]
+    ranked = np.sort(score[head])[::-1]
+    order = np.concatenate([[order[j]], np.delete(order, j)])
+    score = score.copy()
+    score[order[: j + 1]] = ranked
+    return order, score
 
 
 def _sorted_unique(a: np.ndarray) -> np.ndarray:
@@ -393,9 +406,9 @@ class Retriever:
         if RERANK and self.mode == "hybrid" and len(order) > 1 and info.script not in ("cyrillic", "hangul"):
             order, score = self._rerank(cand, score, cos, sent, lex_c, order, info, q, text, typed)
         if REASON_DEPTH and asks_reason(info.text) and len(order) > 1:
-            order = self._reason_first(cand, order)
+            order, score = _promote(order, score, self._reason_first(cand, order))
         if SEQUENCE_DEPTH and len(order) > 1 and (after := _AFTER.search(info.text)):
-            order = self._next_first(cand, order, after.group(1))
+            order, score = _promote(order, score, self._next_first(cand, order, after.group(1)))
         named = None
         if info.meta and TITLED_DOCUMENT and len(order):
             order, score, named = self._titled_document_first(cand, score, order, info, text)
@@ -403,30 +416,28 @@ class Retriever:
             order, score = self._title_page_first(cand, score, order, info.meta)
         part = document_part(info.text) if DOCUMENT_PARTS and not info.meta and len(order) else ""
         if part:
-            order, score, part = self._document_part_first(cand, score, order, part, text)
+            order, score, part, named = self._document_part_first(cand, score, order, part, text)
         pick = (lambda a: None if a is None else a[order])
         titled = named is not None and self.passages[int(cand[order[0]])].source == named
         return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info, part=part, titled=titled)
 
-    def _reason_first(self, cand: np.ndarray, order: np.ndarray) -> np.ndarray:
-        """For a why-question, the best of the top REASON_DEPTH passages that gives a reason ("in order
-        to", "because", "thanks to") goes first when the first gives none (scores stay in place)."""
+    def _reason_first(self, cand: np.ndarray, order: np.ndarray) -> int | None:
+        """For a why-question: the position of the best of the top REASON_DEPTH passages that gives a
+        reason ("in order to", "because", "thanks to") when the first gives none, to go first; else None."""
         top = self.passages_at(cand[order[:REASON_DEPTH]])
         if REASON.search(top[0].text):
-            return order
-        j = next((j for j, p in enumerate(top) if REASON.search(p.text)), None)
-        return order if j is None else np.concatenate([[order[j]], np.delete(order, j)])
+            return None
+        return next((j for j, p in enumerate(top) if REASON.search(p.text)), None)
 
-    def _next_first(self, cand: np.ndarray, order: np.ndarray, before: str) -> np.ndarray:
+    def _next_first(self, cand: np.ndarray, order: np.ndarray, before: str) -> int | None:
         """"Who spoke after the ambassador?": when the first passage is about what came before (it
-        holds `before`), one of the top SEQUENCE_DEPTH that opens with "Next," / "Then," / "After that"
-        goes first."""
+        holds `before`), the position of one of the top SEQUENCE_DEPTH that opens with "Next," /
+        "Then," / "After that", to go first; else None."""
         top = self.passages_at(cand[order[:SEQUENCE_DEPTH]])
         terms = set(self.lexical.tokens(before))
         if not terms or not terms & set(self.lexical.tokens(top[0].text)) or _NEXT.match(top[0].text):
-            return order
-        j = next((j for j, p in enumerate(top) if _NEXT.match(p.text)), None)
-        return order if j is None else np.concatenate([[order[j]], np.delete(order, j)])
+            return None
+        return next((j for j, p in enumerate(top) if _NEXT.match(p.text)), None)
 
     def _titled_document_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, info: QuestionInfo,
                                text: str):
@@ -529,13 +540,14 @@ class Retriever:
         question names by title, else the best-ranked one that reads as a letter (opens with a
         salutation / ends with a signature), else the top passage's. A letter of the year the question
         names ("the 2020 welcome letter": dated 2020, or undated and saying 2020) goes before a title
-        match of another year. Returns the order, the scores, and the part placed ("" when nothing moved)."""
+        match of another year. Returns the order, the scores, the part placed ("" when nothing moved)
+        and the document named (None when none is)."""
         docs: dict[str, list[tuple[int, Passage]]] = {}
         for j, p in enumerate(self.passages_at(cand[order])):
             if getattr(p, "kind", "text") not in ("navigation", "header"):
                 docs.setdefault(p.source, []).append((j, p))
         if not docs:
-            return order, score, ""
+            return order, score, "", None
 
         def parts(mine: list[tuple[int, Passage]]) -> list[int]:
             if part == "opening":
@@ -562,13 +574,13 @@ class Retriever:
         source = named or (letters or ranked)[0]
         picked = parts(docs[source])
         if not picked:
-            return order, score, ""
+            return order, score, "", None
         score = score.copy()
         best = max(float(score[order[0]]), self.threshold) if named else float(score[order[0]])
         for j in picked:
             score[order[j]] = best
         moved = order[picked]
-        return np.concatenate([moved, np.delete(order, picked)]), score, part
+        return np.concatenate([moved, np.delete(order, picked)]), score, part, named
 
     def _bonus(self, cand: np.ndarray, score: np.ndarray, info: QuestionInfo,
                text: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -666,7 +678,7 @@ class Retriever:
             return "answered", 1.0
         from . import verdict
 
-        if r.part and verdict.document_holds_topic(r, self):
+        if r.part and (r.titled or verdict.document_holds_topic(r, self)):
             return "answered", 1.0  # the start or end of a document the question is about, as asked
         if OFF_TOPIC_GUARD and not r.titled and verdict.off_topic(r, self):  # a document it names by title is its topic
             return "none", 0.0
