@@ -89,16 +89,31 @@ NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|e
 # ("600-millimeter", "5 km", "12%").
 _MEASURE = (r"(?:milli|centi|kilo)?met(?:er|re)|kilogram|tonne|calib(?:er|re)|degree|percent|inch|feet|foot|mile|hectare"
             r"|lit(?:re|er)|(?:mm|cm|km|kg|tons?)(?![a-z])|%")
-_COUNT = re.compile(rf"(?<![\d.,])(?!(?:1[6-9]|20)\d\d\b)\d[\d,]*(?:\.\d+)?(?!\d|(?:st|nd|rd|th)\b|\s*-?\s*(?:{_MEASURE}))"
+_COUNT = re.compile(rf"(?<![\d.,])\d(?:[\d,]*\d)?(?:\.\d+)?(?!\d|(?:st|nd|rd|th)\b|\s*(?:-\s*)?(?:{_MEASURE}))"
                     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
                     r"hundred|thousand|million|billion|dozen|several|many|few|half)\b", re.IGNORECASE)
 _AFTER_MONTH = re.compile(rf"\b{_MONTH}\.?\s*$", re.IGNORECASE)
+MEASURE_WORD = re.compile(rf"(?:{_MEASURE})", re.IGNORECASE)  # "how many kilometres": a measure is what it counts
+# a year: 1600-2099 (or "the 1990s") after "in", "since", "of" ..., or not followed by what it would count
+_YEAR = re.compile(r"(?:1[6-9]|20)\d\d")
+_BEFORE_YEAR = re.compile(r"\b(?:in|since|by|of|from|until|till|before|after|during|around|year|early|late|mid|the|spring|summer"
+                          r"|autumn|fall|winter)[\s-]*$", re.IGNORECASE)
+_COUNTED_WORD = re.compile(r"\s+(?!(?:the|a|an|and|or|to|of|in|on|at|was|were|is|are|had|has|have|with|for|by)\b)[a-z]")
 
 
 def counts(text: str) -> list[str]:
-    """The numbers of a text that can count things: "600 rocket launchers", "three summits"; not
-    "in 2019", "the 76th", "February 18" or "600-millimeter"."""
-    return [m.group() for m in _COUNT.finditer(text) if not _AFTER_MONTH.search(text[max(0, m.start() - 12):m.start()])]
+    """The numbers of a text that can count things: "600 rocket launchers", "three summits", "about
+    2000 delegates"; not "in 2019", "the 1990s", "the 76th", "February 18" or "600-millimeter"."""
+    out = []
+    for m in _COUNT.finditer(text):
+        before = text[max(0, m.start() - 12):m.start()]
+        if _AFTER_MONTH.search(before):
+            continue  # a day of the month
+        if _YEAR.fullmatch(m.group()) and (text[m.end():m.end() + 1] == "s" or _BEFORE_YEAR.search(before)
+                                            or not _COUNTED_WORD.match(text, m.end())):
+            continue
+        out.append(m.group())
+    return out
 
 
 # Two capitalised words in a row, not at the very start: a rough person-or-organisation name.
@@ -253,6 +268,10 @@ _COUNTED = re.compile(
     r"|\bwhat (?:was |is |were |are )?the (?:value|amount|number|volume|total|size|cost|price|share|percentage) of\s+"
     r"(?:the\s+)?([^\W\d_][\w'-]*)(?:\s+([^\W\d_][\w'-]*))?",
     re.IGNORECASE)
+# keywords, or "what is / was the ... amount": not "who approved the budget" or "why did the trade volume fall"
+_OTHER_ASK = re.compile(r"\b(?:who|whom|whose|when|where|why|which|how|did|does|do)\b|\bwhat\s+(?!(?:is|was|were|are|'s)\s+the\b)",
+                        re.IGNORECASE)
+_NOT_AMOUNT = frozenset("first second third fourth fifth last next final same whole large small huge total".split())
 _AMOUNT_OF = re.compile(r"\b([^\W\d_][\w'-]*)\s+(?:volume|amount|turnover|budget|total)\b", re.IGNORECASE)
 _NOT_COUNTED = frozenset("""do does did is are was were has have had must can could will would should shall may might
 of in at on for to per the it they we you i there a an this that these those between by from with""".split())
@@ -288,7 +307,7 @@ def quantity(question: str) -> Quantity | None:
             words.append(w)
         return Quantity(tuple(words), "money" if _MONEY_QUESTION.search(question) else "number")
     m = _AMOUNT_OF.search(question)  # "Russia DPRK trade volume 2019", "what was the loan amount"
-    if m and m.group(1).lower() not in _NOT_COUNTED:
+    if m and m.group(1).lower() not in _NOT_COUNTED | _NOT_AMOUNT and not _OTHER_ASK.search(question):
         return Quantity((m.group(1),), "money" if _MONEY_QUESTION.search(question) else "number")
     if re.search(r"\bhow long (?:did|does|do|will|would|has|have|had|ago)\b", question, re.IGNORECASE):
         return Quantity((), "duration")  # how long did the ride take / has he served
@@ -346,12 +365,9 @@ def new_to_question(found: str, qwords: set[str]) -> bool:
 def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], bool] | None = None) -> bool:
     """Whether a passage holds what the question type needs and the question does not already
     say: a name for who (a capitalised word inside a sentence, rare in the corpus when `rare`
-    is given, or people named by their role: "staff members", "officials"), a date for when,
-    a number for how many, a place for where."""
+    is given), a date for when, a number for how many, a place for where."""
     qwords = question_words(question)
     if kind == "person":
-        if PERSON_ROLES and any(m.group().lower() not in qwords for m in _ROLE.finditer(text)):
-            return True  # "Present there were staff members of the Russian embassy."
         for m in _CAPITAL.finditer(text):
             before = text[: m.start()].rstrip()
             if not before or before[-1] in ".!?\"“:;":
@@ -371,7 +387,7 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairman|chairwoman|president|premier|winner"
                r"|founder|ceo|director|governor|mayor|commander|spokes(?:man|woman|person))")
 _END = r"(?=\s+(?:who|whom|that|which|in|at|from|for|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
-_ASKS_NAME = re.compile(rf"\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,60}}?){_END}"
+_ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,60}}?){_END}"
                         r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?P<own>[\w'’ -]{1,60}?)['’]s?\s+names?\b"
                         rf"|\bwho\s+(?:won|designed|built)\s+(?:the\s+|a\s+)?(?P<did>[\w'’ -]{{1,60}}?){_END}"
                         # "who was the first Soviet ambassador", "who were the architects": one person (or team) by name
@@ -383,7 +399,17 @@ _INSTITUTION = frozenset("""academy affairs agency army assembly association ban
 chamber church city club college commission committee company congress corporation council court deputy department
 east embassy federation first foreign front general government governor guard house institute kingdom league ministry
 minister museum national navy north office organization organisation parliament party people peoples premier president
-presidium republic school secretary senate society south state states supreme union united university vice west""".split())
+presidium republic school secretary senate society south state states supreme union united university vice west
+ambassador director ceo chief professor doctor judge senator mayor king queen prince princess captain colonel""".split())
+_HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sir|Dame|Mme|Gen|Col|Capt|Sen|Rep)\.?$")
+# words that open a sentence without being a name ("The Kremlin said", "In Moscow")
+_OPENERS = frozenset("""the a an in on at for after before during today yesterday however then next but and it there when while
+as since with from by of to our we his her their its these those that this some all both meanwhile also between among within
+across over under through throughout despite following according upon amid towards toward against around about last every
+each many several most such other if although though because so yet thus hence here now once""".split())
+# month and day names are capitalised without naming anyone
+_CALENDAR = frozenset(list(_MONTHS) + "monday tuesday wednesday thursday friday saturday sunday".split())
+_WHO_DID = re.compile(r"\bwho\s+(?:won|designed|built)\b", re.IGNORECASE)
 _PLACED = re.compile(r"\b(?:in|at|to|from|near|across|into|outside|inside|via)\s+(?:the\s+)?$", re.IGNORECASE)
 _CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*)*")
 
@@ -395,44 +421,58 @@ def asks_name(question: str) -> str | None:
     return None if m is None else (m["of"] or m["own"] or m["did"] or m["role"] or m["which"] or "")
 
 
-def has_name(sentence: str, question: str, known: Container[str]) -> bool:
+def asks_maker(question: str) -> bool:
+    """"Who won / designed / built ...": a company or institution can be the name asked for."""
+    return bool(_WHO_DID.search(question))
+
+
+def has_name(sentence: str, question: str, known: Container[str], organisations: bool = False) -> bool:
     """Whether a sentence gives a person's or thing's name the question does not: two or more
     capitalised words after any institution or title word in their run ("Foreign Minister Choe Son
-    Hui"), or one such word `known` (the model's vocabulary) lacks ("Matsegora"). A sentence's first
-    word, a place after "in" / "at" / "to", and a word before a number ("Juche 108") do not count."""
+    Hui"), one after a title ("Ambassador Smith", "Dr. Lee"), or one `known` (the model's vocabulary)
+    lacks ("Matsegora"). With `organisations` ("who built it?") an institution's name counts too. A
+    sentence's opening word ("The", "In"), a place after "in" / "at" / "to", and a word before a
+    number ("Juche 108") do not count."""
     asked = question_words(question)
     for m in _CAPITALISED.finditer(sentence):
         before = sentence[: m.start()].rstrip()
         if _PLACED.search(before + " ") or re.match(r"\s*\d", sentence[m.end():]):
             continue
         words = [re.match(r"[A-Za-z]+", w).group().lower() for w in m.group().split()]
-        if not before or before[-1] in ".!?\"“:;":
+        words = [w for w in words if w not in _CALENDAR]
+        titled = bool(_HONORIFIC.search(before))
+        if not titled and (not before or before[-1] in ".!?\"“:;") and (len(words) == 1 or words[0] in _OPENERS):
             words = words[1:]  # a sentence's first word is capitalised anyway
-        while any(w in _INSTITUTION for w in words):  # "Foreign Minister Choe Son Hui": the name after the title
+        while not organisations and any(w in _INSTITUTION for w in words):  # "Foreign Minister Choe Son Hui"
             words = words[next(i for i, w in enumerate(words) if w in _INSTITUTION) + 1:]
+            titled = True
         if not words or all(w in asked for w in words):
             continue
-        if len(words) >= 2 or words[0] not in known:
+        if len(words) >= 2 or titled or words[0] not in known:
             return True
     return False
 
 
 # "What's the embassy's street address / phone number / twitter handle / opening hours?": contact details,
 # which a passage gives only in their own shape (a street and number, digits, an @handle, a URL, times).
-_ASKS_CONTACT = (
-    ("email", re.compile(r"\be-?mail\b", re.IGNORECASE)),
-    ("url", re.compile(r"\b(?:url|web ?address|website address|web ?link|link to (?:the |their |its )?(?:site|website|page))\b", re.IGNORECASE)),
-    ("handle", re.compile(r"\bhandle\b|\b(?:twitter|telegram|instagram|youtube|tiktok|x) (?:account|channel|username|user ?name)\b",
-                          re.IGNORECASE)),
+_WHATS = r"(?:what(?:'s|\s+is|\s+was|\s+are)|give\s+me|tell\s+me|send\s+me|need)\s+(?:the\s+)?(?:[\w-]+['’]s\s+)?"
+_ASKS_CONTACT = (  # the detail as a noun asked for, not "how did they handle it" or "his address at the reception"
+    ("email", re.compile(rf"\be-?mail\s+(?:address|contact)\b|\b{_WHATS}e-?mail\b(?!\s+(?:say|said|read|mention))"
+                         r"|\bwho\s+(?:do|should|can|could)\s+(?:i|we|you)\s+e-?mail\b", re.IGNORECASE)),
+    ("url", re.compile(r"\b(?:url|web ?address|website address|web ?link|link to (?:the |their |its )?(?:site|website|page))\b",
+                       re.IGNORECASE)),
+    ("handle", re.compile(r"\b(?:twitter|telegram|instagram|youtube|tiktok|x|social media|user)\s+(?:handle|account|channel|username"
+                          r"|user ?name)\b|['’]s\s+handle\b", re.IGNORECASE)),
     ("phone", re.compile(r"\b(?:tele)?phone (?:number|no)\b|\bfax\b|\bnumber to call\b", re.IGNORECASE)),
     ("hours", re.compile(r"\b(?:opening|working|business|office|visiting) hours\b|\bhours of (?:operation|business)\b"
                          r"|\bopening times\b", re.IGNORECASE)),
-    ("address", re.compile(r"\b(?:street |postal |mailing |physical )?ad+res+\b", re.IGNORECASE)),
+    ("address", re.compile(rf"\b(?:street|postal|mailing|physical|home|office|full|exact)\s+ad+res+\b|\b{_WHATS}ad+res+\b"
+                           r"(?!\s+(?:at|to|on|in)\b)|\bad+res+\s+of\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+){0,3}\s*\??\s*$", re.IGNORECASE)),
 )
 CONTACT_SHAPES = {
     "email": re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+"),  # possessive: linear on hostile text
-    "url": re.compile(r"https?://\S+|\bwww\.\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|gov|edu|int|io|info|ru|kp|kr|uk|de|fr)\b",
-                      re.IGNORECASE),
+    "url": re.compile(r"https?://\S+|\bwww\.\S+|(?<![\w.-])[\w-]++(?:\.[\w-]++)*?\.(?:com|org|net|gov|edu|int|io|info|ru|kp|kr|uk"
+                      r"|de|fr)\b", re.IGNORECASE),  # each run of a long word-and-dot token tried once
     "handle": re.compile(r"(?<![\w.])@\w{2,}|\bt\.me/\w+|\b(?:twitter|x|instagram|facebook|youtube|vk)\.com/\w+", re.IGNORECASE),
     "phone": re.compile(r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d{2,5}(?:[\s.-]\d{2,5}){2,}"),
     "hours": re.compile(r"\b\d{1,2}(?:[:.]\d\d)?\s*(?:a\.?m\b\.?|p\.?m\b\.?)|\b\d{1,2}[:.]\d\d\s*(?:-|–|to|until)\s*\d{1,2}[:.]\d\d"
@@ -440,7 +480,7 @@ CONTACT_SHAPES = {
                        re.IGNORECASE),
     "address": re.compile(r"\b\d+[a-z]?,?\s+(?:[A-Z][\w'-]*\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Drive|Way"
                           r"|Square|Place|Ulitsa)\b|\b(?:Street|Avenue|Road|Boulevard|Ulitsa|ul\.)\s+[^,.;]{0,30}?\d"
-                          r"|\bP\.?\s?O\.? Box\b|\b[\w-]+-(?:dong|gu|ro|gil)\b"),
+                          r"|\bP\.?\s?O\.? Box\b|(?<![\w-])[\w-]+-(?:dong|gu|ro|gil)\b"),
 }
 
 
@@ -449,11 +489,6 @@ def asks_contact(question: str) -> str:
     "address"), or ""."""
     return next((kind for kind, pattern in _ASKS_CONTACT if pattern.search(question)), "")
 
-
-# People named by their role, not their name: an answer to "who attended" as much as a name is.
-PERSON_ROLES = True
-_ROLE = re.compile(r"\b(?:staff|members?|officials?|delegat(?:es?|ions?)|representatives?|diplomats?|ministers?|envoys?"
-                   r"|employees|veterans|students|ambassadors?|spokes(?:man|woman|person))\b", re.IGNORECASE)
 
 _UNSET = object()
 

@@ -215,7 +215,7 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     sentence in the top `depth` passages; a question that names nothing to count needs one of
     its topic terms in that sentence instead."""
     from .documents import split_sentences
-    from .query import DURATION, MONEY, counts, new_to_question, quantity, question_words
+    from .query import DURATION, MEASURE_WORD, MONEY, counts, new_to_question, quantity, question_words
 
     q = quantity(r.info.text)
     if q is None or len(r.rows) == 0:
@@ -229,6 +229,9 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
         return False
     asked = question_words(r.info.text)
     pattern = {"money": MONEY, "duration": DURATION}.get(q.unit)
+
+    if pattern is None and any(MEASURE_WORD.match(w) for w in q.words):
+        pattern = NUMBER  # "how many kilometres long": the measure is the answer
 
     def numbers(sentence: str) -> list[str]:  # a count is not a year, a day or a measure ("600-millimeter")
         return [m.group() for m in pattern.finditer(sentence)] if pattern is not None else counts(sentence)
@@ -245,7 +248,7 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     top passages never give one (that the question does not) in a sentence about what it names:
     about the same people, by their roles only."""
     from .documents import split_sentences
-    from .query import asks_name, has_name
+    from .query import asks_maker, asks_name, has_name
 
     what = asks_name(r.info.text) if not r.info.meta and len(r.rows) else None
     if what is None:
@@ -253,7 +256,8 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     lex = retriever.lexical
     want = set(lex.tokens(what)) - question_word_terms(retriever)  # the name of what: it and a name, in one sentence
     known = retriever.model_words()
-    return not any(2 * len(want & set(lex.tokens(sentence))) >= len(want) and has_name(sentence, r.info.text, known)
+    makers = asks_maker(r.info.text)
+    return not any(2 * len(want & set(lex.tokens(sentence))) >= len(want) and has_name(sentence, r.info.text, known, makers)
                    for p in retriever.passages_at(r.rows[:depth]) for sentence in split_sentences(p.text))
 
 

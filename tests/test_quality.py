@@ -439,9 +439,11 @@ def test_a_count_without_a_number_next_to_what_it_counts_is_only_related(retriev
     # a caliber, a year, a day of the month or an ordinal counts nothing
     assert query.counts("donating 600-millimeter rocket launchers on February 18, 2026, the 76th") == []
     assert query.counts("1,200 soldiers in three groups, 5 km away") == ["1,200", "three"]
+    assert query.counts("About 2000 delegates came in 2019; the 1990s saw 300.") == ["2000", "300"]
     assert retriever.ask("how many rocket launchers were handed over at the ceremony").verdict == "related"
     # keywords name an amount too: "trade volume" wants a number next to "trade" (the seeds give none)
     assert query.quantity("Russia DPRK trade volume 2019") == query.Quantity(("trade",), "number")
+    assert query.quantity("Who approved the defence budget?") is None and query.quantity("the second volume of his memoirs") is None
     assert retriever.ask("Russia DPRK trade volume 2019").verdict == "related"
 
 
@@ -684,6 +686,14 @@ def test_question_rules_are_quick_on_long_hostile_text():
         start = time.perf_counter()
         query.meta_type(text), query.named_year(text), query.document_part(text)
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
+    # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
+    # address shapes, and "1", spaces, "-" 132 s in the count pattern
+    passages = ["a." * 15000, "a-" * 15000, "a" * 30000, "1 " * 15000, "1" + " " * 30000 + "-", "Aa " * 10000, "1," * 15000]
+    for text in passages:
+        start = time.perf_counter()
+        [shape.search(text) for shape in query.CONTACT_SHAPES.values()]
+        query.counts(text), query.has_name(text, "name of x", set()), query.asks_name(text[:1000])
+        assert time.perf_counter() - start < 1.0, text[:20]
 
 
 def test_a_why_question_puts_the_passage_that_gives_a_reason_first(retriever, monkeypatch):
@@ -700,15 +710,6 @@ def test_a_why_question_puts_the_passage_that_gives_a_reason_first(retriever, mo
     assert "in order to reaffirm" in retriever.ask(asked, k=1).hits[0].passage.text
     monkeypatch.setattr(search, "REASON_DEPTH", 0)
     assert "in order to reaffirm" not in retriever.ask(asked, k=1).hits[0].passage.text  # the rule, not luck
-
-
-def test_people_named_by_their_role_answer_a_who_question():
-    """"Who from the Russian side attended?" is answered by "staff members of the Russian embassy" as
-    much as by a name; a role the question already says is not an answer."""
-    assert query.has_type("Present there were staff members of the Russian embassy.", "person",
-                          "who from the russian side attended the reception")
-    assert not query.has_type("the ambassador was there.", "person", "what did the ambassador say")
-    assert not query.has_type("the weather was fine.", "person", "who attended")
 
 
 def test_a_question_that_wants_a_name_is_answered_only_by_a_name(retriever, monkeypatch):
@@ -728,6 +729,13 @@ def test_a_question_that_wants_a_name_is_answered_only_by_a_name(retriever, monk
     assert query.has_name("Mozilla then appointed Brendan Eich as its chief.", "name of mozilla's ceo", known)
     assert not query.has_name("Then the Chairman of the Supreme People's Assembly visited.", "name of the chairman", known)
     assert not query.has_name("They met in Vladivostok in April.", "name of the place", known)  # a place after "in"
+    known |= {"tim", "cook", "smith", "trump", "between", "the", "kremlin"}
+    for named in ("Tim Cook is the director.", "Mr. Smith said so.", "President Trump came.", "Director Kim spoke."):
+        assert query.has_name(named, "name of the director", known), named  # common English names, after a title
+    assert not query.has_name("Between June and August, the Deputy Minister visited.", "name of the minister", known)
+    assert not query.has_name("The Kremlin said so.", "name of the spokesman", known)
+    assert query.has_name("It was built by the Workers' Party.", "who built it", known, organisations=True)
+    assert query.asks_name("What did they do in the name of peace?") is None
     asked = "What is the name of the Russian Deputy Minister of Defence who visited the DPRK in 2019?"
     assert retriever.ask(asked).verdict == "related"
     assert retriever.ask("What is the name of the Russian ambassador?").verdict == "answered"
@@ -748,6 +756,11 @@ def test_a_question_for_a_contact_detail_needs_one_of_its_shape(retriever, monke
     assert query.asks_contact("yo what's the embassy's twitter handle") == "handle"
     assert query.asks_contact("embassy museum opening hours") == "hours"
     assert query.asks_contact("How many hours did the talks last?") == ""
+    # the words as verbs or other nouns ask for no contact detail
+    for other in ("How did the two countries handle the difficulties of the pandemic?",
+                  "What did the ambassador say in his address at the reception?", "what issues did the speech address",
+                  "What did the ambassador's email say?"):
+        assert query.asks_contact(other) == "", other
     shapes = query.CONTACT_SHAPES
     assert shapes["email"].search("send comments to zero-trust@nist.gov by May 1")
     assert shapes["phone"].search("call +7 (495) 123-45-67") and not shapes["phone"].search("in 2019 and 2020")
