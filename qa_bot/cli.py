@@ -165,9 +165,12 @@ def _ask(args) -> int:
     if not args.jsonl:
         question = clean_question(" ".join(args.question))  # fail fast, before loading anything
     preload = Preload(settings.index, settings.model, settings.docs)  # the encoder loads while the rest is imported
-    from . import engine
+    try:
+        from . import engine
 
-    retriever = engine.open_retriever(settings, progress=not args.quiet, preload=preload)
+        retriever = engine.open_retriever(settings, progress=not args.quiet, preload=preload)
+    finally:
+        preload.release()
     if args.jsonl:
         return _ask_jsonl(retriever, settings.k)
     answer = retriever.ask(question, k=settings.k)
@@ -345,16 +348,20 @@ def _exit_at_once(code: int) -> None:
     the ONNX session, FAISS and every module freed one by one). Its answers are printed and
     flushed here, it writes nothing more, and the OS drops its file locks and maps."""
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when started with stdout closed (`>&-`)
+            sys.stdout.flush()
     except (BrokenPipeError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        pass  # the reader went away, or stdout is closed: nothing more can reach it
     except OSError as exc:  # a full disk under a redirected stdout
         print(f"qa-bot: error: cannot write the answer: {exc.strerror or exc}", file=sys.stderr)
         code = code or EXIT_ERROR
-    logging.shutdown()
+    except KeyboardInterrupt:
+        code = 130
     try:
-        sys.stderr.flush()
-    except (OSError, ValueError):
+        logging.shutdown()
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except (OSError, ValueError, KeyboardInterrupt):
         pass
     os._exit(code)
 

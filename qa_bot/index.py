@@ -623,7 +623,7 @@ def scan_docs(docs: Path, first_only: bool = False, follow_links: bool = False) 
     return Scan(stats, errors, paths)
 
 
-def is_stale(stored: StoredIndex, docs: Path, follow_links: bool = False, digest=UNKNOWN) -> bool:
+def is_stale(stored: StoredIndex, docs: Path, follow_links: bool = False, digest: str | None | object = UNKNOWN) -> bool:
     """True when files were added, removed or modified since the index was built.
 
     One directory walk compares sizes and mtimes with the stored file state; files that could

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 from pathlib import Path
 
-from .documents.fingerprint import UNKNOWN, quick_digest
+# qa_bot.documents (the fingerprint and its UNKNOWN) is imported in the child and when the digest
+# is read, not here: importing the package first would delay the fork and the encoder thread (30 ms).
 
 
 class Preload:
-    """The ONNX question encoder of the index at `index_path`, loading in a background thread."""
+    """The ONNX question encoder of the index at `index_path`, loading in a background thread, and
+    the fingerprint of the docs folder (when given), computed by a child process meanwhile."""
 
     def __init__(self, index_path: Path, model: str, docs: Path | None = None):
         self.path = Path(index_path)
@@ -58,21 +61,28 @@ class Preload:
         return encoder if same else None
 
     def digest(self, docs: Path):
-        """`fingerprint.quick_digest(docs)` as the child found it at start (at most once), else UNKNOWN."""
+        """`fingerprint.quick_digest(docs)` as the child found it at start (at most once), else
+        fingerprint.UNKNOWN (compute it now)."""
+        from .documents.fingerprint import UNKNOWN
+
         scan, self._scan = self._scan, None
         if scan is None or Path(docs) != self.docs:
             if scan is not None:
-                scan.close()
+                scan.close(read=False)
             return UNKNOWN
-        return scan.result()
+        got = scan.result()
+        return UNKNOWN if got is _FAILED else got
 
     def release(self) -> None:
         """Drop an encoder nobody took (the index was rebuilt with another export, or not opened)."""
         self._thread.join()
         self._encoder = None
         if self._scan is not None:
-            self._scan.close()
+            self._scan.close(read=False)
             self._scan = None
+
+
+_FAILED = object()  # _ForkedDigest.result: the child gave no answer
 
 
 class _ForkedDigest:
@@ -82,7 +92,7 @@ class _ForkedDigest:
         self.pid, self.fd = pid, fd
 
     def result(self):
-        """The child's digest, None (links or unreadable entries: walk the folder fully), or UNKNOWN."""
+        """The child's digest, None (links or unreadable entries: walk the folder fully), or _FAILED."""
         chunks = []
         try:
             while chunk := os.read(self.fd, 4096):
@@ -94,15 +104,24 @@ class _ForkedDigest:
         text = b"".join(chunks).decode("ascii", "replace")
         if text == "none":
             return None
-        return text if text.startswith("v2:") else UNKNOWN  # the child failed or was killed: compute it here
+        return text if text.startswith("v2:") else _FAILED  # the child failed or was killed: compute it here
 
-    def close(self) -> None:
-        if self.fd < 0:
+    def close(self, read: bool = True) -> None:
+        """Reap the child (no zombie left); one whose answer nobody will read is killed first, so an
+        error that ends the start early is not held up by a scan of a million files."""
+        if self.pid < 0:
             return
-        os.close(self.fd)
-        self.fd = -1
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+            if not read:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        pid, self.pid = self.pid, -1
         try:
-            os.waitpid(self.pid, 0)  # no zombie left behind; the child ends as soon as its pipe is written
+            os.waitpid(pid, 0)  # the child ends as soon as its pipe is written
         except ChildProcessError:
             pass
 
@@ -115,16 +134,24 @@ def _fork_digest(docs: Path) -> _ForkedDigest | None:
         read_fd, write_fd = os.pipe()
     except OSError:
         return None
+    # Ctrl-C between the fork and the child's `try` must not leave a second copy of the CLI running:
+    # SIGINT is held back across the fork, and the child takes its default action (die) for it.
+    blocked = hasattr(signal, "pthread_sigmask")
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         pid = os.fork()
     except OSError:
-        os.close(read_fd)
-        os.close(write_fd)
-        return None
+        pid = -1
     if pid == 0:  # the child: the digest, and out without running the parent's exit handlers
         code = 1
         try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
             os.close(read_fd)
+            from .documents.fingerprint import quick_digest
+
             got = quick_digest(docs)
             os.write(write_fd, b"none" if got is None else got.encode("ascii"))
             code = 0
@@ -132,5 +159,10 @@ def _fork_digest(docs: Path) -> _ForkedDigest | None:
             pass
         finally:
             os._exit(code)
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     os.close(write_fd)
+    if pid < 0:
+        os.close(read_fd)
+        return None
     return _ForkedDigest(pid, read_fd)

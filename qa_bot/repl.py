@@ -116,15 +116,19 @@ def run_repl(settings: Settings, quiet: bool = False, history: bool = True, watc
     from .preload import Preload
 
     preload = Preload(settings.index, settings.model, settings.docs)  # the encoder loads while the rest is imported
-    from . import engine
-    from .render import console as make_console
-    from .render import safe_text
-    from .watch import Watcher, watch_settings
+    try:
+        from . import engine
+        from .render import console as make_console
+        from .render import safe_text
+        from .watch import Watcher, watch_settings
 
-    watching, interval = watch_settings(watch)  # a bad setting is refused before the index loads
-    console = make_console()
-    retriever = engine.open_retriever(settings, progress=not quiet, preload=preload,
-                                      notify=None if quiet else (lambda m: console.print(safe_text(m), markup=False, style="dim")))
+        watching, interval = watch_settings(watch)  # a bad setting is refused before the index loads
+        console = make_console()
+        retriever = engine.open_retriever(settings, progress=not quiet, preload=preload,
+                                          notify=None if quiet else (lambda m: console.print(safe_text(m), markup=False,
+                                                                                             style="dim")))
+    finally:
+        preload.release()  # also when the start failed: no child or thread left behind
     if watching and not quiet:
         logging.getLogger("qa_bot.watch").setLevel(logging.INFO)  # one line per update, on stderr
     watcher = Watcher(settings, interval).start() if watching else None

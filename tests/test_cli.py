@@ -168,8 +168,10 @@ def test_a_model_that_does_not_exist_gets_one_line(docs_copy, tmp_path, capsys):
     assert "no such model 'nonexistent' (offline; models are never downloaded)" in err and err.count("\n") == 1
 
 
-def _run(*args, stdin=None, env_extra=None):
+def _run(*args, stdin=None, env_extra=None, buffered=False):
     env = dict(os.environ, **(env_extra or {}))
+    if buffered:  # as a user's shell has it: without PYTHONUNBUFFERED, output waits in buffers until flushed
+        env.pop("PYTHONUNBUFFERED", None)
     return subprocess.run([sys.executable, "-m", "qa_bot.cli", *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
 
 
@@ -191,18 +193,22 @@ def test_a_finished_ask_exits_at_once_with_its_answer_whole(retriever, seeds_set
     """`ask` ends without the interpreter's teardown (cli._exit_at_once): the answer is flushed whole
     to a pipe, the exit status is kept, and a reader that goes away early costs no traceback."""
     where = ["--docs", str(seeds_settings.docs), "--index", str(seeds_settings.index)]
-    proc = _run("ask", "--json", "-k", "5", *where, "Where did Kim Jong Un meet Putin in 2019?")
+    proc = _run("ask", "--json", "-k", "5", *where, "Where did Kim Jong Un meet Putin in 2019?", buffered=True)
     assert proc.returncode == 0 and proc.stderr == ""
     out = json.loads(proc.stdout)
     assert len(out["results"]) == 5 and out["verdict"] == "answered"
     lines = "\n".join(["Where did Kim Jong Un meet Putin in 2019?", "Which country recognized the DPRK first?"] * 20)
-    proc = _run("ask", "--jsonl", "-k", "3", *where, stdin=lines + "\n")
+    proc = _run("ask", "--jsonl", "-k", "3", *where, stdin=lines + "\n", buffered=True)
     assert proc.returncode == 0 and [len(json.loads(line)["results"]) for line in proc.stdout.splitlines()] == [3] * 40
     reader = subprocess.Popen([sys.executable, "-m", "qa_bot.cli", "ask", "--jsonl", *where], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     reader.stdout.close()  # the reader of the answers is gone before they are written
     _, err = reader.communicate((lines + "\n").encode(), timeout=120)
     assert reader.returncode == 0 and b"Traceback" not in err
+    closed = subprocess.run([sys.executable, "-m", "qa_bot.cli", "ask", *where, "Where did Kim Jong Un meet Putin?"],
+                            stdout=None, stderr=subprocess.PIPE, timeout=120, pass_fds=(), close_fds=True,
+                            preexec_fn=lambda: os.close(1))  # started with stdout closed (`>&-`)
+    assert closed.returncode == 0 and b"Traceback" not in closed.stderr
 
 
 def test_a_refresh_keeps_the_backend_the_index_was_built_with(docs_copy, tmp_path, capsys, encoder):

@@ -111,7 +111,6 @@ def test_the_docs_fingerprint_taken_at_start_decides_staleness(tmp_path):
     (docs / "a.txt").write_text("Alpha paragraph about rivers.\n", encoding="utf-8")
     (docs / "sub" / "b.md").write_text("Beta paragraph about bridges.\n", encoding="utf-8")
     early = Preload(tmp_path / "index", "any-model", docs)
-    pid = early._scan.pid
     assert early.digest(tmp_path / "elsewhere") is UNKNOWN  # another folder: not this one's fingerprint
     early = Preload(tmp_path / "index", "any-model", docs)
     pid = early._scan.pid
@@ -135,7 +134,7 @@ def test_the_docs_fingerprint_taken_at_start_decides_staleness(tmp_path):
         pass
 
 
-def test_a_file_added_before_a_cold_start_is_found_through_the_forked_fingerprint(seeds_settings, tmp_path):
+def test_a_file_added_before_a_cold_start_is_found_through_the_forked_fingerprint(seeds_settings, tmp_path, monkeypatch):
     from qa_bot.preload import Preload
 
     docs = tmp_path / "docs"
@@ -147,11 +146,17 @@ def test_a_file_added_before_a_cold_start_is_found_through_the_forked_fingerprin
     stored = engine.index_mod.load(settings.index)
     assert unchanged.digest(docs) == stored.store.query("SELECT value FROM meta WHERE key = ?",
                                                         (f"stats:{stored.generation}",))[0][0]
+    unchanged.release()
     (docs / "b.txt").write_text("The bridge over the Taedong was repainted in ochre.\n", encoding="utf-8")
+    walked = []  # the parent's own walk of the folder: not needed when the child's fingerprint came back
+    real = engine.index_mod.quick_digest
+    monkeypatch.setattr(engine.index_mod, "quick_digest", lambda d: walked.append(d) or real(d))
     early = Preload(settings.index, settings.model, docs)
     opened = engine.open_retriever(settings, progress=False, preload=early)
-    assert early._scan is None  # its fingerprint was the one compared
+    assert walked == []  # the forked child's fingerprint decided that the folder changed
     assert "ochre" in opened.ask("what colour was the bridge repainted?", k=1).hits[0].passage.text
+    engine.open_retriever(settings, progress=False)  # no preload: the parent walks the folder itself
+    assert walked == [docs]
 
 
 def test_bm25_in_a_worker_thread_ranks_exactly_as_in_line(retriever, monkeypatch):

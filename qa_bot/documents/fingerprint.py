@@ -44,6 +44,7 @@ def folder_hash(prefix: str, names: list[str], sizes: list[int], mtimes: list[in
 
 
 def _combine(hashes: list[int], count: int) -> str:
+    """The folders' hashes summed and xored (order-free), with the file count."""
     total = xor = 0
     for h in hashes:
         total = (total + h) & 0xFFFFFFFFFFFFFFFF
