@@ -67,7 +67,7 @@ TITLED_DOCUMENT = True  # a metadata question naming a document by its title: th
 TITLE_PAGE = True  # a who-wrote / when-published question without the field on top: the document's opening passage first
 COUNTS_NEED_NUMBERS = True  # "related" when no top sentence puts what a how-many question counts next to a number
 NAMES_NEED_NAMES = True  # "related" when a question wants a name ("the name of the minister who ...") and no top sentence gives one
-CONTACTS_NEED_SHAPES = True  # "related" when a question for an address / phone / @handle / URL / hours finds none of that shape
+CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
 RERANK = True  # the top fused candidates re-ordered by a small linear model (qa_bot/rerank.py, docs/quality.md)
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
@@ -686,8 +686,11 @@ class Retriever:
             return "related", 0.0
         if NAMES_NEED_NAMES and verdict.unnamed(r, self):
             return "related", 0.0
-        if CONTACTS_NEED_SHAPES and verdict.no_contact(r, self):
+        contact = verdict.contact_found(r, self) if CONTACTS_NEED_SHAPES else None
+        if contact is False:
             return "related", 0.0
+        if contact:
+            return "answered", 1.0  # the e-mail address, phone number ... asked for, in the first passage
         first = self.passages[int(r.rows[0])]
         if r.info.meta and META_ANSWERS and (has_meta_field(first, r.info.meta)
                                              or (TITLE_PAGE and title_page_fits(first, r.info.meta))):

@@ -261,16 +261,19 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
                    for p in retriever.passages_at(r.rows[:depth]) for sentence in split_sentences(p.text))
 
 
-def no_contact(r, retriever, depth: int = 3) -> bool:
-    """A question for a contact detail (street address, phone number, @handle, URL, opening hours)
-    whose top passages hold nothing of that shape: about the embassy, not its address."""
+def contact_found(r, retriever, depth: int = 3) -> bool | None:
+    """For a question that asks for a contact detail (street address, phone number, @handle, URL,
+    e-mail, opening hours): True when the first passage holds one of that shape ("contact
+    info@FedRAMP.gov"), False when none of the top `depth` does (about the embassy, not its address).
+    None for any other question, or when only a lower passage holds one (the model decides)."""
     from .query import CONTACT_SHAPES, asks_contact
 
     kind = asks_contact(r.info.text) if not r.info.meta and len(r.rows) else ""
     if not kind:
-        return False
+        return None
     shape = CONTACT_SHAPES[kind]
-    return not any(shape.search(p.text) for p in retriever.passages_at(r.rows[:depth]))
+    held = [bool(shape.search(p.text)) for p in retriever.passages_at(r.rows[:depth])]
+    return True if held[0] else (None if any(held) else False)
 
 
 def number_passages(lex, number: str) -> int:

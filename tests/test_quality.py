@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -770,6 +771,11 @@ def test_a_question_for_a_contact_detail_needs_one_of_its_shape(retriever, monke
     assert shapes["url"].search("see https://example.org/x") and shapes["url"].search("www.rusembdprk.ru")
     asked = "what is the street address of the russian embassy in pyongyang"
     assert retriever.ask(asked).verdict == "related"
+    # and one the first passage holds answers it, whatever the model makes of the wording
+    from qa_bot import verdict
+
+    r, _, _ = retriever.decide("what social networks has the embassy got pages on, twitter handle?")
+    assert verdict.contact_found(r, retriever) is False  # "pages on Facebook, VKontakte and Twitter": no @handle
     monkeypatch.setattr(search, "CONTACTS_NEED_SHAPES", False)
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
 
@@ -785,3 +791,21 @@ def test_who_came_after_someone_is_the_passage_that_opens_with_next(retriever, m
     assert [h.score for h in a.hits] == sorted((h.score for h in a.hits), reverse=True)  # scores still fall
     monkeypatch.setattr(search, "SEQUENCE_DEPTH", 0)
     assert not retriever.ask(asked, k=1).hits[0].passage.text.startswith("Next,")  # the rule, not luck
+
+
+def test_an_email_address_asked_for_and_given_first_is_answered(seeds_settings, tmp_path):
+    from qa_bot import engine
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "guide.txt").write_text(
+        "Plan of action guide.\n\nHow to contact us: for questions about this guide, including how to use it, "
+        "contact help@example.org.\n\nThe plan lists every open weakness of a system.\n", encoding="utf-8")
+    settings = dataclasses.replace(seeds_settings, docs=docs, index=tmp_path / "index")
+    retriever = engine.open_retriever(settings, progress=False)
+    from qa_bot import verdict
+
+    a = retriever.ask("who do i email with questions about the guide?", k=1)
+    assert a.verdict == "answered" and "help@example.org" in a.hits[0].passage.text
+    r, _, _ = retriever.decide("who do i email with questions about the guide?")
+    assert verdict.contact_found(r, retriever) is True
