@@ -311,6 +311,8 @@ def _main(argv: list[str] | None = None) -> tuple[int, str | None]:
         parser.print_help()
         return EXIT_USAGE, None
     _setup_logging(getattr(args, "quiet", False))
+    if sys.stdout is None:  # started with stdout closed (`>&-`): answers go nowhere, not into a traceback
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")
     return _command(args), args.command
 
 

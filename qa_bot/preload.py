@@ -136,19 +136,18 @@ def _fork_digest(docs: Path) -> _ForkedDigest | None:
         return None
     # Ctrl-C between the fork and the child's `try` must not leave a second copy of the CLI running:
     # SIGINT is held back across the fork, and the child takes its default action (die) for it.
-    blocked = hasattr(signal, "pthread_sigmask")
-    if blocked:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
+    pid = -1
     try:
         pid = os.fork()
-    except OSError:
-        pid = -1
+    except Exception:  # noqa: BLE001 - no child: the parent walks the folder itself
+        pass
     if pid == 0:  # the child: the digest, and out without running the parent's exit handlers
         code = 1
         try:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            if blocked:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            if mask is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(read_fd)
             from .documents.fingerprint import quick_digest
 
@@ -159,10 +158,12 @@ def _fork_digest(docs: Path) -> _ForkedDigest | None:
             pass
         finally:
             os._exit(code)
-    if blocked:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    os.close(write_fd)
-    if pid < 0:
-        os.close(read_fd)
-        return None
-    return _ForkedDigest(pid, read_fd)
+    try:
+        os.close(write_fd)
+        if pid < 0:
+            os.close(read_fd)
+            return None
+        return _ForkedDigest(pid, read_fd)
+    finally:
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the caller's own mask, as it was

@@ -93,12 +93,13 @@ _COUNT = re.compile(rf"(?<![\d.,])\d(?:[\d,]*\d)?(?:\.\d+)?(?!\d|(?:st|nd|rd|th)
                     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
                     r"hundred|thousand|million|billion|dozen|several|many|few|half)\b", re.IGNORECASE)
 _AFTER_MONTH = re.compile(rf"\b{_MONTH}\.?\s*$", re.IGNORECASE)
-MEASURE_WORD = re.compile(rf"(?:{_MEASURE})", re.IGNORECASE)  # "how many kilometres": a measure is what it counts
+MEASURE_WORD = re.compile(rf"(?:{_MEASURE})(?:e?s)?", re.IGNORECASE)  # fullmatch: "how many kilometres" counts a measure
 # a year: 1600-2099 (or "the 1990s") after "in", "since", "of" ..., or not followed by what it would count
 _YEAR = re.compile(r"(?:1[6-9]|20)\d\d")
-_BEFORE_YEAR = re.compile(r"\b(?:in|since|by|of|from|until|till|before|after|during|around|year|early|late|mid|the|spring|summer"
-                          r"|autumn|fall|winter)[\s-]*$", re.IGNORECASE)
-_COUNTED_WORD = re.compile(r"\s+(?!(?:the|a|an|and|or|to|of|in|on|at|was|were|is|are|had|has|have|with|for|by)\b)[a-z]")
+_BEFORE_YEAR = re.compile(r"\b(?:in|since|until|till|during|to|from|year|early|late|mid|spring|summer|autumn|fall|winter)[\s-]*$",
+                          re.IGNORECASE)
+_COUNTED_WORD = re.compile(r"\s+(?!(?:the|a|an|and|or|to|of|in|on|at|was|were|is|are|had|has|have|with|for|by|there|it|this"
+                           r"|that|when|after|before)\b)[a-z]")
 
 
 def counts(text: str) -> list[str]:
@@ -401,6 +402,8 @@ east embassy federation first foreign front general government governor guard ho
 minister museum national navy north office organization organisation parliament party people peoples premier president
 presidium republic school secretary senate society south state states supreme union united university vice west
 ambassador director ceo chief professor doctor judge senator mayor king queen prince princess captain colonel""".split())
+_TITLES = frozenset("""ambassador chairman chairwoman chief ceo director general governor minister premier president secretary
+professor doctor judge senator mayor king queen prince princess captain colonel commander""".split())
 _HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sir|Dame|Mme|Gen|Col|Capt|Sen|Rep)\.?$")
 # words that open a sentence without being a name ("The Kremlin said", "In Moscow")
 _OPENERS = frozenset("""the a an in on at for after before during today yesterday however then next but and it there when while
@@ -435,17 +438,19 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
     number ("Juche 108") do not count."""
     asked = question_words(question)
     for m in _CAPITALISED.finditer(sentence):
-        before = sentence[: m.start()].rstrip()
-        if _PLACED.search(before + " ") or re.match(r"\s*\d", sentence[m.end():]):
+        before = sentence[max(0, m.start() - 40):m.start()].rstrip()  # a window: linear on a long sentence
+        if _PLACED.search(before + " ") or re.match(r"\s*\d", sentence[m.end():m.end() + 8]):
             continue
         words = [re.match(r"[A-Za-z]+", w).group().lower() for w in m.group().split()]
         words = [w for w in words if w not in _CALENDAR]
         titled = bool(_HONORIFIC.search(before))
-        if not titled and (not before or before[-1] in ".!?\"“:;") and (len(words) == 1 or words[0] in _OPENERS):
+        opens = (not before and m.start() < 40) or (before and before[-1] in ".!?\"“:;")
+        if not titled and opens and (len(words) == 1 or words[0] in _OPENERS):
             words = words[1:]  # a sentence's first word is capitalised anyway
         while not organisations and any(w in _INSTITUTION for w in words):  # "Foreign Minister Choe Son Hui"
-            words = words[next(i for i, w in enumerate(words) if w in _INSTITUTION) + 1:]
-            titled = True
+            cut = next(i for i, w in enumerate(words) if w in _INSTITUTION)
+            titled = words[cut] in _TITLES  # a name may follow a title, not "South" or "National"
+            words = words[cut + 1:]
         if not words or all(w in asked for w in words):
             continue
         if len(words) >= 2 or titled or words[0] not in known:
@@ -455,20 +460,27 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
 
 # "What's the embassy's street address / phone number / twitter handle / opening hours?": contact details,
 # which a passage gives only in their own shape (a street and number, digits, an @handle, a URL, times).
-_WHATS = r"(?:what(?:'s|\s+is|\s+was|\s+are)|give\s+me|tell\s+me|send\s+me|need)\s+(?:the\s+)?(?:[\w-]+['’]s\s+)?"
+_WHATS = r"(?:what(?:'s|s|\s+is|\s+was|\s+are)|give\s+me|tell\s+me|send\s+me|need)\s+(?:the\s+)?(?:[\w-]+['’]s\s+)?"
+_NOT_ITS_OWN = r"(?!\s+(?:say|says|said|read|mention\w*|about|cover\w*|he|she|they|we|i|you|was|were|sent|from|to|at|on|in)\b)"
+_PLACE_NOUN = (r"(?:embassy|consulate|office|museum|building|company|headquarters|school|hotel|shop|store|restaurant|station"
+               r"|ministry|agency|bank|hospital|church|library|university|mission)")
 _ASKS_CONTACT = (  # the detail as a noun asked for, not "how did they handle it" or "his address at the reception"
-    ("email", re.compile(rf"\be-?mail\s+(?:address|contact)\b|\b{_WHATS}e-?mail\b(?!\s+(?:say|said|read|mention))"
+    ("email", re.compile(rf"\be-?mail\s+(?:address|contact)\b|\b{_WHATS}e-?mail\b{_NOT_ITS_OWN}"
                          r"|\bwho\s+(?:do|should|can|could)\s+(?:i|we|you)\s+e-?mail\b", re.IGNORECASE)),
     ("url", re.compile(r"\b(?:url|web ?address|website address|web ?link|link to (?:the |their |its )?(?:site|website|page))\b",
                        re.IGNORECASE)),
-    ("handle", re.compile(r"\b(?:twitter|telegram|instagram|youtube|tiktok|x|social media|user)\s+(?:handle|account|channel|username"
-                          r"|user ?name)\b|['’]s\s+handle\b", re.IGNORECASE)),
+    ("handle", re.compile(rf"\b{_WHATS}(?:[\w-]+\s+){{0,2}}?(?:twitter|telegram|instagram|youtube|tiktok|x|social media)\s+"
+                          r"(?:handle|account|channel|username|user ?name)\b|\b(?:twitter|telegram|instagram|x)\s+handle\b"
+                          r"|['’]s\s+handle\b", re.IGNORECASE)),
     ("phone", re.compile(r"\b(?:tele)?phone (?:number|no)\b|\bfax\b|\bnumber to call\b", re.IGNORECASE)),
     ("hours", re.compile(r"\b(?:opening|working|business|office|visiting) hours\b|\bhours of (?:operation|business)\b"
                          r"|\bopening times\b", re.IGNORECASE)),
-    ("address", re.compile(rf"\b(?:street|postal|mailing|physical|home|office|full|exact)\s+ad+res+\b|\b{_WHATS}ad+res+\b"
-                           r"(?!\s+(?:at|to|on|in)\b)|\bad+res+\s+of\s+(?:the\s+)?[\w-]+(?:\s+[\w-]+){0,3}\s*\??\s*$", re.IGNORECASE)),
+    ("address", re.compile(rf"\b(?:street|postal|mailing|physical|home|office|full|exact)\s+ad+res+\b|\b{_WHATS}ad+res+\b(?!\s+of\b)"
+                           rf"{_NOT_ITS_OWN}|\bad+res+\s+of\s+(?:the\s+)?(?:[\w-]+\s+){{0,3}}?{_PLACE_NOUN}\b"
+                           rf"|\b{_PLACE_NOUN}\s+ad+res+\b{_NOT_ITS_OWN}", re.IGNORECASE)),
 )
+# shapes distinctive enough that the first passage holding one answers the question by itself
+CONTACT_ANSWERS = frozenset({"email", "handle"})
 CONTACT_SHAPES = {
     "email": re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+"),  # possessive: linear on hostile text
     "url": re.compile(r"https?://\S+|\bwww\.\S+|(?<![\w.-])[\w-]++(?:\.[\w-]++)*?\.(?:com|org|net|gov|edu|int|io|info|ru|kp|kr|uk"

@@ -243,11 +243,13 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     return True
 
 
+_HONORIFIC_END = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sir|Gen|Col|Capt|Sen|Rep|St)\.$")
+
+
 def unnamed(r, retriever, depth: int = 3) -> bool:
     """A question that wants a name ("what is the name of the deputy minister who visited?") whose
     top passages never give one (that the question does not) in a sentence about what it names:
     about the same people, by their roles only."""
-    from .documents import split_sentences
     from .query import asks_maker, asks_name, has_name
 
     what = asks_name(r.info.text) if not r.info.meta and len(r.rows) else None
@@ -258,22 +260,37 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     known = retriever.model_words()
     makers = asks_maker(r.info.text)
     return not any(2 * len(want & set(lex.tokens(sentence))) >= len(want) and has_name(sentence, r.info.text, known, makers)
-                   for p in retriever.passages_at(r.rows[:depth]) for sentence in split_sentences(p.text))
+                   for p in retriever.passages_at(r.rows[:depth]) for sentence in _whole_sentences(p.text))
+
+
+def _whole_sentences(text: str) -> list[str]:
+    """split_sentences, with a piece that ends in "Mr." / "Dr." joined to the next ("Mr. Smith said so.")."""
+    from .documents import split_sentences
+
+    out: list[str] = []
+    for piece in split_sentences(text):
+        if out and _HONORIFIC_END.search(out[-1]):
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
 
 
 def contact_found(r, retriever, depth: int = 3) -> bool | None:
     """For a question that asks for a contact detail (street address, phone number, @handle, URL,
-    e-mail, opening hours): True when the first passage holds one of that shape ("contact
-    info@FedRAMP.gov"), False when none of the top `depth` does (about the embassy, not its address).
-    None for any other question, or when only a lower passage holds one (the model decides)."""
-    from .query import CONTACT_SHAPES, asks_contact
+    e-mail, opening hours): True when the first passage holds an e-mail address or @handle asked
+    for ("contact info@FedRAMP.gov"), False when none of the top `depth` holds one of that shape
+    (about the embassy, not its address). None otherwise: the model decides."""
+    from .query import CONTACT_ANSWERS, CONTACT_SHAPES, asks_contact
 
     kind = asks_contact(r.info.text) if not r.info.meta and len(r.rows) else ""
     if not kind:
         return None
     shape = CONTACT_SHAPES[kind]
     held = [bool(shape.search(p.text)) for p in retriever.passages_at(r.rows[:depth])]
-    return True if held[0] else (None if any(held) else False)
+    if held[0] and kind in CONTACT_ANSWERS:  # a date can look like a phone number, "10 am" like hours: not these
+        return True
+    return None if any(held) else False
 
 
 def number_passages(lex, number: str) -> int:
