@@ -87,13 +87,10 @@ def _note_record(index_path, record: dict) -> None:
             return
     except (OSError, ValueError):
         pass  # missing, unreadable or not JSON: written again below
-    tmp = note.with_name(f".record.json.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, note)
-    except OSError:  # a read-only index folder, or something in the way: no preload, nothing else lost
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    from .export import write_record
+
+    with contextlib.suppress(OSError):  # a read-only index folder, or something in the way: no preload, nothing else lost
+        write_record(note.parent, record)
 
 
 def onnx_encoder(model: str, index_path, record: dict, workers: int = 1, threads: int | None = None):

@@ -98,10 +98,19 @@ def export_onnx(model: str | Path, target: Path, quantize: bool = False, via: st
     record = {"file": f"{ONNX_DIR}/{name}", "sha256": digest, "size": (target / name).stat().st_size,
               "tokenizer": f"{ONNX_DIR}/tokenizer.json", "max_seq_length": model_max_seq_length(model_path),
               "quantized": quantize, "via": via}
-    # beside the model too, so a process can start loading it before it opens the index (preload.py)
-    (target / f".record.json.{os.getpid()}.tmp").write_text(json.dumps(record))
-    os.replace(target / f".record.json.{os.getpid()}.tmp", target / "record.json")
+    write_record(target, record)  # beside the model too, so a process can start loading it before it opens the index
     return record
+
+
+def write_record(onnx_dir: Path, record: dict) -> None:
+    """`onnx_dir/record.json`, written whole or not at all (preload.py reads it at start); OSError on failure."""
+    tmp = onnx_dir / f".record.json.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, onnx_dir / "record.json")
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _torch_export(model_path: Path, pooling: str, out: Path) -> None:

@@ -83,15 +83,15 @@ _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|
           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 DATE = re.compile(rf"\b(?:{_MONTH}\.? \d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}\b|(?:1[6-9]|20)\d\d\b|\d{{4}}-\d\d-\d\d)"
                   r"|\b(?:yesterday|today|last (?:week|month|year)|in the (?:\d0s|century))\b", re.IGNORECASE)
-NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-                    r"hundred|thousand|million|billion|dozen|several|many|few|half|percent)\b", re.IGNORECASE)
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand"
+                 r"|million|billion|dozen|several|many|few|half")
+NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS}|percent)\b", re.IGNORECASE)
 # A number that can be a count ("how many ..."): not a year, an ordinal, a day of a month or a measure
 # ("600-millimeter", "5 km", "12%").
 _MEASURE = (r"(?:milli|centi|kilo)?met(?:er|re)|kilogram|tonne|calib(?:er|re)|degree|percent|inch|feet|foot|mile|hectare"
             r"|lit(?:re|er)|(?:mm|cm|km|kg|tons?)(?![a-z])|%")
 _COUNT = re.compile(rf"(?<![\d.,])\d(?:[\d,]*\d)?(?:\.\d+)?(?!\d|(?:st|nd|rd|th)\b|\s*(?:-\s*)?(?:{_MEASURE}))"
-                    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-                    r"hundred|thousand|million|billion|dozen|several|many|few|half)\b", re.IGNORECASE)
+                    rf"|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
 _AFTER_MONTH = re.compile(rf"\b{_MONTH}\.?\s*$", re.IGNORECASE)
 MEASURE_WORD = re.compile(rf"(?:{_MEASURE})(?:e?s)?", re.IGNORECASE)  # fullmatch: "how many kilometres" counts a measure
 # a year: 1600-2099 (or "the 1990s") after "in", "since", "of" ..., or not followed by what it would count
@@ -119,7 +119,8 @@ def counts(text: str) -> list[str]:
 
 # Two capitalised words in a row, not at the very start: a rough person-or-organisation name.
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")
-PLACE = re.compile(r"\b(?:in|at|to|from|near|across|into|outside|inside)\s+(?:the\s+)?[A-Z][\w'-]+")
+_PLACE_PREPOSITIONS = "in|at|to|from|near|across|into|outside|inside"
+PLACE = re.compile(rf"\b(?:{_PLACE_PREPOSITIONS})\s+(?:the\s+)?[A-Z][\w'-]+")
 
 
 @dataclass(frozen=True)
@@ -348,6 +349,7 @@ def analyse(question: str) -> QuestionInfo:
     return QuestionInfo(text=text, answer_type=answer_type(text), meta=meta_type(text), script=script_of(question))
 
 
+_SENTENCE_END = ".!?\"“:;"  # a word after one of these opens a sentence: capitalised anyway
 _LONG_WORD = re.compile(r"[^\W\d_]{5,}")
 _CAPITAL = re.compile(r"\b[A-Z][a-z][\w'’-]*")
 _WORD = re.compile(r"\w+")
@@ -371,7 +373,7 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
     if kind == "person":
         for m in _CAPITAL.finditer(text):
             before = text[: m.start()].rstrip()
-            if not before or before[-1] in ".!?\"“:;":
+            if not before or before[-1] in _SENTENCE_END:
                 continue  # a sentence's first word is capitalised anyway
             word = m.group()
             if word.lower() not in qwords and (rare is None or rare(word)):
@@ -387,10 +389,11 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 # a name, which a passage answers only by giving one (a role or a place is not enough).
 _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairman|chairwoman|president|premier|winner"
                r"|founder|ceo|director|governor|mayor|commander|spokes(?:man|woman|person))")
+_MAKER = r"who\s+(?:won|designed|built)"  # "who built it": a company or institution can be the name asked for
 _END = r"(?=\s+(?:who|whom|that|which|in|at|from|for|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
 _ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,60}}?){_END}"
                         r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?P<own>[\w'’ -]{1,60}?)['’]s?\s+names?\b"
-                        rf"|\bwho\s+(?:won|designed|built)\s+(?:the\s+|a\s+)?(?P<did>[\w'’ -]{{1,60}}?){_END}"
+                        rf"|\b{_MAKER}\s+(?:the\s+|a\s+)?(?P<did>[\w'’ -]{{1,60}}?){_END}"
                         # "who was the first Soviet ambassador", "who were the architects": one person (or team) by name
                         rf"|\bwho\s+(?:is|was|were|are)\s+(?:the\s+|[\w-]+['’]s\s+)(?P<role>(?:[\w-]+\s+){{0,4}}?{_ONE_PERSON})\b"
                         r"|\bwhich\s+(?P<which>(?:[\w-]+\s+){0,2}?(?:architects?|designers?|sculptors?))\b", re.IGNORECASE)
@@ -404,7 +407,8 @@ presidium republic school secretary senate society south state states supreme un
 ambassador director ceo chief professor doctor judge senator mayor king queen prince princess captain colonel""".split())
 _TITLES = frozenset("""ambassador chairman chairwoman chief ceo director general governor minister premier president secretary
 professor doctor judge senator mayor king queen prince princess captain colonel commander""".split())
-_HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sir|Dame|Mme|Gen|Col|Capt|Sen|Rep)\.?$")
+HONORIFICS = "Mr|Mrs|Ms|Dr|Prof|Sir|Dame|Mme|Gen|Col|Capt|Sen|Rep"  # "Mr. Smith": a title, then a name
+_HONORIFIC = re.compile(rf"\b(?:{HONORIFICS})\.?$")
 # words that open a sentence without being a name ("The Kremlin said", "In Moscow")
 _OPENERS = frozenset("""the a an in on at for after before during today yesterday however then next but and it there when while
 as since with from by of to our we his her their its these those that this some all both meanwhile also between among within
@@ -412,8 +416,8 @@ across over under through throughout despite following according upon amid towar
 each many several most such other if although though because so yet thus hence here now once""".split())
 # month and day names are capitalised without naming anyone
 _CALENDAR = frozenset(list(_MONTHS) + "monday tuesday wednesday thursday friday saturday sunday".split())
-_WHO_DID = re.compile(r"\bwho\s+(?:won|designed|built)\b", re.IGNORECASE)
-_PLACED = re.compile(r"\b(?:in|at|to|from|near|across|into|outside|inside|via)\s+(?:the\s+)?$", re.IGNORECASE)
+_WHO_DID = re.compile(rf"\b{_MAKER}\b", re.IGNORECASE)
+_PLACED = re.compile(rf"\b(?:{_PLACE_PREPOSITIONS}|via)\s+(?:the\s+)?$", re.IGNORECASE)
 _CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*)*")
 
 
@@ -444,7 +448,7 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
         words = [re.match(r"[A-Za-z]+", w).group().lower() for w in m.group().split()]
         words = [w for w in words if w not in _CALENDAR]
         titled = bool(_HONORIFIC.search(before))
-        opens = (not before and m.start() < 40) or (before and before[-1] in ".!?\"“:;")
+        opens = (not before and m.start() < 40) or (before and before[-1] in _SENTENCE_END)
         if not titled and opens and (len(words) == 1 or words[0] in _OPENERS):
             words = words[1:]  # a sentence's first word is capitalised anyway
         while not organisations and any(w in _INSTITUTION for w in words):  # "Foreign Minister Choe Son Hui"

@@ -182,6 +182,14 @@ def _promote(order: np.ndarray, score: np.ndarray, j: int | None) -> tuple[np.nd
     return order, score
 
 
+def _first_holding(top: list[Passage], holds) -> int | None:
+    """The position of the first of `top` whose text `holds` (a regex's search or match), when the
+    very first does not; else None (nothing to move)."""
+    if holds(top[0].text):
+        return None
+    return next((j for j, p in enumerate(top) if holds(p.text)), None)
+
+
 def _sorted_unique(a: np.ndarray) -> np.ndarray:
     """np.unique of a 1-d integer array, without the import of numpy.ma its first call makes (20 ms of a cold ask)."""
     a = np.sort(a)
@@ -424,10 +432,7 @@ class Retriever:
     def _reason_first(self, cand: np.ndarray, order: np.ndarray) -> int | None:
         """For a why-question: the position of the best of the top REASON_DEPTH passages that gives a
         reason ("in order to", "because", "thanks to") when the first gives none, to go first; else None."""
-        top = self.passages_at(cand[order[:REASON_DEPTH]])
-        if REASON.search(top[0].text):
-            return None
-        return next((j for j, p in enumerate(top) if REASON.search(p.text)), None)
+        return _first_holding(self.passages_at(cand[order[:REASON_DEPTH]]), REASON.search)
 
     def _next_first(self, cand: np.ndarray, order: np.ndarray, before: str) -> int | None:
         """"Who spoke after the ambassador?": when the first passage is about what came before (it
@@ -435,9 +440,9 @@ class Retriever:
         "Then," / "After that", to go first; else None."""
         top = self.passages_at(cand[order[:SEQUENCE_DEPTH]])
         terms = set(self.lexical.tokens(before))
-        if not terms or not terms & set(self.lexical.tokens(top[0].text)) or _NEXT.match(top[0].text):
+        if not terms & set(self.lexical.tokens(top[0].text)):
             return None
-        return next((j for j, p in enumerate(top) if _NEXT.match(p.text)), None)
+        return _first_holding(top, _NEXT.match)
 
     def _titled_document_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, info: QuestionInfo,
                                text: str):
@@ -614,11 +619,11 @@ class Retriever:
     def _context_share(self, row: int, p: Passage, idf: dict[str, float]) -> float:
         """The share of the question's IDF (`idf`: term -> weight) held by the paragraph a "He/She ..."
         paragraph continues (the nearest earlier one of the same document that does not open so) and not by it."""
-        extra = self.context_terms(row, p)
+        extra = self._context_terms(row, p)
         total = sum(idf.values())
         return sum(w for t, w in idf.items() if t in extra) / total if total and extra else 0.0
 
-    def context_terms(self, row: int, p: Passage) -> frozenset[str]:
+    def _context_terms(self, row: int, p: Passage) -> frozenset[str]:
         """For a "He/She ..." paragraph, the terms of the paragraph it continues (the nearest earlier one
         of the same document that does not open so) that it lacks: whom "She" means. Else empty."""
         from .verdict import passage_terms
@@ -690,7 +695,7 @@ class Retriever:
         if contact is False:
             return "related", 0.0
         if contact:
-            return "answered", 1.0  # the e-mail address, phone number ... asked for, in the first passage
+            return "answered", 1.0  # the e-mail address or @handle asked for, in the first passage
         first = self.passages[int(r.rows[0])]
         if r.info.meta and META_ANSWERS and (has_meta_field(first, r.info.meta)
                                              or (TITLE_PAGE and title_page_fits(first, r.info.meta))):

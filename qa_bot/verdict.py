@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .lexical import TOKEN, passage_text
-from .query import DATE, DOCUMENT_NOUNS, NAME, NUMBER, PART_WORDS, has_type
+from .query import DATE, DOCUMENT_NOUNS, HONORIFICS, NAME, NUMBER, PART_WORDS, has_type
 
 _NUMBER = re.compile(r"\d+(?:[.,/:-]\d+)*")
 _NAME_WORD = re.compile(r"(?<=[\w,] )[A-Z][\w'-]+")  # a capitalised word that does not start the question
@@ -243,7 +243,7 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     return True
 
 
-_HONORIFIC_END = re.compile(r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sir|Gen|Col|Capt|Sen|Rep|St)\.$")
+_HONORIFIC_END = re.compile(rf"\b(?:{HONORIFICS}|St)\.$")
 
 
 def unnamed(r, retriever, depth: int = 3) -> bool:
