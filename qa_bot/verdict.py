@@ -230,7 +230,7 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     asked = question_words(r.info.text)
     pattern = {"money": MONEY, "duration": DURATION}.get(q.unit)
 
-    if pattern is None and any(MEASURE_WORD.match(w) for w in q.words):
+    if pattern is None and any(MEASURE_WORD.fullmatch(w) for w in q.words):
         pattern = NUMBER  # "how many kilometres long": the measure is the answer
 
     def numbers(sentence: str) -> list[str]:  # a count is not a year, a day or a measure ("600-millimeter")

@@ -823,3 +823,16 @@ def test_an_email_address_asked_for_and_given_first_is_answered(seeds_settings, 
     assert verdict.contact_found(r, retriever) is True
     # a date looks like a phone number: it answers nothing by itself
     assert retriever.ask("what is the phone number for questions about the guide?", k=1).verdict != "answered"
+
+
+def test_a_word_that_starts_like_a_measure_is_counted_as_itself(seeds_settings, tmp_path):
+    """"How many milestones": milestones are counted, not miles, so a year beside them answers nothing."""
+    from qa_bot import engine, verdict
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "visit.txt").write_text("The visit in 2019 was a milestone for the railways.\n\nThe trains ran daily.\n",
+                                    encoding="utf-8")
+    retriever = engine.open_retriever(dataclasses.replace(seeds_settings, docs=docs, index=tmp_path / "index"), progress=False)
+    r, _, _ = retriever.decide("how many milestones did the railways reach?")
+    assert verdict.uncounted(r, retriever)
