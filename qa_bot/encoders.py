@@ -97,7 +97,18 @@ def onnx_encoder(model: str, index_path, record: dict, workers: int = 1, threads
     from .embed import OnnxEncoder
 
     return OnnxEncoder(model, index_path / record["file"], index_path / record["tokenizer"],
-                       int(record.get("max_seq_length", 256)), threads=threads, workers=workers)
+                       int(record.get("max_seq_length", 256)), threads=threads, workers=workers,
+                       source_id=record.get("sha256"))
+
+
+def map_export(stored) -> None:
+    """Give the index's ONNX export its mapped copy (embed.make_mapped) if it has none: questions
+    then load it in 25 ms instead of 130. Costs about 0.4 s once; without it nothing changes."""
+    record = stored.extra.get("onnx")
+    if isinstance(record, dict) and isinstance(record.get("sha256"), str) and export_on_disk(stored.path, record):
+        from .embed import make_mapped
+
+        make_mapped(stored.path / record["file"], record["sha256"])
 
 
 def _export_cache(settings: Settings, quantize: bool):

@@ -13,7 +13,7 @@ from typing import Callable
 from . import index as index_mod
 from .config import DEFAULT_BACKEND, Settings
 from .documents.fingerprint import UNKNOWN
-from .encoders import BACKENDS, embedder_for, onnx_encoder, query_encoder  # noqa: F401  (front ends use these)
+from .encoders import BACKENDS, embedder_for, map_export, onnx_encoder, query_encoder  # noqa: F401  (front ends use these)
 from .encoders import _export_elsewhere  # noqa: F401  (tests)
 from .errors import QaBotError
 
@@ -67,6 +67,7 @@ def build(settings: Settings, progress: bool = True, encoder=None, backend: str 
     embedder, meta = embedder_for(settings, settings.index, backend, previous, encoder)
     stored, report = index_mod.update(settings.index, settings.docs, embedder, progress=progress, meta=meta,
                                       rebuild=rebuild, notify=notify, follow_links=settings.follow_links)
+    map_export(stored)
     return stored, report
 
 

@@ -559,8 +559,17 @@ def check(path: Path, docs=None) -> str:
         model_file = onnx_path(path, onnx.get("file"))
         if model_file is None or _sha256(model_file) != onnx.get("sha256"):
             raise _corrupt(path, f"the ONNX model {onnx.get('file')} is missing or damaged", docs)
+    removed = ""
+    if isinstance(onnx, dict) and model_file is not None:
+        from .embed import check_mapped
+
+        damaged = check_mapped(model_file)
+        for folder in damaged:  # a derived copy: removing it loses nothing, questions load the model itself
+            shutil.rmtree(folder, ignore_errors=True)
+        if damaged:
+            removed = f"; removed a damaged mapped copy of the ONNX model ({hint(path, docs)} makes it again)"
     return (f"index at {path} is OK: generation {stored.generation}, {len(stored)} passages, "
-            f"{len(parts)} parts verified")
+            f"{len(parts)} parts verified{removed}")
 
 
 def onnx_path(path: Path, name) -> Path | None:

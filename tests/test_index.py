@@ -402,3 +402,36 @@ def test_the_quick_staleness_scan_sees_in_place_edits_additions_and_removals(tmp
     digest()
     (docs / "link.txt").symlink_to(docs / "a" / "two.md")
     assert quick_digest(docs) is None  # links: the full walk decides what they are
+
+
+def test_the_mapped_copy_of_the_onnx_model_embeds_bit_for_bit_and_heals(built, seeds_settings, encoder):
+    """A build leaves a checked mapped copy beside the ONNX export; questions load it (25 ms instead of
+    130) and embed exactly as the model itself; a damaged copy is never used, --check removes it,
+    and the next build makes it again."""
+    from qa_bot import encoders, engine
+    from qa_bot.embed import OnnxEncoder
+
+    path, stored = built
+    record = stored.info["onnx"]
+    model_file = path / record["file"]
+    copies = list(model_file.parent.glob(f"{model_file.stem}.mapped-*"))
+    assert len(copies) == 1 and (copies[0] / "weights.bin").stat().st_size > 1_000_000
+    fast = encoders.onnx_encoder(stored.model, path, record, threads=1)
+    plain = OnnxEncoder(stored.model, model_file, path / record["tokenizer"], threads=1)
+    assert fast.model_file == copies[0] / "model.onnx" and plain.model_file == model_file
+    texts = [p.text for p in stored.passages[::7]] + ["who spoke after the ambassador?", "Пхеньян"]
+    assert np.array_equal(fast.encode(texts), plain.encode(texts))
+
+    weights = copies[0] / "weights.bin"
+    whole = weights.read_bytes()
+    weights.write_bytes(whole[:1000])  # truncated: the model itself loads instead
+    assert encoders.onnx_encoder(stored.model, path, record, threads=1).model_file == model_file
+    damaged = bytearray(whole)
+    damaged[len(damaged) // 2] ^= 0xFF  # same size, other bytes: only the sums see it
+    weights.write_bytes(bytes(damaged))
+    assert "removed a damaged mapped copy" in index_mod.check(path)
+    assert not copies[0].exists()
+    assert encoders.onnx_encoder(stored.model, path, record, threads=1).model_file == model_file
+    engine.build(Settings(docs=seeds_settings.docs, index=path, model=stored.model), progress=False, encoder=encoder)
+    assert (copies[0] / "weights.bin").read_bytes() == whole
+    assert encoders.onnx_encoder(stored.model, path, record, threads=1).model_file == copies[0] / "model.onnx"
