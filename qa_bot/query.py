@@ -256,12 +256,13 @@ def meta_type(question: str) -> str:
     outlet = _META_OUTLET.search(question)
     if _META_PUBLISHER.search(question) or (outlet and (not outlet["other"] or outlet["news"] or _DOCUMENT_ITSELF.search(question))):
         return "publisher"
-    if _META_AUTHOR.search(question) or (_META_AUTHOR_BODY.search(question) and _NAMES_DOCUMENT.search(question)):
+    if (_META_AUTHOR.search(question) or (_META_AUTHOR_BODY.search(question) and _NAMES_DOCUMENT.search(question))
+            or _ROLE_SIGNED.search(question)):
         return "author"
     if _META_DATE.search(question):
         return "date"
-    if _META_TITLE.search(question) or _META_TITLE_LONG.search(question):
-        return "title"
+    if (_META_TITLE.search(question) or _META_TITLE_LONG.search(question)) and asks_role(question) is None:
+        return "title"  # not "what's Im Chon Il's job title"
     return ""
 
 
@@ -419,6 +420,68 @@ _CALENDAR = frozenset(list(_MONTHS) + "monday tuesday wednesday thursday friday 
 _WHO_DID = re.compile(rf"\b{_MAKER}\b", re.IGNORECASE)
 _PLACED = re.compile(rf"\b(?:{_PLACE_PREPOSITIONS}|via)\s+(?:the\s+)?$", re.IGNORECASE)
 _CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*)*")
+
+
+# "What's Im Chon Il's job title?", "what position does Choe Son Hui hold", "in what capacity did Matsegora sign
+# it": the office a person holds, which a text gives beside the name ("Foreign Minister Choe Son Hui", "Im Chon
+# Il, Vice-Minister for ...") or in a byline. Not a former, later or first one ("his previous post").
+_ROLE_NOUN = r"(?:job\s+title|job|title|position|role|post|office|rank|capacity|occupation|profession)s?"
+_ROLE_ADJ = r"(?:(?:official|exact|current|formal|full)\s+)*"
+_ASKS_ROLE = re.compile(
+    rf"\b(?:what|which)(?:'s|s|\s+is|\s+was|\s+are|\s+were)\s+(?P<whose>[\w'’ .-]{{1,60}}?)(?:['’]s?|(?<=[a-z])s)\s+{_ROLE_ADJ}{_ROLE_NOUN}\b"
+    rf"|\b(?:what|which)\s+{_ROLE_ADJ}{_ROLE_NOUN}\s+(?:does|did|do|is|was|has|had)\s+(?P<who>[\w'’ .-]{{1,60}}?)\s+"
+    r"(?:hold|have|has|had|occupy|serve|sign|signs|signed|use|uses|used|carry|carries|appear|appears|in|at|on|with)\b"
+    rf"|\b(?:what|which)(?:'s|s|\s+is|\s+was)\s+the\s+{_ROLE_ADJ}{_ROLE_NOUN}\s+of\s+(?P<of>(?!the\b|this\b|that\b|its?\b)[\w'’ .-]{{1,60}}?)\s*[?.!]*$"
+    r"|\bin\s+what\s+capacity\s+(?:does|did|do|is|was)\s+(?P<cap>[\w'’ .-]{1,60}?)\s+(?:sign|signs|signed|write|wrote|"
+    r"speak|spoke|serve|served|attend|attended|visit|visited|act|acted|work|worked|appear|appeared|go|went|come|came)\b",
+    re.IGNORECASE)
+# "What title appears above the signature", "what position does the person who signed it hold": the
+# signatory's office, which the byline or signature carries: a question about who wrote it.
+_ROLE_SIGNED = re.compile(
+    rf"\b{_ROLE_NOUN}\b(?!\s+of\s+(?:the\s+|this\s+|that\s+|his\s+|her\s+|its\s+)?(?:[\w-]+\s+)?{_DOCUMENT_NOUN})"
+    rf".{{0,80}}\bsign(?:s|ed|ature|atory|er)?\b|\bsign(?:s|ed|ature|atory|er)?\b.{{0,80}}\b{_ROLE_NOUN}\b", re.IGNORECASE)
+_NOT_NOW = re.compile(r"\b(?:previous(?:ly)?|former(?:ly)?|before|earlier|prior|used to|next|future|new|later|until|first|last)\b",
+                      re.IGNORECASE)
+ROLE_WORDS = _TITLES | frozenset("""deputy vice envoy consul counsellor counselor attache spokesman spokeswoman spokesperson
+chancellor chair founder editor head marshal""".split())
+
+
+def asks_role(question: str) -> str | None:
+    """Whose office a question asks for ("What's Im Chon Il's job title?" -> "Im Chon Il"), or None;
+    not a former or later one, and not a document's title ("what is the title of the article")."""
+    m = _ASKS_ROLE.search(question)
+    if m is None or _NOT_NOW.search(question) or _ROLE_SIGNED.search(question):
+        return None
+    who = (m["whose"] or m["who"] or m["of"] or m["cap"] or "").strip()
+    words = re.findall(r"[^\W\d_]+", who.lower())
+    if not words or any(w in DOCUMENT_NOUNS for w in words) or words[-1] in ("it", "this", "that", "they", "he", "she"):
+        return None
+    return who
+
+
+def shows_role(text: str, who: str, window: int = 5) -> bool:
+    """Whether a text names `who` with an office beside the name: a role word among the `window`
+    words before the name or the three after ("Russian Ambassador Alexandr Matsegora", "Im Chon Il,
+    Vice-Minister for ..."). The name's words in order, each as asked or one letter off in a longer
+    word (spellings vary: Alexander, Alexandr), so "Kim Yo Jong" is not "Kim Jong Un"."""
+    name = [w for w in re.findall(r"[^\W\d_]+", who.lower()) if w not in ("the", "of", "mr", "mrs", "ms", "dr", "comrade")]
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    n = len(name)
+    for i in range(len(words) - n + 1) if name else ():
+        if all(_one_off(a, b) for a, b in zip(name, words[i:i + n])):
+            if any(w in ROLE_WORDS for w in words[max(0, i - window):i] + words[i + n:i + n + 3]):
+                return True
+    return False
+
+
+def _one_off(a: str, b: str) -> bool:
+    """The same word, or (five letters or more) one letter added, dropped or changed."""
+    if a == b:
+        return True
+    if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1:
+        return False
+    i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return a[i + 1:] == b[i + 1:] if len(a) == len(b) else (a[i + 1:] == b[i:] if len(a) > len(b) else a[i:] == b[i + 1:])
 
 
 def asks_name(question: str) -> str | None:

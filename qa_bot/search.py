@@ -18,7 +18,8 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import (DATE, NAME, REASON, QuestionInfo, analyse, answer_type, asks_reason, clean_question, document_part,
+from .query import (DATE, NAME, REASON, QuestionInfo, analyse, answer_type, asks_reason, asks_role, clean_question,
+                    document_part, shows_role,
                     has_type, meta_type, named_year)
 
 CANDIDATES = 100
@@ -60,6 +61,7 @@ NAV_ITEM_WORDS = 15  # a navigation item this long is a headline with its lead s
 CONTEXT_WEIGHT = 1.0
 _CONTINUES = re.compile(r"(?:He|She)\b")
 SEQUENCE_DEPTH = 3  # "who spoke after the ambassador": a passage opening "Next," among this many goes first
+ROLE_DEPTH = 5  # "what position does Im Chon Il hold": the first of this many naming him with an office goes first
 _AFTER = re.compile(r"\b(?:after|following)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+)?([^\W\d_][\w-]*)", re.IGNORECASE)
 _NEXT = re.compile(r"(?:Next|Then|Afterwards|After that|After this|Later|Subsequently|Following (?:this|that|him|her))\b")
 META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
@@ -159,6 +161,7 @@ class Ranking:
     margin: float | None = None  # the best passage's cosine minus the nearest off-subject sentence's (multilingual)
     part: str = ""  # "opening" / "closing": the first passage is where its document starts / ends, as asked
     titled: bool = False  # the question named the first passage's document (by its title; how a letter ends: or its year)
+    role: bool = False  # a question for someone's office, and the first passage names them with one (text or byline)
 
 
 def _of_year(passages: list[Passage], year: str) -> bool:
@@ -417,6 +420,11 @@ class Retriever:
             order, score = _promote(order, score, self._reason_first(cand, order))
         if SEQUENCE_DEPTH and len(order) > 1 and (after := _AFTER.search(info.text)):
             order, score = _promote(order, score, self._next_first(cand, order, after.group(1)))
+        role = False
+        if ROLE_DEPTH and len(order) and (who := asks_role(info.text)):
+            j = self._role_at(cand, order, who)
+            order, score = _promote(order, score, j)
+            role = j is not None
         named = None
         if info.meta and TITLED_DOCUMENT and len(order):
             order, score, named = self._titled_document_first(cand, score, order, info, text)
@@ -427,7 +435,14 @@ class Retriever:
             order, score, part, named = self._document_part_first(cand, score, order, part, text)
         pick = (lambda a: None if a is None else a[order])
         titled = named is not None and self.passages[int(cand[order[0]])].source == named
-        return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info, part=part, titled=titled)
+        return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info, part=part, titled=titled,
+                       role=role)
+
+    def _role_at(self, cand: np.ndarray, order: np.ndarray, who: str) -> int | None:
+        """For a question about `who`'s office: the position of the first of the top ROLE_DEPTH passages
+        that names them with one, in its text or its byline ("Im Chon Il, Vice-Minister for ..."); else None."""
+        top = self.passages_at(cand[order[:ROLE_DEPTH]])
+        return next((j for j, p in enumerate(top) if shows_role(p.text, who) or shows_role(p.author or "", who)), None)
 
     def _reason_first(self, cand: np.ndarray, order: np.ndarray) -> int | None:
         """For a why-question: the position of the best of the top REASON_DEPTH passages that gives a
@@ -677,6 +692,8 @@ class Retriever:
 
     def judge(self, r: Ranking) -> tuple[str, float]:
         """The verdict for a ranking, and the answerability probability behind it (1.0 without a model)."""
+        if r.role and self.mode == "hybrid":
+            return "answered", 1.0  # the person asked about, named with an office: on topic whatever the score
         if len(r.rows) == 0 or r.score[0] < self.threshold:
             return "none", 0.0
         if self.mode != "hybrid" or r.cos is None or not self.use_verdict_model:
@@ -691,6 +708,8 @@ class Retriever:
             return "related", 0.0
         if NAMES_NEED_NAMES and verdict.unnamed(r, self):
             return "related", 0.0
+        if ROLE_DEPTH and not r.role and asks_role(r.info.text):
+            return "related", 0.0  # no passage near the top names the person with an office
         contact = verdict.contact_found(r, self) if CONTACTS_NEED_SHAPES else None
         if contact is False:
             return "related", 0.0

@@ -1,16 +1,16 @@
 """English figures over every question set tuned on, in one process ("the tune sets" of docs/quality.md).
 
-    PYTHONPATH=. .venv/bin/python scripts/tune_sets.py --seeds-index /tmp/r8 --dev-index /tmp/dev [-v]
+    PYTHONPATH=. .venv/bin/python scripts/tune_sets.py --seeds-index /tmp/r9 --dev-index /tmp/dev [-v]
 
 Build the two indexes once with `qa-bot eval`, which copies the corpora into INDEX/corpus:
 
-    .venv/bin/qa-bot eval --questions tests/data/seeds_blind8_questions.jsonl --split tune --corpus seeds --index /tmp/r8
+    .venv/bin/qa-bot eval --questions tests/data/seeds_blind9_questions.jsonl --split tune --corpus seeds --index /tmp/r9
     .venv/bin/qa-bot eval --questions tests/data/dev_questions.jsonl --split tune --corpus seeds --corpus ../shared/realdocs --index /tmp/dev
 
 Per set and in total: hit@1 / hit@3 (a gold passage first / in the top three), answerable and
 metadata questions not `answered`, near-topic questions not `answered`, off-topic ones `none`.
-Sets: the round-8 tune half, rounds 4-7 whole (their test halves have been run and read), the old
-seeds questions and the dev tune split. The round-8 and dev test halves are never read. -v lists
+Sets: the round-9 tune half, rounds 4-8 whole (their test halves have been run and read), the old
+seeds questions and the dev tune split. The round-9 and dev test halves are never read. -v lists
 each English question not ranked first.
 """
 
@@ -29,7 +29,8 @@ from qa_bot.config import Settings  # noqa: E402
 from qa_bot.query import clean_question  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-SETS = [("r8 tune", "seeds_blind8_questions.jsonl", "tune", "seeds"), ("r7", "seeds_blind7_questions.jsonl", None, "seeds"),
+SETS = [("r9 tune", "seeds_blind9_questions.jsonl", "tune", "seeds"), ("r8", "seeds_blind8_questions.jsonl", None, "seeds"),
+        ("r7", "seeds_blind7_questions.jsonl", None, "seeds"),
         ("r6", "seeds_blind6_questions.jsonl", None, "seeds"), ("r5", "seeds_blind5_questions.jsonl", None, "seeds"),
         ("r4", "seeds_blind_questions.jsonl", None, "seeds"), ("old", "seeds_questions.jsonl", None, "seeds"),
         ("dev tune", "dev_questions.jsonl", "tune", "dev")]

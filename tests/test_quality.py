@@ -687,7 +687,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
                "which ministry from" + " " * 20000 + "x", "which ministry " + "x " * 8000 + "from", "2023 " * 4000]
     for text in hostile:
         start = time.perf_counter()
-        query.meta_type(text), query.named_year(text), query.document_part(text)
+        query.meta_type(text), query.named_year(text), query.document_part(text), query.asks_role(text)
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
@@ -697,6 +697,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         start = time.perf_counter()
         [shape.search(text) for shape in query.CONTACT_SHAPES.values()]
         query.counts(text), query.has_name(text, "name of x", set()), query.asks_name(text[:1000])
+        query.shows_role(text, "Aa Bb")
         assert time.perf_counter() - start < 1.0, text[:20]
 
 
@@ -836,3 +837,32 @@ def test_a_word_that_starts_like_a_measure_is_counted_as_itself(seeds_settings, 
     retriever = engine.open_retriever(dataclasses.replace(seeds_settings, docs=docs, index=tmp_path / "index"), progress=False)
     r, _, _ = retriever.decide("how many milestones did the railways reach?")
     assert verdict.uncounted(r, retriever)
+
+
+def test_a_question_for_someones_office_is_answered_where_the_name_stands_with_one(retriever, monkeypatch):
+    """"What position does Im Chon Il hold?": the office is in the press statement's byline ("Im Chon Il,
+    Vice-Minister for Russian Affairs ..."), shown with each of its passages; the question scored under
+    the floor and said nothing relevant. "Kim Yo Jong" is not "Kim Jong Un": that one is only related."""
+    from qa_bot import search
+
+    assert query.asks_role("What's Im Chon Il's official job title?") == "Im Chon Il"
+    assert query.asks_role("whats kim jong uns title in the workers party?? thx") == "kim jong un"
+    assert query.asks_role("In what capacity did Alexander Matsegora sign it?") is None  # the signatory: an author question
+    assert query.meta_type("In what capacity did Alexander Matsegora sign it?") == "author"
+    assert query.meta_type("What title appears above the signature in the 2019 welcome message?") == "author"
+    assert query.asks_role("What is the job of Choe Son Hui?") == "Choe Son Hui"
+    assert query.asks_role("What was Matsegora's previous posting?") is None  # not the office he holds
+    assert query.asks_role("What is the title of the 2023 article?") is None
+    assert query.meta_type("What is the title of the 2023 article?") == "title"
+    assert query.meta_type("What's Im Chon Il's official job title?") == ""
+    assert query.shows_role("Russian Ambassador Alexandr Matsegora made a speech.", "Alexander Matsegora")
+    assert query.shows_role("Im Chon Il, Vice-Minister for Russian Affairs", "im chon il")
+    assert not query.shows_role("Kim Jong Un, General Secretary of the Workers' Party", "Kim Yo Jong")
+    assert not query.shows_role("Welcome to all! Alexander Matsegora", "Matsegora")
+    for asked in ("What position does Im Chon Il hold?", "What's Im Chon Il's official job title?"):
+        answer = retriever.ask(asked, k=1)
+        assert answer.verdict == "answered" and "Vice-Minister" in answer.hits[0].passage.author, asked
+    assert "Ambassador" in retriever.ask("what is matsegora's job", k=1).hits[0].passage.author
+    assert retriever.ask("What is the job of Kim Yo Jong?").verdict == "related"
+    monkeypatch.setattr(search, "ROLE_DEPTH", 0)
+    assert retriever.ask("What position does Im Chon Il hold?").verdict == "none"  # the rule, not the model
