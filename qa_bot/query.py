@@ -172,12 +172,20 @@ def asks_reason(question: str) -> bool:
     return bool(_ASKS_REASON.search(question))
 
 
+# "Which North Korean officials went to Russia?": offices ("the Chairman of the Supreme People's Assembly,
+# the Vice-Premier of the Cabinet ..."), which a text may give without a single name
+_ASKS_OFFICES = re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,3}?(?:officials|ministers|leaders|dignitaries|delegates|delegations"
+                           r"|representatives|diplomats|officers)\b")
+
+
 def answer_type(question: str) -> str:
     q = question.lower()
     if re.search(r"\b(?:how (?:many|much|long|old|far|often)|what (?:number|percentage|share|amount)|number of)\b", q):
         return "number"
     if re.search(r"\b(?:when|what (?:year|date|day|month)|which (?:year|date|day|month)|since when)\b", q):
         return "date"
+    if _ASKS_OFFICES.search(q):
+        return "office"
     if re.search(r"\b(?:who|whom|whose|name of|what is the name|which (?:person|official|minister|leader|ambassador))\b", q):
         return "person"
     if re.search(r"\b(?:where|which (?:city|country|place|venue|region)|what (?:city|country|place|venue))\b", q):
@@ -380,6 +388,8 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
             if word.lower() not in qwords and (rare is None or rare(word)):
                 return True
         return False
+    if kind == "office":  # two offices or more the question does not name
+        return sum(w in ROLE_WORDS and w not in qwords for w in re.findall(r"[^\W\d_]+", text.lower())) >= 2
     pattern = {"date": DATE, "number": NUMBER, "place": PLACE}.get(kind)
     if pattern is None:
         return True

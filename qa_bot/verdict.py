@@ -106,6 +106,7 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
     name_absent = any(t not in in_corpus for t in names)
     shown = " ".join(filter(None, [text, p.title, p.date, author]))
     numbers_missing = sum(n not in shown for n in numbers) / len(numbers) if numbers else 0.0
+    typed = "" if info.answer_type == "office" else info.answer_type  # the model was trained before that type
     return np.array([
         r.score[i], r.cos[i], r.sent[i], r.lex[i],
         r.score[i] - r.score[nxt] if nxt is not None else r.score[i],
@@ -113,7 +114,7 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
         coverage, rare_missing, float(len(missing)), math.log1p(len(terms)),
         _covered(idf, terms, sentence), _covered(idf, terms, top), _covered(idf, terms, in_corpus),
         float(bool(numbers)), numbers_missing, float(number_absent), float(name_absent),
-        float(bool(info.answer_type)), float(bool(info.answer_type) and has_type(text, info.answer_type, info.text, retriever.is_rare)),
+        float(bool(typed)), float(bool(typed) and has_type(text, typed, info.text, retriever.is_rare)),
         float(bool(info.meta)), float(bool(info.meta) and meta_fits(p, info.meta)),
         float(bool(NAME.search(text))), float(bool(NUMBER.search(text))), float(bool(DATE.search(text))),
     ], dtype=np.float64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -866,3 +867,23 @@ def test_a_question_for_someones_office_is_answered_where_the_name_stands_with_o
     assert retriever.ask("What is the job of Kim Yo Jong?").verdict == "related"
     monkeypatch.setattr(search, "ROLE_DEPTH", 0)
     assert retriever.ask("What position does Im Chon Il hold?").verdict == "none"  # the rule, not the model
+
+
+def test_which_officials_wants_offices_and_a_passage_listing_them_ranks_higher(retriever, monkeypatch):
+    """"Which DPRK officials visited Russia from September 2019?": the press statement lists offices
+    ("the Chairman of the Supreme People's Assembly, the Vice-Premier of the Cabinet ...") and no name,
+    so a person type never fits it; an office type does."""
+    assert query.answer_type("hey which north korean officials went to russia from september 2019?? thx") == "office"
+    assert query.answer_type("Which ministers came?") == "office" and query.answer_type("which official spoke?") == "person"
+    line = "the Chairman of the Supreme People's Assembly and the First Vice-Minister of Foreign Affairs visited"
+    assert query.has_type(line, "office", "which officials visited")
+    assert not query.has_type("Ambassador Alexandr Matsegora made a speech.", "office", "which officials spoke")
+
+    def rank(asked: str) -> int:
+        hits = retriever.ask(asked, k=10).hits
+        return next((i for i, h in enumerate(hits) if "from September, the Chairman" in h.passage.text), 99)
+
+    asked = "Which DPRK officials visited Russia from September 2019?"
+    typed = rank(asked)
+    monkeypatch.setattr(query, "_ASKS_OFFICES", re.compile(r"(?!)"))
+    assert typed < rank(asked)  # the type, not luck
