@@ -178,8 +178,21 @@ _ASKS_OFFICES = re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,3}?(?:officials|
                            r"|representatives|diplomats|officers)\b")
 
 
+# "Who attended the reception from the Russian side?", "who came from the north korean side": who was there,
+# which a report says with "present there were ...", "invited to the reception were ...", "guests"
+_ASKS_ATTENDANCE = re.compile(r"\b(?:who|which\s+(?:[\w-]+\s+){0,3}?(?:people|guests|officials|members|delegates))\b.{0,60}?"
+                              r"\b(?:attend\w*|came|come|present|invited|guests?|took part|participat\w*|showed up|turned up|"
+                              r"was there|were there|joined)\b|\b(?:attendees|guest list)\b")
+_EVENT = re.compile(r"\b(?:reception|ceremony|meeting|party|banquet|event|concert|celebration|funeral|conference|dinner"
+                    r"|lunch|gala|opening|launch|rally|parade|service|festival|wedding|summit|talks|session|forum)s?\b")
+ATTENDANCE = re.compile(r"\b(?:present|invited|attended|attending|guests?|participants?|took part|participated|"
+                        r"were there|was there|joined|in attendance)\b", re.IGNORECASE)
+
+
 def answer_type(question: str) -> str:
     q = question.lower()
+    if _ASKS_ATTENDANCE.search(q) and _EVENT.search(q):
+        return "attendance"
     if re.search(r"\b(?:how (?:many|much|long|old|far|often)|what (?:number|percentage|share|amount)|number of)\b", q):
         return "number"
     if re.search(r"\b(?:when|what (?:year|date|day|month)|which (?:year|date|day|month)|since when)\b", q):
@@ -388,6 +401,8 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
             if word.lower() not in qwords and (rare is None or rare(word)):
                 return True
         return False
+    if kind == "attendance":  # says who was there ("Present there were ...", "Invited ... were")
+        return bool(ATTENDANCE.search(text))
     if kind == "office":  # two offices or more the question does not name
         return sum(w in ROLE_WORDS and w not in qwords for w in re.findall(r"[^\W\d_]+", text.lower())) >= 2
     pattern = {"date": DATE, "number": NUMBER, "place": PLACE}.get(kind)

@@ -887,3 +887,22 @@ def test_which_officials_wants_offices_and_a_passage_listing_them_ranks_higher(r
     typed = rank(asked)
     monkeypatch.setattr(query, "_ASKS_OFFICES", re.compile(r"(?!)"))
     assert typed < rank(asked)  # the type, not luck
+
+
+def test_who_attended_an_event_is_answered_by_the_line_that_says_who_was_there(retriever, monkeypatch):
+    """"Who from the Russian side attended the reception?": the report says "Present there were staff
+    members of the Russian embassy", which shares no word with "attended"."""
+    assert query.answer_type("who from the russian side attended the reception") == "attendance"
+    assert query.answer_type("reception attendees Russian side") == "attendance"
+    assert query.answer_type("Which Russian officials came to the DPRK in the summer?") == "office"  # a visit, not an event
+    assert query.answer_type("who gave the speech at the reception") == "person"
+    assert query.has_type("Present there were staff members of the Russian embassy.", "attendance", "who attended")
+
+    def rank(asked: str) -> int:
+        hits = retriever.ask(asked, k=10).hits
+        return next((i for i, h in enumerate(hits) if h.passage.text.startswith("Present there were")), 99)
+
+    asked = "who from the russian side attended the reception"
+    typed = rank(asked)
+    monkeypatch.setattr(query, "_EVENT", re.compile(r"(?!)"))
+    assert typed == 0 < rank(asked)  # the type, not luck
