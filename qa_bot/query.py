@@ -189,8 +189,20 @@ ATTENDANCE = re.compile(r"\b(?:present|invited|attended|attending|guests?|partic
                         r"were there|was there|joined|in attendance)\b", re.IGNORECASE)
 
 
+# "What did Choe Son Hui say the relations have become?", "what does she believe the army will achieve": what
+# someone said, which a report gives as "She said ...", "She expressed the belief that ...", not "X made a speech"
+_ASKS_SAID = re.compile(r"\bwhat\s+(?:did|does|do|has|have|had|was|is)\s+(?:[\w'’.-]+\s+){1,6}?(?:say|said|believe|think|wish|"
+                        r"hope|expect|stress|note|express|want|call for|declare|emphasi[sz]e|claim|argue|predict|promise|warn|"
+                        r"tell|told|mention|describe)\w*\b|\baccording to\s+(?!the\b)[\w'’ .-]{2,40}?,\s*(?:what|how|why)\b")
+SAID = re.compile(r"\b(?:said|says|stated|states|noted|notes|stressed|stresses|emphasi[sz]ed|added|continued|declared|wished|"
+                  r"expressed (?:the |his |her |their )?(?:belief|hope|confidence|conviction|wish|gratitude|thanks)|"
+                  r"believes?|hoped|hopes|pointed out|called for|told)\b", re.IGNORECASE)
+
+
 def answer_type(question: str) -> str:
     q = question.lower()
+    if _ASKS_SAID.search(q):
+        return "said"
     if _ASKS_ATTENDANCE.search(q) and _EVENT.search(q):
         return "attendance"
     if re.search(r"\b(?:how (?:many|much|long|old|far|often)|what (?:number|percentage|share|amount)|number of)\b", q):
@@ -401,6 +413,8 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
             if word.lower() not in qwords and (rare is None or rare(word)):
                 return True
         return False
+    if kind == "said":  # reports what someone said, not only that they spoke
+        return bool(SAID.search(text))
     if kind == "attendance":  # says who was there ("Present there were ...", "Invited ... were")
         return bool(ATTENDANCE.search(text))
     if kind == "office":  # two offices or more the question does not name

@@ -906,3 +906,23 @@ def test_who_attended_an_event_is_answered_by_the_line_that_says_who_was_there(r
     typed = rank(asked)
     monkeypatch.setattr(query, "_EVENT", re.compile(r"(?!)"))
     assert typed == 0 < rank(asked)  # the type, not luck
+
+
+def test_what_someone_said_prefers_a_passage_that_reports_speech(retriever, monkeypatch):
+    """"What did the vice-minister wish the Russians in their fight against COVID?": the statement's "Our
+    people firmly believe that the friendly people of the Russian Federation will surely achieve victories
+    ... in their immediate battle for controlling the novel coronavirus" competes with passages about the
+    vice-minister; a passage that reports what was said or believed is typed for the question."""
+    assert query.answer_type("What did Choe Son Hui say the relations have become?") == "said"
+    assert query.answer_type("According to Choe Son Hui, what did the summits prove?") == "said"
+    assert query.answer_type("what does the embassy plan to do next year?") == ""
+    assert query.has_type("She expressed the belief that the Russian army will win.", "said", "what does she believe")
+    assert not query.has_type("Next, Foreign Minister Choe Son Hui made a speech.", "said", "what did she say")
+
+    def first(asked: str) -> str:
+        return retriever.ask(asked, k=1).hits[0].passage.text
+
+    asked = "hi! what did the vice-minister wish the russians in their fight against covid?"
+    typed = first(asked)
+    monkeypatch.setattr(query, "_ASKS_SAID", re.compile(r"(?!)"))
+    assert "battle for controlling the novel coronavirus" in typed and first(asked) != typed  # the type, not luck
