@@ -5,12 +5,9 @@ Heavy imports (torch, sentence-transformers) happen only when a model is first l
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -141,96 +138,6 @@ def _session_options(ort, threads: int):
     return options
 
 
-def mapped_folder(model_file: Path, source_id: str, ort_version: str) -> Path:
-    """Where the mapped copy of `model_file` (identified by `source_id`, its sha256) lives for this onnxruntime."""
-    import hashlib
-
-    key = hashlib.sha256(f"{source_id}|{ort_version}".encode()).hexdigest()[:16]
-    return model_file.parent / f"{model_file.stem}.mapped-{key}"
-
-
-def make_mapped(model_file: Path, source_id: str) -> bool:
-    """Write the mapped copy of an ONNX model: its graph as onnxruntime optimises it, the weights in a
-    file of their own that onnxruntime maps instead of reading and parsing.
-
-    A session then starts in about 25 ms instead of 130 (the critical path of a cold `ask`), and
-    processes share the weights' pages. Published (one folder rename) only when its outputs equal
-    the model's bit for bit on probe inputs, so stored passage vectors and new question vectors
-    still come from one function. True when a checked copy is there.
-    """
-    import shutil
-    import tempfile
-
-    import onnxruntime as ort
-
-    model_file = Path(model_file)
-    target = mapped_folder(model_file, source_id, ort.__version__)
-    if (target / "model.onnx").is_file():
-        return True
-    tmp = None
-    for left in model_file.parent.glob(".mapped-*"):
-        with contextlib.suppress(OSError):
-            if time.time() - left.stat().st_mtime > 600:  # a killed process's unfinished copy
-                shutil.rmtree(left, ignore_errors=True)
-    try:
-        tmp = Path(tempfile.mkdtemp(dir=model_file.parent, prefix=".mapped-"))
-        saving = _session_options(ort, 1)
-        # graph fusions only: the layout level may depend on the processor; it is applied again at load
-        saving.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-        saving.optimized_model_filepath = str(tmp / "model.onnx")
-        saving.add_session_config_entry("session.optimized_model_external_initializers_file_name", "weights.bin")
-        saving.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
-        ort.InferenceSession(str(model_file), saving, providers=["CPUExecutionProvider"])
-        model, copy = (ort.InferenceSession(str(f), _session_options(ort, 1), providers=["CPUExecutionProvider"])
-                       for f in (model_file, tmp / "model.onnx"))
-        rng = np.random.default_rng(0)
-        for width in (3, 17, 64):
-            ids = np.concatenate([[101], rng.integers(1000, 29000, width - 2), [102]]).astype(np.int64)[None, :]
-            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-            if not np.array_equal(model.run(None, feed)[0], copy.run(None, feed)[0]):
-                return False
-        del model, copy
-        sums = {name: _file_sha256(tmp / name) for name in ("model.onnx", "weights.bin")}
-        (tmp / "sha256.json").write_text(json.dumps(sums), encoding="utf-8")
-        try:
-            os.rename(tmp, target)  # publishes the whole copy at once; another process may have been first
-            tmp = None
-        except OSError:
-            return (target / "model.onnx").is_file()
-        for old in model_file.parent.glob(f"{model_file.stem}.mapped-*"):
-            if old != target:  # another onnxruntime's or export's: a process using it keeps its mapping
-                shutil.rmtree(old, ignore_errors=True)
-        return True
-    except Exception:  # noqa: BLE001 - no copy: sessions load the model itself, as before
-        return False
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _file_sha256(file: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(file, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def check_mapped(model_file: Path) -> list[Path]:
-    """The mapped copies of `model_file` whose files no longer match the sums written with them."""
-    damaged = []
-    for folder in Path(model_file).parent.glob(f"{Path(model_file).stem}.mapped-*"):
-        try:
-            sums = json.loads((folder / "sha256.json").read_text(encoding="utf-8"))
-            if any(_file_sha256(folder / name) != sums.get(name) for name in ("model.onnx", "weights.bin")):
-                damaged.append(folder)
-        except (OSError, ValueError, AttributeError):
-            damaged.append(folder)
-    return damaged
-
-
 class OnnxEncoder:
     """The same embeddings from onnxruntime and the model's fast tokenizer: no torch at all.
 
@@ -243,7 +150,7 @@ class OnnxEncoder:
     """
 
     def __init__(self, name: str, model_file: Path, tokenizer_file: Path, max_seq_length: int = 256,
-                 batch_size: int = 1, threads: int | None = None, workers: int = 1, source_id: str | None = None):
+                 batch_size: int = 1, threads: int | None = None, workers: int = 1, mapped: Path | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -256,12 +163,11 @@ class OnnxEncoder:
         # concurrent runs would each grow the arena to their peak; plain allocation costs no speed here
         options.enable_cpu_mem_arena = self.workers == 1
         self.session = None
-        mapped = mapped_folder(Path(model_file), source_id, ort.__version__) / "model.onnx" if source_id else None
-        if mapped is not None and mapped.is_file():
+        if mapped is not None:  # the mapped copy of the same model (encoders.mapped_model): a faster start
             try:
                 self.session = ort.InferenceSession(str(mapped), options, providers=["CPUExecutionProvider"])
-                self.model_file = mapped
-            except Exception:  # noqa: BLE001 - a damaged copy: the model itself answers the same
+                self.model_file = Path(mapped)
+            except Exception:  # noqa: BLE001 - unreadable or damaged: the model itself answers the same
                 self.session = None
         try:
             if self.session is None:

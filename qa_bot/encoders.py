@@ -98,17 +98,223 @@ def onnx_encoder(model: str, index_path, record: dict, workers: int = 1, threads
 
     return OnnxEncoder(model, index_path / record["file"], index_path / record["tokenizer"],
                        int(record.get("max_seq_length", 256)), threads=threads, workers=workers,
-                       source_id=record.get("sha256"))
+                       mapped=mapped_model(index_path, record))
 
 
-def map_export(stored) -> None:
-    """Give the index's ONNX export its mapped copy (embed.make_mapped) if it has none: questions
-    then load it in 25 ms instead of 130. Costs about 0.4 s once; without it nothing changes."""
+# --------------------------------------------------------------------------- the mapped copy of an export
+#
+# onnx/<stem>.mapped-<key>/ holds the export's graph as onnxruntime optimises it (model.onnx), its weights in
+# a file onnxruntime maps instead of reading (weights.bin) and their sizes and hashes (files.json). A session
+# then starts in 25 ms instead of 130, a cold `ask`'s critical path, and processes share the weights' pages.
+# The key covers the export, onnxruntime and the processor: a copy is used only where it was checked to
+# embed exactly as the export does. Made once in the per-user cache of exports and hard-linked into each index.
+
+MAPPED = ".mapped-"
+_MAPPED_FILES = ("model.onnx", "weights.bin")
+_PROBES = ["Who made a speech after the ambassador?", "what's the embassy's phone number?? thx", "Кто подписал письмо?",
+           "대사관은 어디에 있나요?", "Version 5.0.0, 12 May 2025: 3.14 % of 1,000,000 bytes (UTF-8) #35 ctrl-r"]
+
+
+def _machine() -> str:
+    """The processor's architecture and instruction-set flags, which onnxruntime's kernels depend on."""
+    flags = ""
+    with contextlib.suppress(OSError, StopIteration):
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            flags = next(line for line in fh if line.startswith(("flags", "Features"))).split(":", 1)[-1].strip()
+    return f"{os.uname().machine if hasattr(os, 'uname') else sys.platform}|{flags}"
+
+
+def mapped_folder(model_file: Path, sha256: str) -> Path:
+    """Where the mapped copy of the export `model_file` (of that sha256) lives for this onnxruntime and processor."""
+    import onnxruntime as ort
+
+    key = hashlib.sha256(f"{sha256}|{ort.__version__}|{_machine()}".encode()).hexdigest()[:16]
+    return model_file.parent / f"{model_file.stem}{MAPPED}{key}"
+
+
+def _intact(folder: Path) -> bool:
+    """A published copy whose files have the sizes written with them (cheap enough for every load)."""
+    try:
+        files = json.loads((folder / "files.json").read_text(encoding="utf-8"))
+        return all(os.stat(folder / name).st_size == files[name]["size"] for name in _MAPPED_FILES)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def mapped_model(index_path, record: dict) -> Path | None:
+    """The mapped copy's model.onnx for the export `record` names, when one is there for this machine."""
+    model_file = index_mod.onnx_path(Path(index_path), record.get("file"))
+    if model_file is None or not isinstance(record.get("sha256"), str):
+        return None
+    folder = mapped_folder(model_file, record["sha256"])
+    return folder / "model.onnx" if _intact(folder) else None
+
+
+def _discard(folder: Path) -> bool:
+    """Remove a copy, renamed out of the way first so that a half-removed one never looks whole; True when gone."""
+    dead = folder.with_name(f"{MAPPED}dead-{os.getpid()}-{folder.name}")
+    try:
+        os.rename(folder, dead)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    shutil.rmtree(dead, ignore_errors=True)
+    return True
+
+
+def _sweep(onnx_dir: Path, keep: Path) -> None:
+    """Remove the other copies (another export, onnxruntime or processor) and what killed processes left."""
+    import time
+
+    for entry in onnx_dir.glob(f"*{MAPPED}*"):
+        if entry in (keep, _unusable(keep)):
+            continue
+        if not entry.is_dir():
+            entry.unlink(missing_ok=True)  # another key's mark
+            continue
+        if not entry.name.startswith(MAPPED):
+            _discard(entry)
+            continue
+        with contextlib.suppress(OSError):  # a temporary folder: another process's, unless it is old or dead
+            if entry.name.startswith(f"{MAPPED}dead-") or time.time() - entry.stat().st_mtime > 120:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _unusable(target: Path) -> Path:
+    """The mark left where a copy did not embed exactly as its export (so no build tries again)."""
+    return target.with_name(target.name + ".unusable")
+
+
+def _publish(tmp: Path, target: Path) -> bool:
+    """Rename a finished temporary folder to `target` after syncing its files; True when a copy is there
+    (another process may have published it first)."""
+    for f in tmp.iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+    index_mod.fsync_dir(tmp)
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        return _intact(target)
+    index_mod.fsync_dir(target.parent)
+    return True
+
+
+def _make(model_file: Path, sha256: str, tokenizer_file: Path, max_seq_length: int, target: Path) -> bool:
+    """Write the mapped copy of `model_file` as `target`, published only when it embeds the probe texts
+    exactly as the export does; True when a copy is there."""
+    import tempfile
+
+    import numpy as np
+
+    from .embed import OnnxEncoder
+    from .export import save_optimised
+
+    if index_mod.sha256_file(model_file) != sha256:
+        log.info("no mapped copy of %s: the file is not the export the index records", model_file)
+        return False
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=MAPPED))
+    try:
+        os.chmod(tmp, target.parent.stat().st_mode & 0o777)  # readable by whoever may read the index
+        save_optimised(model_file, tmp / "model.onnx", "weights.bin")
+        texts = _PROBES + [" ".join(_PROBES * 40)]  # the last one is cut at max_seq_length
+        plain, mapped = (OnnxEncoder("probe", f, tokenizer_file, max_seq_length, threads=1)
+                         for f in (model_file, tmp / "model.onnx"))
+        if not np.array_equal(plain.encode(texts), mapped.encode(texts)):
+            log.info("no mapped copy of %s: it does not embed exactly as the export", model_file)
+            _unusable(target).touch()  # not tried again on this machine
+            return False
+        del plain, mapped
+        files = {name: {"size": (tmp / name).stat().st_size, "sha256": index_mod.sha256_file(tmp / name)}
+                 for name in _MAPPED_FILES}
+        (tmp / "files.json").write_text(json.dumps(files), encoding="utf-8")
+        return _publish(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; what a failure left
+
+
+def _link(source: Path, target: Path) -> bool:
+    """Hard-link (or copy) the published copy `source` as `target`; True when a copy is there."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=MAPPED))
+    try:
+        os.chmod(tmp, target.parent.stat().st_mode & 0o777)
+        for name in (*_MAPPED_FILES, "files.json"):
+            try:
+                os.link(source / name, tmp / name)
+            except OSError:
+                shutil.copyfile(source / name, tmp / name)
+        return _intact(tmp) and _publish(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # gone after a rename; a failed one's leftovers
+
+
+def map_export(stored, settings: Settings) -> None:
+    """Give the index's ONNX export its mapped copy when it has none (linked from the per-user cache, made
+    there once: 0.7 s). An optimisation only: whatever fails, questions load the export itself."""
     record = stored.extra.get("onnx")
-    if isinstance(record, dict) and isinstance(record.get("sha256"), str) and export_on_disk(stored.path, record):
-        from .embed import make_mapped
+    if not isinstance(record, dict) or not isinstance(record.get("sha256"), str) or not export_on_disk(stored.path, record):
+        return
+    model_file = stored.path / record["file"]
+    try:
+        target = mapped_folder(model_file, record["sha256"])
+        _sweep(model_file.parent, keep=target)
+        if _intact(target) or _unusable(target).exists() or (target.exists() and not _discard(target)):
+            return
+        if _from_cache(settings, record, model_file.name, target):
+            return
+        _make(model_file, record["sha256"], stored.path / record["tokenizer"], int(record.get("max_seq_length", 256)), target)
+    except Exception as exc:  # noqa: BLE001 - an optimisation: questions load the export itself
+        log.info("no mapped copy of %s: %s", model_file, first_line(exc))
 
-        make_mapped(stored.path / record["file"], record["sha256"])
+
+def _from_cache(settings: Settings, record: dict, name: str, target: Path) -> bool:
+    """Link the copy made once in the per-user cache of exports (making it there first) as `target`."""
+    try:
+        cache = _export_cache(settings, bool(record.get("quantized")))
+        source = cache / name if cache is not None else None
+        if source is None or not source.is_file() or _cached_record_sha(cache) != record["sha256"]:
+            return False
+        shared = mapped_folder(source, record["sha256"])
+        _sweep(cache, keep=shared)
+        if _unusable(shared).exists():
+            return False
+        made = _intact(shared) or _make(source, record["sha256"], cache / "tokenizer.json",
+                                        int(record.get("max_seq_length", 256)), shared)
+        return made and _link(shared, target)
+    except Exception as exc:  # noqa: BLE001 - a cache that is not writable or not whole: made in the index instead
+        log.info("no mapped copy in the cache of exports: %s", first_line(exc))
+        return False
+
+
+def _cached_record_sha(cache: Path) -> str | None:
+    try:
+        return json.loads((cache / "record.json").read_text(encoding="utf-8")).get("sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def remove_damaged_mapped(model_file: Path | None) -> tuple[int, list[Path]]:
+    """`qa-bot index --check`: remove the mapped copies whose files no longer match their hashes.
+    Returns how many were removed and those that could not be."""
+    gone, left = 0, []
+    if model_file is None:
+        return gone, left
+    for folder in model_file.parent.glob(f"{model_file.stem}{MAPPED}*"):
+        try:
+            files = json.loads((folder / "files.json").read_text(encoding="utf-8"))
+            if all(index_mod.sha256_file(folder / name) == files[name]["sha256"] for name in _MAPPED_FILES):
+                continue
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        if _discard(folder):
+            gone += 1
+        else:
+            left.append(folder)
+    return gone, left
+
 
 
 def _export_cache(settings: Settings, quantize: bool):

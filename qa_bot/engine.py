@@ -67,7 +67,7 @@ def build(settings: Settings, progress: bool = True, encoder=None, backend: str 
     embedder, meta = embedder_for(settings, settings.index, backend, previous, encoder)
     stored, report = index_mod.update(settings.index, settings.docs, embedder, progress=progress, meta=meta,
                                       rebuild=rebuild, notify=notify, follow_links=settings.follow_links)
-    map_export(stored)
+    map_export(stored, settings)
     return stored, report
 
 

@@ -54,11 +54,11 @@ def export_onnx(model: str | Path, target: Path, quantize: bool = False, via: st
     max_seq_length, quantized, via}), or None when the model has no local tokenizer.json or
     uses a pooling this export does not cover.
     """
-    import hashlib
     import shutil
     import tempfile
 
     from . import bert_onnx
+    from .index import sha256_file
 
     model_path = Path(model)
     pooling = _pooling(model_path) if model_path.is_dir() else None
@@ -90,7 +90,7 @@ def export_onnx(model: str | Path, target: Path, quantize: bool = False, via: st
             (tmp / "model.onnx").unlink()
             name = "model-int8.onnx"
         shutil.copy(model_path / "tokenizer.json", tmp / "tokenizer.json")
-        digest = hashlib.sha256((tmp / name).read_bytes()).hexdigest()
+        digest = sha256_file(tmp / name)
         for f in tmp.iterdir():
             os.replace(f, target / f.name)
     finally:
@@ -100,6 +100,24 @@ def export_onnx(model: str | Path, target: Path, quantize: bool = False, via: st
               "quantized": quantize, "via": via}
     write_record(target, record)  # beside the model too, so a process can start loading it before it opens the index
     return record
+
+
+def save_optimised(model_file: Path, target: Path, weights: str = "weights.bin") -> None:
+    """Write `model_file` as onnxruntime optimises its graph to `target`, the weights in the file
+    `weights` beside it, which onnxruntime maps at load instead of reading and parsing them.
+
+    Graph fusions only: the layout level may depend on the processor, and is applied again at load.
+    """
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(target)
+    options.add_session_config_entry("session.optimized_model_external_initializers_file_name", weights)
+    options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
+    ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
 
 
 def write_record(onnx_dir: Path, record: dict) -> None:

@@ -552,22 +552,23 @@ def check(path: Path, docs=None) -> str:
                         left -= len(data)
                     if digest.hexdigest() != chunk["sha256"]:
                         raise _corrupt(path, f"{file.relative_to(path).as_posix()} does not match its recorded hash", docs)
-        elif _sha256(file) != part.get("sha256"):
+        elif sha256_file(file) != part.get("sha256"):
             raise _corrupt(path, f"{file.relative_to(path).as_posix()} does not match its recorded hash", docs)
     onnx = stored.info.get("onnx")
     if isinstance(onnx, dict):
         model_file = onnx_path(path, onnx.get("file"))
-        if model_file is None or _sha256(model_file) != onnx.get("sha256"):
+        if model_file is None or sha256_file(model_file) != onnx.get("sha256"):
             raise _corrupt(path, f"the ONNX model {onnx.get('file')} is missing or damaged", docs)
     removed = ""
-    if isinstance(onnx, dict) and model_file is not None:
-        from .embed import check_mapped
+    if isinstance(onnx, dict):
+        from .encoders import remove_damaged_mapped
 
-        damaged = check_mapped(model_file)
-        for folder in damaged:  # a derived copy: removing it loses nothing, questions load the model itself
-            shutil.rmtree(folder, ignore_errors=True)
-        if damaged:
-            removed = f"; removed a damaged mapped copy of the ONNX model ({hint(path, docs)} makes it again)"
+        gone, left = remove_damaged_mapped(model_file)
+        if left:
+            raise QaBotError(f"the mapped copy {left[0]} of the ONNX model is damaged and cannot be removed: "
+                             f"remove that folder ({hint(path, docs)} makes it again)")
+        if gone:  # a derived copy: removing it loses nothing, questions load the model itself meanwhile
+            removed = f"; removed {gone} damaged mapped cop{'y' if gone == 1 else 'ies'} of the ONNX model ({hint(path, docs)} makes it again)"
     return (f"index at {path} is OK: generation {stored.generation}, {len(stored)} passages, "
             f"{len(parts)} parts verified{removed}")
 
@@ -580,7 +581,8 @@ def onnx_path(path: Path, name) -> Path | None:
     return file if file.is_file() else None
 
 
-def _sha256(file: Path) -> str:
+def sha256_file(file: Path) -> str:
+    """The SHA-256 of a file, read a megabyte at a time."""
     digest = hashlib.sha256()
     with open(file, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -871,7 +873,7 @@ def _write_vectors(path: Path, gen: int, base: StoredIndex | None, retired_pids:
                 faiss.write_index(delta, str(folder / f".{name}.tmp"))
                 os.replace(folder / f".{name}.tmp", folder / name)
                 record["delta"] = {"file": name, "count": int(delta.ntotal), "size": (folder / name).stat().st_size,
-                                   "sha256": _sha256(folder / name)}
+                                   "sha256": sha256_file(folder / name)}
             return record
     # a first build, a change of kind, or past the bounds: one base from every live vector
     if base is None:
@@ -892,7 +894,7 @@ def _write_base(folder: Path, gen: int, index, kind: str, trained: int, pids: np
     os.replace(folder / f".{name}.tmp", folder / name)
     return {"kind": kind, "trained_n": trained, "delta": None,
             "base": {"file": name, "count": int(index.ntotal), "max_pid": int(pids[-1]) if len(pids) else -1,
-                     "size": (folder / name).stat().st_size, "sha256": _sha256(folder / name)}}
+                     "size": (folder / name).stat().st_size, "sha256": sha256_file(folder / name)}}
 
 
 class Vectors:
@@ -1050,7 +1052,7 @@ class _HashingFile:
         return {"size": self.size, "sha256": self.digest.hexdigest()}
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -1429,7 +1431,7 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
         _kill_point("written")
         final = path / GENERATIONS / str(gen)
         os.replace(tmp, final)
-        _fsync_dir(path / GENERATIONS)
+        fsync_dir(path / GENERATIONS)
         _kill_point("renamed")
         retire = set(removed_files) | {c.source for c in file_rows}
         if full:
@@ -1611,7 +1613,7 @@ def _write_generation(path: Path, tmp: Path, scratch: Path, gen: int, prev: Stor
     out.write(df.astype(np.int32))
     parts["lex-df.i32"] = out.close()
     (tmp / READER_LOCK).write_bytes(b"")
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     return {
         "format": FORMAT,
         "splitter": SPLITTER_VERSION,
@@ -1687,7 +1689,7 @@ def _write_sentences(path: Path, gen: int, scratch: Path, base: StoredIndex | No
         first_new = int(kept_counts.sum())
         new_starts = first_new + np.concatenate([[0], np.cumsum(counts_new)[:-1]]) if len(counts_new) else np.zeros(0, np.int64)
     new_file.unlink()
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return record, np.concatenate([kept_starts, np.asarray(new_starts, dtype=np.int64)])
 
 
@@ -1753,7 +1755,7 @@ def _write_lexical(path: Path, gen: int, base: StoredIndex | None, retired_pids:
             parts = seg.write(tmp)
             os.replace(tmp, path / SEGMENTS / sid)
             infos[k] = {"id": sid, **seg.info(), "parts": parts}
-    _fsync_dir(path / SEGMENTS)
+    fsync_dir(path / SEGMENTS)
     return {"segments": infos, "terms": n_terms, "N": int(len(pids)), "total_length": int(total),
             "stopwords": sorted(analyzer.stopwords)}, df
 

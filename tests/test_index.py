@@ -405,33 +405,53 @@ def test_the_quick_staleness_scan_sees_in_place_edits_additions_and_removals(tmp
 
 
 def test_the_mapped_copy_of_the_onnx_model_embeds_bit_for_bit_and_heals(built, seeds_settings, encoder):
-    """A build leaves a checked mapped copy beside the ONNX export; questions load it (25 ms instead of
-    130) and embed exactly as the model itself; a damaged copy is never used, --check removes it,
-    and the next build makes it again."""
+    """A build leaves a checked mapped copy beside the ONNX export (hard-linked from the per-user cache);
+    questions load it (a faster start) and embed exactly as the export; a truncated copy is never used,
+    --check removes a damaged one, the next build makes it again, and other copies and a killed
+    process's leftovers are swept."""
+    import os
+    import time
+
     from qa_bot import encoders, engine
     from qa_bot.embed import OnnxEncoder
+    from qa_bot.preload import Preload
 
     path, stored = built
+    settings = Settings(docs=seeds_settings.docs, index=path, model=stored.model)
     record = stored.info["onnx"]
     model_file = path / record["file"]
     copies = list(model_file.parent.glob(f"{model_file.stem}.mapped-*"))
     assert len(copies) == 1 and (copies[0] / "weights.bin").stat().st_size > 1_000_000
-    fast = encoders.onnx_encoder(stored.model, path, record, threads=1)
+    assert os.stat(copies[0]).st_mode & 0o777 == os.stat(model_file.parent).st_mode & 0o777
+    fast = encoders.query_encoder(stored, settings)
     plain = OnnxEncoder(stored.model, model_file, path / record["tokenizer"], threads=1)
     assert fast.model_file == copies[0] / "model.onnx" and plain.model_file == model_file
     texts = [p.text for p in stored.passages[::7]] + ["who spoke after the ambassador?", "Пхеньян"]
     assert np.array_equal(fast.encode(texts), plain.encode(texts))
+    preload = Preload(path, stored.model)
+    assert preload.take(path, stored.model, record).model_file == copies[0] / "model.onnx"
+    del fast, preload
 
     weights = copies[0] / "weights.bin"
     whole = weights.read_bytes()
-    weights.write_bytes(whole[:1000])  # truncated: the model itself loads instead
+    weights.unlink()  # never rewritten in place: a process may have it mapped
+    weights.write_bytes(whole[:1000])
     assert encoders.onnx_encoder(stored.model, path, record, threads=1).model_file == model_file
     damaged = bytearray(whole)
-    damaged[len(damaged) // 2] ^= 0xFF  # same size, other bytes: only the sums see it
+    damaged[len(damaged) // 2] ^= 0xFF  # same size, other bytes: only the hashes see it
+    weights.unlink()
     weights.write_bytes(bytes(damaged))
-    assert "removed a damaged mapped copy" in index_mod.check(path)
+    assert "removed 1 damaged mapped copy" in index_mod.check(path)
     assert not copies[0].exists()
     assert encoders.onnx_encoder(stored.model, path, record, threads=1).model_file == model_file
-    engine.build(Settings(docs=seeds_settings.docs, index=path, model=stored.model), progress=False, encoder=encoder)
-    assert (copies[0] / "weights.bin").read_bytes() == whole
+
+    left = model_file.parent / ".mapped-killed"  # what a killed build left long ago
+    left.mkdir()
+    (left / "weights.bin").write_bytes(b"x")
+    os.utime(left, (time.time() - 3600,) * 2)
+    other = model_file.parent / f"{model_file.stem}.mapped-0123456789abcdef"  # another onnxruntime's
+    other.mkdir()
+    engine.build(settings, progress=False, encoder=encoder)
+    assert (copies[0] / "weights.bin").read_bytes() == whole and not left.exists() and not other.exists()
+    assert (copies[0] / "weights.bin").stat().st_nlink >= 2  # linked from the per-user cache, not made again
     assert encoders.onnx_encoder(stored.model, path, record, threads=1).model_file == copies[0] / "model.onnx"
