@@ -143,11 +143,14 @@ def _intact(folder: Path) -> bool:
 
 def mapped_model(index_path, record: dict) -> Path | None:
     """The mapped copy's model.onnx for the export `record` names, when one is there for this machine."""
-    model_file = index_mod.onnx_path(Path(index_path), record.get("file"))
-    if model_file is None or not isinstance(record.get("sha256"), str):
+    try:
+        model_file = index_mod.onnx_path(Path(index_path), record.get("file"))
+        if model_file is None or not isinstance(record.get("sha256"), str):
+            return None
+        folder = mapped_folder(model_file, record["sha256"])
+        return folder / "model.onnx" if _intact(folder) else None
+    except OSError:  # a folder this user may not read: the export itself, as before
         return None
-    folder = mapped_folder(model_file, record["sha256"])
-    return folder / "model.onnx" if _intact(folder) else None
 
 
 def _discard(folder: Path) -> bool:
