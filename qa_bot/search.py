@@ -61,8 +61,10 @@ NAV_ITEM_WORDS = 15  # a navigation item this long is a headline with its lead s
 CONTEXT_WEIGHT = 1.0
 _CONTINUES = re.compile(r"(?:He|She)\b")
 SEQUENCE_DEPTH = 3  # "who spoke after the ambassador": a passage opening "Next," among this many goes first
+SEQUENCE_AHEAD = 6  # ... else one of this many paragraphs after the first passage in its document
 ROLE_DEPTH = 5  # "what position does Im Chon Il hold": the first of this many naming him with an office goes first
-_AFTER = re.compile(r"\b(?:after|following)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+)?([^\W\d_][\w-]*)", re.IGNORECASE)
+_AFTER = re.compile(r"\b(?:after|following)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+)?([^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*)?)",
+                    re.IGNORECASE)  # "after the Russian ambassador": two words, the second may be the one that counts
 _NEXT = re.compile(r"(?:Next|Then|Afterwards|After that|After this|Later|Subsequently|Following (?:this|that|him|her))\b")
 META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
 TITLED_DOCUMENT = True  # a metadata question naming a document by its title: that document's header/signature first
@@ -454,10 +456,22 @@ class Retriever:
         holds `before`), the position of one of the top SEQUENCE_DEPTH that opens with "Next," /
         "Then," / "After that", to go first; else None."""
         top = self.passages_at(cand[order[:SEQUENCE_DEPTH]])
-        terms = set(self.lexical.tokens(before))
+        terms = set(self.lexical.tokens(self.respell(before)))
         if not terms & set(self.lexical.tokens(top[0].text)):
             return None
-        return _first_holding(top, _NEXT.match)
+        j = _first_holding(top, _NEXT.match)
+        if j is not None or _NEXT.match(top[0].text):
+            return j
+        # none near the top: the first of the next few paragraphs of the first one's document that opens so
+        row = int(cand[order[0]])
+        later = np.arange(row + 1, min(row + 1 + SEQUENCE_AHEAD, len(self.passages)))
+        for r, p in zip(later, self.passages_at(later)):
+            if p.source != top[0].source or p.line_start <= top[0].line_start:
+                break
+            if _NEXT.match(p.text):
+                at = np.flatnonzero(cand[order] == r)
+                return int(at[0]) if len(at) else None
+        return None
 
     def _titled_document_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, info: QuestionInfo,
                                text: str):

@@ -799,6 +799,12 @@ def test_who_came_after_someone_is_the_passage_that_opens_with_next(retriever, m
     a = retriever.ask(asked, k=3)
     assert a.hits[0].passage.text.startswith("Next, Foreign Minister Choe Son Hui") and a.verdict == "answered"
     assert [h.score for h in a.hits] == sorted((h.score for h in a.hits), reverse=True)  # scores still fall
+    # typed in a hurry, "Next, ..." is not among the top three: it is found four paragraphs after the
+    # ambassador's speech, in document order
+    typed = "who spoke after the ambasador at the recepion"
+    assert retriever.ask(typed, k=1).hits[0].passage.text.startswith("Next, Foreign Minister Choe Son Hui")
+    monkeypatch.setattr(search, "SEQUENCE_AHEAD", 0)
+    assert not retriever.ask(typed, k=1).hits[0].passage.text.startswith("Next,")
     monkeypatch.setattr(search, "SEQUENCE_DEPTH", 0)
     assert not retriever.ask(asked, k=1).hits[0].passage.text.startswith("Next,")  # the rule, not luck
 
