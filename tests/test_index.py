@@ -455,3 +455,41 @@ def test_the_mapped_copy_of_the_onnx_model_embeds_bit_for_bit_and_heals(built, s
     assert (copies[0] / "weights.bin").read_bytes() == whole and not left.exists() and not other.exists()
     assert (copies[0] / "weights.bin").stat().st_nlink >= 2  # linked from the per-user cache, not made again
     assert encoders.onnx_encoder(stored.model, path, record, threads=1).model_file == copies[0] / "model.onnx"
+
+
+def test_a_small_exact_index_is_searched_without_faiss_exactly_as_faiss_does(built, tmp_path, monkeypatch):
+    """Up to NUMPY_FLAT_BYTES an exact vector file is read with numpy (no FAISS import in a cold ask):
+    the same ids in the same order and the same vectors as FAISS gives; a file it does not recognise
+    (or a bigger one) is read by FAISS as before."""
+    import subprocess
+    import sys
+
+    import faiss
+
+    path, stored = built
+    record = stored.info["vectors"]
+    file = path / "vectors" / record["base"]["file"]
+    assert record["kind"] == "flat" and stored.vectors.faiss is False
+    ours = index_mod.FlatFile.read(file, stored.dimension)
+    theirs = faiss.read_index(str(file))
+    queries = stored.all_vectors()[::5] + 0.01
+    for q in queries:
+        (s1, i1), (s2, i2) = ours.search(q[None, :], 10), theirs.search(q[None, :].astype(np.float32), 10)
+        assert list(i1[0]) == list(i2[0])
+        np.testing.assert_allclose(s1, s2, rtol=1e-5, atol=1e-6)
+    ids = np.array(sorted(ours.ids)[::3], dtype=np.int64)
+    np.testing.assert_array_equal(ours.reconstruct_batch(ids), theirs.reconstruct_batch(ids))
+    # an L2 index, a truncated file, a file past the limit: not ours to read
+    l2 = faiss.IndexIDMap2(faiss.IndexFlatL2(stored.dimension))
+    l2.add_with_ids(stored.all_vectors()[:3], np.arange(3, dtype=np.int64))
+    faiss.write_index(l2, str(tmp_path / "l2.faiss"))
+    assert index_mod.FlatFile.read(tmp_path / "l2.faiss", stored.dimension) is None
+    (tmp_path / "cut.faiss").write_bytes(file.read_bytes()[:-8])
+    assert index_mod.FlatFile.read(tmp_path / "cut.faiss", stored.dimension) is None
+    monkeypatch.setattr(index_mod, "NUMPY_FLAT_BYTES", 100)
+    assert index_mod.load(path).vectors.faiss is True
+    # a cold question over a small index never imports FAISS
+    code = ("import sys, json; from qa_bot.cli import main; rc = main(['ask', '--json', '--docs', sys.argv[1], '--index', "
+            "sys.argv[2], 'who signed the press statement?']); print(json.dumps({'rc': rc, 'faiss': 'faiss' in sys.modules}))")
+    proc = subprocess.run([sys.executable, "-c", code, str(stored.docs), str(path)], capture_output=True, text=True, timeout=120)
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 0, "faiss": False}, proc.stderr
