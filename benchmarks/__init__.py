@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 
@@ -10,6 +11,7 @@ def warm_latencies(retriever, questions, k: int = 3, warmup: int = 10) -> list[f
 
     One loop for every warm-query figure, so the sections measure the same thing.
     """
+    gc.freeze()  # as engine.open_retriever does once the index is open
     for q in questions[:warmup]:
         retriever.ask(q)
     lat = []

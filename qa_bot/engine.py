@@ -6,6 +6,7 @@ refuses what would lose data, and switches long-running front ends to newer gene
 
 from __future__ import annotations
 
+import gc
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -78,10 +79,12 @@ def open_retriever(settings: Settings, progress: bool = True, notify: Callable[[
     `preload` (preload.Preload, started before the heavy imports) may hold the question encoder already.
     """
     try:
-        return _open(settings, progress, notify, preload)
+        retriever = _open(settings, progress, notify, preload)
     finally:
         if preload is not None:
             preload.release()
+    gc.freeze()  # what opening made lives as long as the index: no collection walks it mid-question again
+    return retriever
 
 
 def _open(settings: Settings, progress: bool, notify: Callable[[str], None] | None, preload):
@@ -136,4 +139,5 @@ def refreshed(retriever):
     if retriever.mode != "dense":
         fresh.lexical
     log.info("switched to index generation %d (%d passages)", stored.generation, len(stored))
+    gc.freeze()
     return fresh
