@@ -5,8 +5,8 @@ random.Random(SEED), shuffle each group's positions, put the first round(0.5 * n
 rest in `test`. Never re-run it on a set that is already split (the split must not change).
 SEED is 4 for tests/data/seeds_blind_questions.jsonl (the default), 5 for
 tests/data/seeds_blind5_questions.jsonl and 6 for tests/data/seeds_blind6_questions.jsonl, 7 for
-tests/data/seeds_blind7_questions.jsonl, 8 for tests/data/seeds_blind8_questions.jsonl and 9 for
-tests/data/seeds_blind9_questions.jsonl.
+tests/data/seeds_blind7_questions.jsonl, 8 for tests/data/seeds_blind8_questions.jsonl, 9 for
+tests/data/seeds_blind9_questions.jsonl and 10 for tests/data/seeds_blind10_questions.jsonl.
 
 Usage: python scripts/split_blind.py [PATH [SEED]]
 """
