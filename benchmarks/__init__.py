@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import time
 
 
@@ -11,7 +10,9 @@ def warm_latencies(retriever, questions, k: int = 3, warmup: int = 10) -> list[f
 
     One loop for every warm-query figure, so the sections measure the same thing.
     """
-    gc.freeze()  # as engine.open_retriever does once the index is open
+    from qa_bot.engine import settle
+
+    settle()  # as the long-running front ends do once the index is open
     for q in questions[:warmup]:
         retriever.ask(q)
     lat = []

@@ -99,9 +99,12 @@ class Session:
             else:
                 self.say(f"unknown command :{cmd}; type :help")
             return True
-        from .engine import refreshed
+        from .engine import refreshed, settle
 
-        self.retriever = refreshed(self.retriever)  # a newer index generation, between questions only
+        fresh = refreshed(self.retriever)  # a newer index generation, between questions only
+        if fresh is not self.retriever:
+            self.retriever = fresh
+            settle()
         try:
             answer = self.retriever.ask(text, k=self.k)
         except QaBotError as exc:
@@ -129,6 +132,7 @@ def run_repl(settings: Settings, quiet: bool = False, history: bool = True, watc
                                                                                              style="dim")))
     finally:
         preload.release()  # also when the start failed: no child or thread left behind
+    engine.settle()
     if watching and not quiet:
         logging.getLogger("qa_bot.watch").setLevel(logging.INFO)  # one line per update, on stderr
     watcher = Watcher(settings, interval).start() if watching else None

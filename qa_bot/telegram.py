@@ -259,10 +259,13 @@ def keyboard(key: str) -> InlineKeyboardMarkup:
 
 
 async def _search(context: ContextTypes.DEFAULT_TYPE, question: str, k: int, offset: int = 0) -> Answer:
-    from .engine import refreshed
+    from .engine import refreshed, settle
 
     # a newer index generation (written by `qa-bot index` or a refresh) is picked up between questions
-    context.bot_data["retriever"] = retriever = refreshed(context.bot_data["retriever"])
+    retriever = refreshed(context.bot_data["retriever"])
+    if retriever is not context.bot_data["retriever"]:
+        context.bot_data["retriever"] = retriever
+        settle()  # answers still in flight keep the old one: the next switch collects it
     return await asyncio.to_thread(retriever.ask, question, k, offset)
 
 
@@ -782,6 +785,7 @@ def run_bot(args, settings) -> int:
         log.info("connecting to the Bot API at %s", options.api_url)
         asyncio.run(check_bot_api(token, options))
         retriever = engine.open_retriever(settings, progress=not args.quiet)
+        engine.settle()
         config.default_k = settings.k
         app = build_application(token, retriever, config, base_url=options.api_url, store=store)
         log.info("bot starting: %d passages from %d documents; allow-list %s; state in %s", len(retriever.passages),
