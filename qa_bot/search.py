@@ -63,6 +63,7 @@ _CONTINUES = re.compile(r"(?:He|She)\b")
 SEQUENCE_DEPTH = 3  # "who spoke after the ambassador": a passage opening "Next," among this many goes first
 SEQUENCE_AHEAD = 6  # ... else one of this many paragraphs after the first passage in its document
 ROLE_DEPTH = 5  # "what position does Im Chon Il hold": the first of this many naming him with an office goes first
+ROLE_FLOOR = 0.5  # ... and is answered by it from this share of the score floor up (Im Chon Il: 0.13-0.15 of 0.22)
 _AFTER = re.compile(r"\b(?:after|following)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+)?([^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*)?)",
                     re.IGNORECASE)  # "after the Russian ambassador": two words, the second may be the one that counts
 _NEXT = re.compile(r"(?:Next|Then|Afterwards|After that|After this|Later|Subsequently|Following (?:this|that|him|her))\b")
@@ -163,7 +164,7 @@ class Ranking:
     margin: float | None = None  # the best passage's cosine minus the nearest off-subject sentence's (multilingual)
     part: str = ""  # "opening" / "closing": the first passage is where its document starts / ends, as asked
     titled: bool = False  # the question named the first passage's document (by its title; how a letter ends: or its year)
-    role: bool = False  # a question for someone's office, and the first passage names them with one (text or byline)
+    role: str = ""  # whose office a question asks for, when a passage near the top names them with one
 
 
 def _of_year(passages: list[Passage], year: str) -> bool:
@@ -422,11 +423,11 @@ class Retriever:
             order, score = _promote(order, score, self._reason_first(cand, order))
         if SEQUENCE_DEPTH and len(order) > 1 and (after := _AFTER.search(info.text)):
             order, score = _promote(order, score, self._next_first(cand, order, after.group(1)))
-        role = False
+        role = ""
         if ROLE_DEPTH and len(order) and (who := asks_role(info.text)):
             j = self._role_at(cand, order, who)
             order, score = _promote(order, score, j)
-            role = j is not None
+            role = who if j is not None else ""
         named = None
         if info.meta and TITLED_DOCUMENT and len(order):
             order, score, named = self._titled_document_first(cand, score, order, info, text)
@@ -706,8 +707,10 @@ class Retriever:
 
     def judge(self, r: Ranking) -> tuple[str, float]:
         """The verdict for a ranking, and the answerability probability behind it (1.0 without a model)."""
-        if r.role and self.mode == "hybrid":
-            return "answered", 1.0  # the person asked about, named with an office: on topic whatever the score
+        if r.role and self.mode == "hybrid" and r.score[0] >= ROLE_FLOOR * self.threshold:
+            first = self.passages[int(r.rows[0])]
+            if shows_role(first.text, r.role) or shows_role(first.author or "", r.role):
+                return "answered", 1.0  # the person asked about, named with an office, a little under the floor
         if len(r.rows) == 0 or r.score[0] < self.threshold:
             return "none", 0.0
         if self.mode != "hybrid" or r.cos is None or not self.use_verdict_model:
@@ -722,8 +725,6 @@ class Retriever:
             return "related", 0.0
         if NAMES_NEED_NAMES and verdict.unnamed(r, self):
             return "related", 0.0
-        if ROLE_DEPTH and not r.role and asks_role(r.info.text):
-            return "related", 0.0  # no passage near the top names the person with an office
         contact = verdict.contact_found(r, self) if CONTACTS_NEED_SHAPES else None
         if contact is False:
             return "related", 0.0

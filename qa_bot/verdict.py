@@ -106,7 +106,7 @@ def features(r, i: int, retriever, hidden: frozenset[int] = frozenset()) -> np.n
     name_absent = any(t not in in_corpus for t in names)
     shown = " ".join(filter(None, [text, p.title, p.date, author]))
     numbers_missing = sum(n not in shown for n in numbers) / len(numbers) if numbers else 0.0
-    typed = "" if info.answer_type in ("office", "attendance", "said") else info.answer_type  # trained before these types
+    typed = "" if info.answer_type in ("office", "attendance") else info.answer_type  # trained before these types
     return np.array([
         r.score[i], r.cos[i], r.sent[i], r.lex[i],
         r.score[i] - r.score[nxt] if nxt is not None else r.score[i],
