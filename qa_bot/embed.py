@@ -6,6 +6,7 @@ Heavy imports (torch, sentence-transformers) happen only when a model is first l
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 from pathlib import Path
@@ -130,6 +131,7 @@ def usable_cores() -> int:
 
 
 def _session_options(ort, threads: int):
+    """onnxruntime session options: `threads` for one run, no spinning while idle, warnings off."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -167,7 +169,8 @@ class OnnxEncoder:
             try:
                 self.session = ort.InferenceSession(str(mapped), options, providers=["CPUExecutionProvider"])
                 self.model_file = Path(mapped)
-            except Exception:  # noqa: BLE001 - unreadable or damaged: the model itself answers the same
+            except Exception as exc:  # noqa: BLE001 - unreadable or damaged: the model itself answers the same
+                logging.getLogger(__name__).info("not using the mapped copy %s: %s", mapped, first_line(exc))
                 self.session = None
         try:
             if self.session is None:

@@ -284,6 +284,8 @@ def _from_cache(settings: Settings, record: dict, name: str, target: Path) -> bo
         _sweep(cache, keep=shared)
         if _unusable(shared).exists():
             return False
+        if _intact(shared) and not _hashes_match(shared):
+            _discard(shared)  # damaged in place: every index linked to it gets the good one again
         made = _intact(shared) or _make(source, record["sha256"], cache / "tokenizer.json",
                                         int(record.get("max_seq_length", 256)), shared)
         return made and _link(shared, target)
@@ -293,10 +295,20 @@ def _from_cache(settings: Settings, record: dict, name: str, target: Path) -> bo
 
 
 def _cached_record_sha(cache: Path) -> str | None:
+    """The sha256 of the export a cache entry holds, by its record.json."""
     try:
         return json.loads((cache / "record.json").read_text(encoding="utf-8")).get("sha256")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def _hashes_match(folder: Path) -> bool:
+    """Whether a copy's files have the SHA-256 written with them (0.15 s: for --check and before linking)."""
+    try:
+        files = json.loads((folder / "files.json").read_text(encoding="utf-8"))
+        return all(index_mod.sha256_file(folder / name) == files[name]["sha256"] for name in _MAPPED_FILES)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def remove_damaged_mapped(model_file: Path | None) -> tuple[int, list[Path]]:
@@ -306,12 +318,8 @@ def remove_damaged_mapped(model_file: Path | None) -> tuple[int, list[Path]]:
     if model_file is None:
         return gone, left
     for folder in model_file.parent.glob(f"{model_file.stem}{MAPPED}*"):
-        try:
-            files = json.loads((folder / "files.json").read_text(encoding="utf-8"))
-            if all(index_mod.sha256_file(folder / name) == files[name]["sha256"] for name in _MAPPED_FILES):
-                continue
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+        if not folder.is_dir() or _hashes_match(folder):  # a mark file, or a whole copy
+            continue
         if _discard(folder):
             gone += 1
         else:

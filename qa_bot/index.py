@@ -912,7 +912,8 @@ class FlatFile:
     def __init__(self, vectors: np.ndarray, ids: np.ndarray):
         self.vectors, self.ids = vectors, ids
         self.d, self.ntotal = vectors.shape[1], len(ids)
-        self._order = None if np.all(ids[1:] > ids[:-1]) else np.argsort(ids, kind="stable")
+        self._order = np.arange(len(ids)) if np.all(ids[1:] > ids[:-1]) else np.argsort(ids, kind="stable")
+        self._sorted = ids[self._order]
 
     @classmethod
     def read(cls, file: Path, d: int) -> "FlatFile | None":
@@ -938,6 +939,8 @@ class FlatFile:
         return cls(vectors, np.frombuffer(data, np.int64, n, at + 8).copy())
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the k best for one question vector (a 1 x d array), best first, as FAISS
+        returns them (among exactly equal scores the order may differ)."""
         scores = self.vectors @ np.asarray(q, dtype=np.float32)[0]
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k] if 0 < k < len(scores) else np.arange(len(scores))
@@ -945,15 +948,21 @@ class FlatFile:
         return scores[top][None, :], self.ids[top][None, :]
 
     def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
-        if self._order is None:
-            return self.vectors[np.searchsorted(self.ids, ids)]
-        return self.vectors[self._order[np.searchsorted(self.ids[self._order], ids)]]
+        """The stored vectors of these ids; KeyError for an id the file does not hold (FAISS raises too)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(ids) and not len(self.ids):
+            raise KeyError("an id the vector file does not hold")
+        rows = self._order[np.minimum(np.searchsorted(self._sorted, ids), max(len(self.ids) - 1, 0))]
+        if np.any(self.ids[rows] != ids):
+            raise KeyError("an id the vector file does not hold")
+        return self.vectors[rows]
 
 
 def _small_flat(folder: Path, record: dict, d: int) -> tuple["FlatFile | None", "FlatFile | None"]:
     """An exact index's base and delta read by FlatFile when both can be, else (None, None)."""
-    if record.get("kind") != "flat" or not isinstance(record.get("base"), dict):
-        return None, None
+    if (record.get("kind") != "flat" or not isinstance(record.get("base"), dict)
+            or not isinstance(record.get("delta") or {}, dict)):
+        return None, None  # not ours to read: FAISS reads it, or says what is wrong
     base = FlatFile.read(folder / str(record["base"].get("file")), d)
     delta = FlatFile.read(folder / str(record["delta"].get("file")), d) if record.get("delta") else None
     if base is None or (record.get("delta") and delta is None):

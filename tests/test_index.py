@@ -454,6 +454,12 @@ def test_the_mapped_copy_of_the_onnx_model_embeds_bit_for_bit_and_heals(built, s
     engine.build(settings, progress=False, encoder=encoder)
     assert (copies[0] / "weights.bin").read_bytes() == whole and not left.exists() and not other.exists()
     assert (copies[0] / "weights.bin").stat().st_nlink >= 2  # linked from the per-user cache, not made again
+    with open(copies[0] / "weights.bin", "r+b") as fh:  # damaged in place: the cache's copy too (one inode)
+        fh.seek(len(whole) // 3)
+        fh.write(bytes([whole[len(whole) // 3] ^ 0xFF]))
+    assert "removed 1 damaged mapped copy" in index_mod.check(path)
+    engine.build(settings, progress=False, encoder=encoder)  # the cache's copy is checked before linking
+    assert (copies[0] / "weights.bin").read_bytes() == whole and "removed" not in index_mod.check(path)
     assert encoders.onnx_encoder(stored.model, path, record, threads=1).model_file == copies[0] / "model.onnx"
 
 
@@ -493,3 +499,32 @@ def test_a_small_exact_index_is_searched_without_faiss_exactly_as_faiss_does(bui
             "sys.argv[2], 'who signed the press statement?']); print(json.dumps({'rc': rc, 'faiss': 'faiss' in sys.modules}))")
     proc = subprocess.run([sys.executable, "-c", code, str(stored.docs), str(path)], capture_output=True, text=True, timeout=120)
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 0, "faiss": False}, proc.stderr
+
+
+def test_switching_generations_in_a_long_running_process_leaks_no_files(docs_copy, tmp_path, encoder):
+    """A bot or REPL switches to each new generation (`engine.refreshed`) and settles (`engine.settle`:
+    collect, then freeze what lives as long as the index). Frozen garbage would never be collected, and
+    an SQLite connection held in a cycle keeps its file open: the count of open files must stay flat."""
+    import gc
+    import os
+
+    from qa_bot import engine
+
+    settings = Settings(docs=docs_copy, index=tmp_path / "idx")
+    engine.build(settings, progress=False, encoder=encoder)
+    retriever = engine.open_retriever(settings, progress=False)
+    engine.settle()
+    counts = []
+    try:
+        for i in range(8):
+            (docs_copy / "note.txt").write_text(f"A new note {i}.\n\nThe embassy phone number is {i}.\n")
+            engine.build(settings, progress=False, encoder=encoder)
+            fresh = engine.refreshed(retriever)
+            assert fresh is not retriever
+            retriever = fresh
+            engine.settle()
+            retriever.ask("who spoke after the ambassador?")
+            counts.append(len(os.listdir("/proc/self/fd")))
+    finally:
+        gc.unfreeze()
+    assert counts[-1] <= counts[1] + 2, counts
