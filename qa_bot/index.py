@@ -970,6 +970,15 @@ def _small_flat(folder: Path, record: dict, d: int) -> tuple["FlatFile | None", 
     return base, delta
 
 
+def _next_pid(store: Store, published) -> int:
+    """The first passage id never used: ids are never given twice, since a vector file may still hold
+    a removed passage's id (a base keeps its dead rows until it is folded) after its row is pruned."""
+    recorded = store.query("SELECT value FROM meta WHERE key = 'next_pid'")
+    base = ((published.info.get("vectors") or {}).get("base") or {}) if published is not None else {}
+    return max(int(store.query("SELECT COALESCE(MAX(pid), -1) + 1 FROM passages")[0][0]),
+               int(recorded[0][0]) if recorded else 0, int(base.get("max_pid", -1)) + 1)
+
+
 class Vectors:
     """A generation's passage vectors: the base index and the delta, searched as one (by passage id)."""
 
@@ -1401,7 +1410,7 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
     scratch = tmp.with_name(tmp.name + ".scratch")  # batches written while building (bounded memory)
     tmp.mkdir(parents=True, exist_ok=True)
     scratch.mkdir()
-    next_pid = int(store.query("SELECT COALESCE(MAX(pid), -1) + 1 FROM passages")[0][0])
+    next_pid = _next_pid(store, published)
     bar = Progress(n_changes, "indexing", progress)
     new_sent = _HashingFile(scratch / "new-sentences.f16")
     new_vec_file = open(scratch / "new-vectors.f32", "wb")
@@ -1524,6 +1533,7 @@ def _write_changes(path: Path, store: Store, prev: StoredIndex | None, published
             store.conn.execute("INSERT INTO generations(gen, info) VALUES (?, ?)", (gen, json.dumps(stored_info)))
             store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('current', ?)", (str(gen),))
             store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('format', ?)", (str(FORMAT),))
+            store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('next_pid', ?)", (str(next_pid),))
             _kill_point("commit")
         _kill_point("committed")
         for name in (OLD_MANIFEST,):

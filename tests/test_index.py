@@ -528,3 +528,24 @@ def test_switching_generations_in_a_long_running_process_leaks_no_files(docs_cop
     finally:
         gc.unfreeze()
     assert counts[-1] <= counts[1] + 2, counts
+
+
+def test_ids_of_removed_passages_are_never_given_again(docs_copy, tmp_path, encoder):
+    """A base vector file keeps a removed passage's id until it is folded; once the row is pruned, giving
+    that id to a new passage made the index unreadable ("the vector files hold 78 vectors for 77 passages")."""
+    from qa_bot import engine
+
+    settings = Settings(docs=docs_copy, index=tmp_path / "idx")
+    (docs_copy / "zzz_last.txt").write_text("Zebra facts.\n\nZebras have black and white stripes.\n\nZebras live in Africa.\n")
+    engine.build(settings, progress=False, encoder=encoder)
+    (docs_copy / "zzz_last.txt").unlink()
+    engine.build(settings, progress=False, encoder=encoder)
+    engine.build(settings, progress=False, encoder=encoder)  # prunes the removed rows
+    (docs_copy / "aaa_new.txt").write_text("Kettle facts.\n\nThe kettle boils water for tea in the embassy kitchen.\n")
+    stored, _ = engine.build(settings, progress=False, encoder=encoder)
+    stored = index_mod.load(settings.index)
+    assert len(set(stored.pids.tolist())) == len(stored)
+    new = [int(pid) for pid, p in zip(stored.pids, stored.passages) if p.source == "aaa_new.txt"]
+    assert new and min(new) > stored.info["vectors"]["base"]["max_pid"]
+    retriever = engine.open_retriever(settings, progress=False)
+    assert retriever.ask("what boils water for tea in the embassy kitchen?", k=1).hits[0].passage.source == "aaa_new.txt"
