@@ -40,7 +40,8 @@ _FILLER_START = re.compile(
     r"|(?:if|whether)\b\s*)",
     re.IGNORECASE,
 )
-_FILLER_END = re.compile(r"(?:[\s,]*(?:\b(?:thanks|thank you|thx|ty|pls|please|lol)\b|\?|!|\.)+)+\s*$", re.IGNORECASE)
+# one flat repetition: the nested one it replaces took seconds to minutes on "who is he" + "?" * 24 + "a"
+_FILLER_END = re.compile(r"(?:[\s,?!.]|\b(?:thanks|thank you|thx|ty|pls|please|lol)\b)+$", re.IGNORECASE)
 
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
@@ -482,7 +483,7 @@ chancellor chair founder editor head marshal""".split())
 def asks_role(question: str) -> str | None:
     """Whose office a question asks for ("What's Im Chon Il's job title?" -> "Im Chon Il"), or None;
     not a former or later one, and not a document's title ("what is the title of the article")."""
-    bare = question[:-60] + _FILLER_END.sub("", question[-60:])  # "... title in the workers party?? thx"; a bounded tail
+    bare = question[:-80] + _FILLER_END.sub("", question[-80:])  # "... title in the workers party?? thx" (a bounded tail)
     m = _ASKS_ROLE.search(bare)
     if m is None or _NOT_NOW.search(question) or _ROLE_SIGNED.search(question):
         return None

@@ -685,10 +685,12 @@ def test_question_rules_are_quick_on_long_hostile_text():
     import time
 
     hostile = ["what is " + "the " * 5000 + "called", "what is the greeting called" + " " * 20000 + "x",
-               "which ministry from" + " " * 20000 + "x", "which ministry " + "x " * 8000 + "from", "2023 " * 4000]
+               "which ministry from" + " " * 20000 + "x", "which ministry " + "x " * 8000 + "from", "2023 " * 4000,
+               "who is he" + "?" * 30 + " x", "thx?" * 200 + "a"]  # the last two: minutes in the old filler pattern
     for text in hostile:
         start = time.perf_counter()
         query.meta_type(text), query.named_year(text), query.document_part(text), query.asks_role(text)
+        query.analyse(text[:1000]), query.answer_type(text)
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
