@@ -136,18 +136,21 @@ def run_repl(settings: Settings, quiet: bool = False, history: bool = True, watc
     if watching and not quiet:
         logging.getLogger("qa_bot.watch").setLevel(logging.INFO)  # one line per update, on stderr
     watcher = Watcher(settings, interval).start() if watching else None
+    held = [retriever]  # handed over whole: no frame of ours keeps the first generation once the session switches
+    del retriever
     try:
-        return _loop(settings, retriever, console, history)
+        return _loop(settings, held, console, history)
     finally:
         if watcher is not None:
             watcher.stop()
 
 
-def _loop(settings: Settings, retriever, console, history: bool) -> int:
-    """Questions from a terminal prompt, or piped lines; the session switches to newer generations itself."""
+def _loop(settings: Settings, held: list, console, history: bool) -> int:
+    """Questions from a terminal prompt, or piped lines; the session switches to newer generations itself
+    (`held` holds the retriever, which the session takes: an older generation is then let go, and pruned)."""
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     path = history_path(settings.index) if history and interactive else None
-    session = Session(retriever, console, k=settings.k, history=path)
+    session = Session(held.pop(), console, k=settings.k, history=path)
     if not interactive:
         for line in input_lines(sys.stdin):
             if not session.handle(line):
@@ -158,9 +161,9 @@ def _loop(settings: Settings, retriever, console, history: bool) -> int:
     from prompt_toolkit.history import InMemoryHistory
 
     prompt = PromptSession(history=open_history(path) if path else InMemoryHistory())
-    n_docs = len(retriever.index.sources())
+    n_docs = len(session.retriever.index.sources())
     console.print(
-        f"qa-bot: {len(retriever.passages)} passages from {n_docs} documents ({settings.mode} ranking). "
+        f"qa-bot: {len(session.retriever.passages)} passages from {n_docs} documents ({settings.mode} ranking). "
         "Ask a question; :help for commands, Ctrl-D to leave.",
         markup=False,
         style="dim",

@@ -794,6 +794,7 @@ def run_bot(args, settings) -> int:
         from . import multilingual
 
         multilingual.prepare_in_background(retriever.index)  # the first Russian question then need not wait
+        del retriever  # the bot holds it now, and lets it go at the first switch to a newer generation
         asyncio.run(serve(app, options))
     finally:
         if watcher is not None:

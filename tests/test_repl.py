@@ -68,3 +68,31 @@ def test_watcher_says_a_lasting_failure_once_and_keeps_watching(tmp_path, caplog
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [f"watch: index not updated: docs folder {tmp_path / 'gone'} not found (still watching)"]
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_repl_lets_old_generations_go_so_they_are_pruned(docs_copy, tmp_path, encoder, monkeypatch):
+    """The REPL switches to each new generation between questions; nothing of its own may keep the first
+    one (its reader lock would keep that generation's files for as long as the REPL runs)."""
+    import io
+    import sys
+
+    from qa_bot import engine
+    from qa_bot.config import Settings
+    from qa_bot.repl import run_repl
+
+    settings = Settings(docs=docs_copy, index=tmp_path / "idx")
+    engine.build(settings, progress=False, encoder=encoder)
+
+    class Lines(io.StringIO):
+        """Piped questions; before each, the folder changes and a writer publishes a new generation."""
+
+        def __iter__(self):
+            for i in range(4):
+                (docs_copy / "note.txt").write_text(f"A new note {i}.\n\nThe embassy phone number is {i}.\n")
+                engine.build(settings, progress=False, encoder=encoder)
+                yield "who spoke after the ambassador?\n"
+
+    monkeypatch.setattr(sys, "stdin", Lines())
+    assert run_repl(settings, quiet=True, history=False, watch=False) == 0
+    generations = sorted(int(p.name) for p in (settings.index / "generations").iterdir() if p.name.isdigit())
+    assert 1 not in generations and 2 not in generations, generations
