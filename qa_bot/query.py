@@ -182,10 +182,11 @@ _ASKS_OFFICES = re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,3}?(?:officials|
 # "Who attended the reception from the Russian side?", "who came from the north korean side": who was there,
 # which a report says with "present there were ...", "invited to the reception were ...", "guests"
 _ASKS_ATTENDANCE = re.compile(r"\b(?:who|which\s+(?:[\w-]+\s+){0,3}?(?:people|guests|officials|members|delegates))\b.{0,60}?"
-                              r"\b(?:attend\w*|came to|come to|present|invited|guests?|took part in the|participated in the|"
-                              r"showed up|turned up|was there|were there)\b|\b(?:attendees|guest list)\b")
+                              r"\b(?:attend\w*|(?:came|come) (?:to|from)(?! (?:power|the conclusion|terms|an? agreement|light|mind))|"
+                              r"present|invited|guests?|took part in the|participated in the|showed up|turned up|was there|"
+                              r"were there|(?:was|were) at)\b|\b(?:attendees|guest list)\b")
 _EVENT = re.compile(r"\b(?:reception|ceremony|meeting|party|banquet|event|concert|celebration|funeral|conference|dinner"
-                    r"|lunch|gala|opening|launch|rally|parade|service|festival|wedding|summit|talks|session|forum)s?\b")
+                    r"|lunch|gala|rally|parade|festival|wedding|summit|talks|forum)s?\b")  # not "service", "session"
 ATTENDANCE = re.compile(r"\b(?:present|invited|attended|attending|guests?|participants?|took part|participated|"
                         r"were there|was there|joined|in attendance)\b", re.IGNORECASE)
 
@@ -448,9 +449,10 @@ _PLACED = re.compile(rf"\b(?:{_PLACE_PREPOSITIONS}|via)\s+(?:the\s+)?$", re.IGNO
 _CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*)*")
 
 
-# "What's Im Chon Il's job title?", "what position does Choe Son Hui hold", "in what capacity did Matsegora sign
-# it": the office a person holds, which a text gives beside the name ("Foreign Minister Choe Son Hui", "Im Chon
-# Il, Vice-Minister for ...") or in a byline. Not a former, later or first one ("his previous post").
+# "What's Im Chon Il's job title?", "what position does Choe Son Hui hold", "in what capacity did Matsegora
+# attend": the office a person holds, which a text gives beside the name ("Foreign Minister Choe Son Hui", "Im
+# Chon Il, Vice-Minister for ...") or in a byline. Not a former, later or first one ("his previous post"); "in
+# what capacity did he sign the letter" is a question about its signatory (_ROLE_SIGNED).
 _ROLE_NOUN = r"(?:job\s+title|job|title|position|post|office|occupation|profession)s?"  # not "role", "rank": of things too
 _ROLE_ADJ = r"(?:(?:official|exact|current|formal|full)\s+)*"
 # the office must end the question, or be followed only by where it is held ("... title in the workers party?"),
@@ -503,12 +505,15 @@ def shows_role(text: str, who: str, window: int = 5) -> bool:
     words = re.findall(r"[^\W\d_]+", text.lower())
     n = len(name)
     for i in range(len(words) - n + 1) if name else ():
+        if i and words[i - 1] in _OF_A_PLACE:
+            continue  # "President of Russia", "CEO of Microsoft": an office of the place or company named
         if all(_one_off(a, b) for a, b in zip(name, words[i:i + n])):
             if any(w in ROLE_WORDS for w in words[max(0, i - window):i] + words[i + n:i + n + 3]):
                 return True
     return False
 
 
+_OF_A_PLACE = frozenset("of for to at in from by with".split())
 _NOT_A_NAME = frozenset("""the a an of this that these those it its his her their our your my he she they we you
 i me us them who which what""".split())
 

@@ -874,6 +874,7 @@ def test_a_question_for_someones_office_is_answered_where_the_name_stands_with_o
     assert not query.shows_role("Kim Jong Un, General Secretary of the Workers' Party", "Kim Yo Jong")
     assert not query.shows_role("Welcome to all! Alexander Matsegora", "Matsegora")
     assert not query.shows_role("the Russian Ambassador spoke", "Russia")  # Russia is not Russian
+    assert not query.shows_role("Satya Nadella, CEO of Microsoft", "Microsoft")  # an office of the company named
     for asked in ("What position does Im Chon Il hold?", "What's Im Chon Il's official job title?"):
         answer = retriever.ask(asked, k=1)
         assert answer.verdict == "answered" and "Vice-Minister" in answer.hits[0].passage.author, asked
@@ -909,6 +910,10 @@ def test_who_attended_an_event_is_answered_by_the_line_that_says_who_was_there(r
     assert query.answer_type("reception attendees Russian side") == "attendance"
     assert query.answer_type("Which Russian officials came to the DPRK in the summer?") == "office"  # a visit, not an event
     assert query.answer_type("who gave the speech at the reception") == "person"
+    assert query.answer_type("who came from the north korean side to the reception") == "attendance"
+    assert query.answer_type("which guests were at the banquet?") == "attendance"
+    for other in ("who came to power after the party congress", "who was present when the service restarted"):
+        assert query.answer_type(other) != "attendance", other
     assert query.has_type("Present there were staff members of the Russian embassy.", "attendance", "who attended")
 
     def rank(asked: str) -> int:
