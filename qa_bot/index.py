@@ -975,8 +975,12 @@ def _next_pid(store: Store, published) -> int:
     a removed passage's id (a base keeps its dead rows until it is folded) after its row is pruned."""
     recorded = store.query("SELECT value FROM meta WHERE key = 'next_pid'")
     base = ((published.info.get("vectors") or {}).get("base") or {}) if published is not None else {}
-    return max(int(store.query("SELECT COALESCE(MAX(pid), -1) + 1 FROM passages")[0][0]),
-               int(recorded[0][0]) if recorded else 0, int(base.get("max_pid", -1)) + 1)
+    try:
+        kept = int(recorded[0][0]) if recorded else 0
+    except (TypeError, ValueError):
+        kept = 0  # a damaged value: the other two bounds cover every id still in a file
+    return max(int(store.query("SELECT COALESCE(MAX(pid), -1) + 1 FROM passages")[0][0]), kept,
+               int(base.get("max_pid", -1)) + 1)
 
 
 class Vectors:

@@ -43,6 +43,13 @@ _FILLER_START = re.compile(
 # one flat repetition: the nested one it replaces took seconds to minutes on "who is he" + "?" * 24 + "a"
 _FILLER_END = re.compile(r"(?:[\s,?!.]|\b(?:thanks|thank you|thx|ty|pls|please|lol)\b)+$", re.IGNORECASE)
 
+def _without_filler(text: str, tail: int = 200) -> str:
+    """`text` without the chat filler and punctuation it ends with ("?? thx"), looked for in its last `tail`
+    characters only (the pattern's search from every position is quadratic on a long run of "?")."""
+    m = _FILLER_END.search(text, max(0, len(text) - tail))
+    return text[:m.start()] if m else text
+
+
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -142,7 +149,7 @@ def strip_filler(question: str) -> str:
         if new == q:
             break
         q = new
-    q = _FILLER_END.sub("", q).strip()
+    q = _without_filler(q).strip()
     if "?" in question and q and not q.endswith("?"):
         q += "?"  # the embedding model was trained on questions that end with one
     if len(q) < 3:
@@ -459,7 +466,8 @@ _ROLE_ADJ = r"(?:(?:official|exact|current|formal|full)\s+)*"
 # so that "Putin's position on climate change" or "his job approval rating" asks something else
 _ROLE_END = r"(?:\s+(?:in|at|with|for)\s+[\w'’ .-]{1,40}?)?\s*[?.!]*\s*$"
 _ASKS_ROLE = re.compile(
-    rf"\b(?:what|which)(?:'s|s|\s+is|\s+was|\s+are|\s+were)\s+(?P<whose>[\w'’ .-]{{1,60}}?)(?:['’]s?|(?<=[a-z])s)\s+"
+    rf"\b(?:what|which)(?:'s|s|\s+is|\s+was|\s+are|\s+were)\s+(?!(?:his|its|hers|theirs|yours|ours)\b)"
+    rf"(?P<whose>[\w'’ .-]{{1,60}}?)(?:['’]s?|(?<=[a-z])s)\s+"
     rf"{_ROLE_ADJ}{_ROLE_NOUN}{_ROLE_END}"
     rf"|\b(?:what|which)\s+{_ROLE_ADJ}{_ROLE_NOUN}\s+(?:does|did|do|is|was|has|had)\s+(?P<who>[\w'’ .-]{{1,60}}?)\s+"
     rf"(?:hold|have|has|had|occupy|serve|sign|signs|signed|use|uses|used|carry|carries|appear|appears){_ROLE_END}"
@@ -485,8 +493,7 @@ chancellor chair founder editor head marshal""".split())
 def asks_role(question: str) -> str | None:
     """Whose office a question asks for ("What's Im Chon Il's job title?" -> "Im Chon Il"), or None;
     not a former or later one, and not a document's title ("what is the title of the article")."""
-    bare = question[:-80] + _FILLER_END.sub("", question[-80:])  # "... title in the workers party?? thx" (a bounded tail)
-    m = _ASKS_ROLE.search(bare)
+    m = _ASKS_ROLE.search(_without_filler(question, 80))  # "... title in the workers party?? thx"
     if m is None or _NOT_NOW.search(question) or _ROLE_SIGNED.search(question):
         return None
     who = (m["whose"] or m["who"] or m["of"] or m["cap"] or "").strip()
@@ -505,10 +512,10 @@ def shows_role(text: str, who: str, window: int = 5) -> bool:
     words = re.findall(r"[^\W\d_]+", text.lower())
     n = len(name)
     for i in range(len(words) - n + 1) if name else ():
-        if i and words[i - 1] in _OF_A_PLACE:
-            continue  # "President of Russia", "CEO of Microsoft": an office of the place or company named
         if all(_one_off(a, b) for a, b in zip(name, words[i:i + n])):
-            if any(w in ROLE_WORDS for w in words[max(0, i - window):i] + words[i + n:i + n + 3]):
+            # "President of Russia", "CEO of Microsoft": an office before "of" the name is the place's or company's
+            before = [] if i and words[i - 1] in _OF_A_PLACE else words[max(0, i - window):i]
+            if any(w in ROLE_WORDS for w in before + words[i + n:i + n + 3]):
                 return True
     return False
 

@@ -875,6 +875,11 @@ def test_a_question_for_someones_office_is_answered_where_the_name_stands_with_o
     assert not query.shows_role("Welcome to all! Alexander Matsegora", "Matsegora")
     assert not query.shows_role("the Russian Ambassador spoke", "Russia")  # Russia is not Russian
     assert not query.shows_role("Satya Nadella, CEO of Microsoft", "Microsoft")  # an office of the company named
+    for said in ("met with Choe Son Hui, Foreign Minister of the DPRK", "signed by Alexander Matsegora, Ambassador of Russia",
+                 "Greetings from Vladimir Putin, President of Russia"):
+        assert query.shows_role(said, said.split(", ")[0].split()[-2] + " " + said.split(", ")[0].split()[-1]), said
+    assert query.asks_role("What is his job title?") is None and query.asks_role("what is its job?") is None
+    assert query.strip_filler("what about my party" + "?" * 78) == "What about my party?"
     for asked in ("What position does Im Chon Il hold?", "What's Im Chon Il's official job title?"):
         answer = retriever.ask(asked, k=1)
         assert answer.verdict == "answered" and "Vice-Minister" in answer.hits[0].passage.author, asked
