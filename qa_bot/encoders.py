@@ -204,11 +204,23 @@ def _publish(tmp: Path, target: Path) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _staging(target: Path):
+    """A temporary folder beside `target`, as readable as the folder it goes into, removed afterwards
+    (after a rename it is gone already; a failure's leftovers are not)."""
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=MAPPED))
+    try:
+        os.chmod(tmp, target.parent.stat().st_mode & 0o777)  # mkdtemp's 0700 would lock other users out
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _make(model_file: Path, sha256: str, tokenizer_file: Path, max_seq_length: int, target: Path) -> bool:
     """Write the mapped copy of `model_file` as `target`, published only when it embeds the probe texts
     exactly as the export does; True when a copy is there."""
-    import tempfile
-
     import numpy as np
 
     from .embed import OnnxEncoder
@@ -217,9 +229,7 @@ def _make(model_file: Path, sha256: str, tokenizer_file: Path, max_seq_length: i
     if index_mod.sha256_file(model_file) != sha256:
         log.info("no mapped copy of %s: the file is not the export the index records", model_file)
         return False
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=MAPPED))
-    try:
-        os.chmod(tmp, target.parent.stat().st_mode & 0o777)  # readable by whoever may read the index
+    with _staging(target) as tmp:
         save_optimised(model_file, tmp / "model.onnx", "weights.bin")
         texts = _PROBES + [" ".join(_PROBES * 40)]  # the last one is cut at max_seq_length
         plain, mapped = (OnnxEncoder("probe", f, tokenizer_file, max_seq_length, threads=1)
@@ -233,25 +243,17 @@ def _make(model_file: Path, sha256: str, tokenizer_file: Path, max_seq_length: i
                  for name in _MAPPED_FILES}
         (tmp / "files.json").write_text(json.dumps(files), encoding="utf-8")
         return _publish(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # gone after the rename; what a failure left
 
 
 def _link(source: Path, target: Path) -> bool:
     """Hard-link (or copy) the published copy `source` as `target`; True when a copy is there."""
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=MAPPED))
-    try:
-        os.chmod(tmp, target.parent.stat().st_mode & 0o777)
+    with _staging(target) as tmp:
         for name in (*_MAPPED_FILES, "files.json"):
             try:
                 os.link(source / name, tmp / name)
             except OSError:
                 shutil.copyfile(source / name, tmp / name)
         return _intact(tmp) and _publish(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # gone after a rename; a failed one's leftovers
 
 
 def map_export(stored, settings: Settings) -> None:
@@ -325,7 +327,6 @@ def remove_damaged_mapped(model_file: Path | None) -> tuple[int, list[Path]]:
         else:
             left.append(folder)
     return gone, left
-
 
 
 def _export_cache(settings: Settings, quantize: bool):

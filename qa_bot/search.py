@@ -19,8 +19,7 @@ from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
 from .query import (DATE, NAME, REASON, QuestionInfo, analyse, answer_type, asks_reason, asks_role, clean_question,
-                    document_part, shows_role,
-                    has_type, meta_type, named_year)
+                    document_part, has_type, meta_type, named_year, shows_role)
 
 CANDIDATES = 100
 # From this many passages BM25 finds its candidates in a worker thread while the question is
@@ -194,6 +193,11 @@ def _first_holding(top: list[Passage], holds) -> int | None:
     if holds(top[0].text):
         return None
     return next((j for j, p in enumerate(top) if holds(p.text)), None)
+
+
+def _names_office(p: Passage, who: str) -> bool:
+    """Whether a passage names `who` with an office, in its text or its byline (query.shows_role)."""
+    return shows_role(p.text, who) or shows_role(p.author or "", who)
 
 
 def _sorted_unique(a: np.ndarray) -> np.ndarray:
@@ -445,7 +449,7 @@ class Retriever:
         """For a question about `who`'s office: the position of the first of the top ROLE_DEPTH passages
         that names them with one, in its text or its byline ("Im Chon Il, Vice-Minister for ..."); else None."""
         top = self.passages_at(cand[order[:ROLE_DEPTH]])
-        return next((j for j, p in enumerate(top) if shows_role(p.text, who) or shows_role(p.author or "", who)), None)
+        return next((j for j, p in enumerate(top) if _names_office(p, who)), None)
 
     def _reason_first(self, cand: np.ndarray, order: np.ndarray) -> int | None:
         """For a why-question: the position of the best of the top REASON_DEPTH passages that gives a
@@ -708,8 +712,7 @@ class Retriever:
     def judge(self, r: Ranking) -> tuple[str, float]:
         """The verdict for a ranking, and the answerability probability behind it (1.0 without a model)."""
         if r.role and self.mode == "hybrid" and r.score[0] >= ROLE_FLOOR * self.threshold:
-            first = self.passages[int(r.rows[0])]
-            if shows_role(first.text, r.role) or shows_role(first.author or "", r.role):
+            if _names_office(self.passages[int(r.rows[0])], r.role):
                 return "answered", 1.0  # the person asked about, named with an office, a little under the floor
         if len(r.rows) == 0 or r.score[0] < self.threshold:
             return "none", 0.0
