@@ -768,6 +768,9 @@ def tune_vector_index(index) -> None:
     ivf = faiss.try_extract_index_ivf(index) if hasattr(faiss, "try_extract_index_ivf") else None
     if ivf is not None:
         ivf.nprobe = max(16, ivf.nlist // 128)
+        lists = faiss.downcast_InvertedLists(ivf.invlists)
+        if hasattr(lists, "prefetch_nthread"):  # memory-mapped lists (IO_FLAG_MMAP): FAISS would start 32
+            lists.prefetch_nthread = 0  # threads a question to touch its pages first: 5-7 ms of a 1 ms search
     hnsw = getattr(faiss.downcast_index(index.index) if hasattr(index, "id_map") else index, "hnsw", None)
     if hnsw is not None:
         hnsw.efSearch = 128

@@ -549,3 +549,30 @@ def test_ids_of_removed_passages_are_never_given_again(docs_copy, tmp_path, enco
     assert new and min(new) > stored.info["vectors"]["base"]["max_pid"]
     retriever = engine.open_retriever(settings, progress=False)
     assert retriever.ask("what boils water for tea in the embassy kitchen?", k=1).hits[0].passage.source == "aaa_new.txt"
+
+
+def test_an_ivf_index_is_searched_from_its_memory_map_without_prefetch_threads(tmp_path, encoder, monkeypatch):
+    """A large folder's IVF index (forced here at 1,200 passages) is read memory-mapped, finds each passage
+    by its own text, and does not start FAISS's 32 page-touching threads per question (5-7 ms at 1M)."""
+    import faiss
+
+    monkeypatch.setenv("QA_BOT_VECTOR_INDEX", "ivf")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    colours = "red green blue amber violet ochre teal crimson silver golden".split()
+    things = "ferry kite lantern bridge orchard tractor violin harbour glacier beacon barn mill".split()
+    places = "Rason Vladivostok Khasan Tumen Nakhodka Chongjin Wonsan Sinuiju Hamhung Kaesong".split()
+    paras = [f"The {c} {t} near {p} was repaired in {1900 + i % 120} by crew number {i}."
+             for i, (c, t, p) in enumerate((c, t, p) for c in colours for t in things for p in places)]
+    (docs / "repairs.txt").write_text("\n\n".join(paras) + "\n")
+    stored, _, _ = _build(docs, tmp_path / "idx", encoder)
+    stored = index_mod.load(tmp_path / "idx")
+    assert len(stored) == len(paras) and stored.info["vectors"]["kind"] == "ivf"
+    ivf = faiss.extract_index_ivf(stored.vectors.base)
+    lists = faiss.downcast_InvertedLists(ivf.invlists)
+    assert type(lists).__name__ == "OnDiskInvertedLists" and lists.prefetch_nthread == 0
+    assert ivf.nprobe >= 16
+    for i in (0, 777, len(paras) - 1):
+        row = int(stored.search(encoder.encode_query(paras[i]), 1)[0])
+        assert stored.passages[row].text == paras[i]
+    assert "is OK" in index_mod.check(tmp_path / "idx")
