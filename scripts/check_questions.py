@@ -182,8 +182,8 @@ def main() -> int:
                        ("source", lambda r: r["gold"][0]["source"] if r["gold"] else "-")):
         counts = collections.Counter(key(r) for r in records)
         print(f"\n{title}:")
-        for name, count in sorted(counts.items()):
-            print(f"  {name:40s} {count:4d}")
+        for name, count in sorted(counts.items(), key=lambda item: str(item[0])):  # a null split sorts too
+            print(f"  {str(name):40s} {count:4d}")
     return 1 if failures else 0
 
 
