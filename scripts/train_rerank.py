@@ -71,7 +71,8 @@ def gather(args) -> list[dict]:
     if args.dev:
         docs = evaluate.combined_docs(args.corpus or [train_verdict.SEEDS, train_verdict.SHARED / "realdocs"],
                                       args.cache / "train-corpus" / "corpus")
-        combined = engine.open_retriever(Settings(docs=docs, index=args.cache / "train-corpus"), progress=False)
+        combined = train_verdict.fitted(engine.open_retriever(Settings(docs=docs, index=args.cache / "train-corpus"),
+                                                              progress=False))
     files = [evaluate.DEFAULT_QUESTIONS] + (args.dev or [])
     for group, retriever, items in train_verdict.question_sets(files, lambda q: combined if q.split else seeds):
         recs += collect(retriever, [(t, g) for t, g in items if g is not None], group)

@@ -552,8 +552,8 @@ def test_ids_of_removed_passages_are_never_given_again(docs_copy, tmp_path, enco
 
 
 def test_an_ivf_index_is_searched_from_its_memory_map_without_prefetch_threads(tmp_path, encoder, monkeypatch):
-    """A large folder's IVF index (forced here at 1,200 passages) is read memory-mapped, finds each passage
-    by its own text, and does not start FAISS's 32 page-touching threads per question (5-7 ms at 1M)."""
+    """A large folder's IVF index (forced here at 1,200 passages) is read memory-mapped, finds a passage
+    by its own text, and does not start FAISS's page-touching threads (one per list probed) per question."""
     import faiss
 
     monkeypatch.setenv("QA_BOT_VECTOR_INDEX", "ivf")
@@ -571,7 +571,6 @@ def test_an_ivf_index_is_searched_from_its_memory_map_without_prefetch_threads(t
     ivf = faiss.extract_index_ivf(stored.vectors.base)
     lists = faiss.downcast_InvertedLists(ivf.invlists)
     assert type(lists).__name__ == "OnDiskInvertedLists" and lists.prefetch_nthread == 0
-    assert ivf.nprobe >= 16
     for i in (0, 777, len(paras) - 1):
         row = int(stored.search(encoder.encode_query(paras[i]), 1)[0])
         assert stored.passages[row].text == paras[i]
