@@ -45,8 +45,8 @@ def without(r, hidden: set[int]):
 
 # The committed verdict and re-ranking models were fitted with hybrid scores of 0.4 x dense + 0.6 x lexical;
 # the product uses 0.5 / 0.5 since round 10 (docs/quality.md) and the models were kept as they were, so the
-# training retrievers keep the weight they were fitted with (re-running train_rerank.py in round 10 gave
-# weights within 0.02 of the committed ones: the code has moved a little since they were fitted).
+# training retrievers keep the weight they were fitted with. Re-run in round 10, neither script gives the
+# committed file any more (the code has moved since they were fitted; docs/quality.md, round 10).
 FITTED_ALPHA = 0.4
 
 
