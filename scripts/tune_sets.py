@@ -4,13 +4,13 @@
 
 Build the two indexes once with `qa-bot eval`, which copies the corpora into INDEX/corpus:
 
-    .venv/bin/qa-bot eval --questions tests/data/seeds_blind12_questions.jsonl --split tune --corpus seeds --index /tmp/r9
+    .venv/bin/qa-bot eval --questions tests/data/seeds_blind13_questions.jsonl --split tune --corpus seeds --index /tmp/r9
     .venv/bin/qa-bot eval --questions tests/data/dev_questions.jsonl --split tune --corpus seeds --corpus ../shared/realdocs --index /tmp/dev
 
 Per set and in total: hit@1 / hit@3 (a gold passage first / in the top three), answerable and
 metadata questions not `answered`, near-topic questions not `answered`, off-topic ones `none`.
-Sets: the blind-12 tune half, the blind sets up to 11 whole (their test halves have been run and read), the old
-seeds questions and the dev tune split. The blind-12 and dev test halves are never read. -v lists
+Sets: the blind-13 tune half, the blind sets up to 12 whole (their test halves have been run and read), the old
+seeds questions and the dev tune split. The blind-13 and dev test halves are never read. -v lists
 each English question not ranked first.
 """
 
@@ -29,7 +29,8 @@ from qa_bot.config import Settings  # noqa: E402
 from qa_bot.query import clean_question  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-SETS = [("r12 tune", "seeds_blind12_questions.jsonl", "tune", "seeds"), ("r11", "seeds_blind11_questions.jsonl", None, "seeds"),
+SETS = [("r13 tune", "seeds_blind13_questions.jsonl", "tune", "seeds"), ("r12", "seeds_blind12_questions.jsonl", None, "seeds"),
+        ("r11", "seeds_blind11_questions.jsonl", None, "seeds"),
         ("r10", "seeds_blind10_questions.jsonl", None, "seeds"), ("r9", "seeds_blind9_questions.jsonl", None, "seeds"),
         ("r8", "seeds_blind8_questions.jsonl", None, "seeds"),
         ("r7", "seeds_blind7_questions.jsonl", None, "seeds"),
