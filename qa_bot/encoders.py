@@ -132,13 +132,21 @@ def mapped_folder(model_file: Path, sha256: str) -> Path:
     return model_file.parent / f"{model_file.stem}{MAPPED}{key}"
 
 
-def _intact(folder: Path) -> bool:
-    """A published copy whose files have the sizes written with them (cheap enough for every load)."""
+def _matches(folder: Path, by_hash: bool = False) -> bool:
+    """Whether a copy's files have the sizes (cheap enough for every load) or, `by_hash`, the SHA-256
+    (0.15 s: for --check and before linking) written with them in its files.json."""
     try:
         files = json.loads((folder / "files.json").read_text(encoding="utf-8"))
+        if by_hash:
+            return all(index_mod.sha256_file(folder / name) == files[name]["sha256"] for name in _MAPPED_FILES)
         return all(os.stat(folder / name).st_size == files[name]["size"] for name in _MAPPED_FILES)
     except (OSError, ValueError, KeyError, TypeError):
         return False
+
+
+def _intact(folder: Path) -> bool:
+    """A published copy whose files have the sizes written with them."""
+    return _matches(folder)
 
 
 def mapped_model(index_path, record: dict) -> Path | None:
@@ -280,7 +288,7 @@ def _from_cache(settings: Settings, record: dict, name: str, target: Path) -> bo
     try:
         cache = _export_cache(settings, bool(record.get("quantized")))
         source = cache / name if cache is not None else None
-        if source is None or not source.is_file() or _cached_record_sha(cache) != record["sha256"]:
+        if source is None or not source.is_file() or (_cached_record(cache) or {}).get("sha256") != record["sha256"]:
             return False
         shared = mapped_folder(source, record["sha256"])
         _sweep(cache, keep=shared)
@@ -296,21 +304,18 @@ def _from_cache(settings: Settings, record: dict, name: str, target: Path) -> bo
         return False
 
 
-def _cached_record_sha(cache: Path) -> str | None:
-    """The sha256 of the export a cache entry holds, by its record.json."""
+def _cached_record(cache: Path) -> dict | None:
+    """The record (record.json) of the export a cache entry holds, or None."""
     try:
-        return json.loads((cache / "record.json").read_text(encoding="utf-8")).get("sha256")
-    except (OSError, ValueError, AttributeError):
+        record = json.loads((cache / "record.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
 def _hashes_match(folder: Path) -> bool:
-    """Whether a copy's files have the SHA-256 written with them (0.15 s: for --check and before linking)."""
-    try:
-        files = json.loads((folder / "files.json").read_text(encoding="utf-8"))
-        return all(index_mod.sha256_file(folder / name) == files[name]["sha256"] for name in _MAPPED_FILES)
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+    """Whether a copy's files have the SHA-256 written with them."""
+    return _matches(folder, by_hash=True)
 
 
 def remove_damaged_mapped(model_file: Path | None) -> tuple[int, list[Path]]:
@@ -396,8 +401,8 @@ def _onnx_export(settings: Settings, index_path, quantize: bool, torch_encoder=N
     cache = None
     try:
         cache = _export_cache(settings, quantize)
-        if cache is not None and _copy_export(cache, index_path / ONNX_DIR):
-            return json.loads((cache / "record.json").read_text())
+        if cache is not None and _copy_export(cache, index_path / ONNX_DIR) and (cached := _cached_record(cache)):
+            return cached
     except (OSError, ValueError, QaBotError):
         pass
     model_dir = Path(getattr(torch_encoder, "path", None) or resolve_model(settings.model))
@@ -412,7 +417,6 @@ def _onnx_export(settings: Settings, index_path, quantize: bool, torch_encoder=N
         record = _export_elsewhere(model_dir, index_path / ONNX_DIR, quantize)
     if record is not None and cache is not None:
         try:
-        
             staging = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
             staging.mkdir(parents=True, exist_ok=True)
             for name in (record["file"], record["tokenizer"]):

@@ -559,12 +559,11 @@ def check(path: Path, docs=None) -> str:
         elif sha256_file(file) != part.get("sha256"):
             raise _corrupt(path, f"{file.relative_to(path).as_posix()} does not match its recorded hash", docs)
     onnx = stored.info.get("onnx")
+    removed = ""
     if isinstance(onnx, dict):
         model_file = onnx_path(path, onnx.get("file"))
         if model_file is None or sha256_file(model_file) != onnx.get("sha256"):
             raise _corrupt(path, f"the ONNX model {onnx.get('file')} is missing or damaged", docs)
-    removed = ""
-    if isinstance(onnx, dict):
         from .encoders import remove_damaged_mapped
 
         gone, left = remove_damaged_mapped(model_file)

@@ -43,6 +43,7 @@ _FILLER_START = re.compile(
 # one flat repetition: the nested one it replaces took seconds to minutes on "who is he" + "?" * 24 + "a"
 _FILLER_END = re.compile(r"(?:[\s,?!.]|\b(?:thanks|thank you|thx|ty|pls|please|lol)\b)+$", re.IGNORECASE)
 
+
 def _without_filler(text: str, tail: int = 200) -> str:
     """`text` without the chat filler and punctuation it ends with ("?? thx"), looked for in its last `tail`
     characters only (the pattern's search from every position is quadratic on a long run of "?")."""
