@@ -650,7 +650,8 @@ class Speller:
         return out
 
     def correct(self, word: str) -> str | None:
-        """The corpus word within one edit of `word` (lower case) whose stem most passages use, or None."""
+        """The corpus word within one edit of `word` (lower case) whose stem most passages use, spelt as a
+        passage spells it, else as the edit gives it (another form of that word); or None."""
         word = word.lower()
         found = self._memo.get(word, _UNSET)
         if found is _UNSET:  # the bot's threads may ask at once: the worst is working one word out twice
@@ -671,11 +672,14 @@ class Speller:
                 stems.setdefault(stem, v)
         df = lex.doc_freqs(stems)
         wanted = set(variants)
-        for stem in sorted(df, key=lambda t: (-df[t], t))[:5]:
+        best = sorted(df, key=lambda t: (-df[t], t))[:5]
+        for stem in best:
             rows = lex.sparse(stems[stem])[0][:5]  # a few passages that use the stem: its real spellings
             for row in rows:
                 p = self.passages[int(row)]
                 for w in _LONG_WORD.findall(f"{p.title} {p.text}".lower()):
                     if w in wanted and lex.tokens(w) == [stem]:
                         return w
-        return None
+        # no passage spells it so: another form of a corpus word ("ambasadors" -> ambassadors, where the
+        # documents say only "ambassador"), the variant that stems to the most used stem
+        return stems[best[0]] if best else None
