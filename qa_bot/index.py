@@ -35,7 +35,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .documents import Passage, split_document, split_sentences
-from .documents.fingerprint import UNKNOWN, quick_digest, stats_digest
+from .documents.fingerprint import SPLIT_FILES, UNKNOWN, quick_digest, stats_digest
 from .errors import QaBotError
 
 log = logging.getLogger(__name__)
@@ -650,9 +650,10 @@ def is_stale(stored: StoredIndex, docs: Path, follow_links: bool = False, digest
         return True
     recorded = stored.store.query("SELECT value FROM meta WHERE key = ?", (f"stats:{stored.generation}",))
     if recorded and recorded[0][0].startswith("v2:"):
-        quick = quick_digest(docs) if digest is UNKNOWN else digest  # the common case: no links, all readable
-        if quick is not None:
-            return recorded[0][0] != quick  # one small row instead of every file's state
+        if digest is UNKNOWN:  # the common case: no links, all readable; a large folder on both cores
+            digest = quick_digest(docs, split=_count(recorded[0][0]) >= SPLIT_FILES)
+        if digest is not None:
+            return recorded[0][0] != digest  # one small row instead of every file's state
     scan = scan_docs(docs, follow_links=follow_links)
     if recorded:
         return recorded[0][0] != scan.digest()
@@ -664,6 +665,14 @@ def is_stale(stored: StoredIndex, docs: Path, follow_links: bool = False, digest
         if entry is None or (entry["size"], entry["mtime_ns"]) != (size, mtime):
             return True
     return False
+
+
+def _count(recorded: str) -> int:
+    """The number of files a stored fingerprint ('v2:COUNT:...') counted."""
+    try:
+        return int(recorded.split(":")[1])
+    except (IndexError, ValueError):
+        return 0
 
 
 def check_docs(docs: Path, follow_links: bool = False) -> None:

@@ -14,10 +14,10 @@ scan's Python work between its stat calls holding the GIL.)
 from __future__ import annotations
 
 import json
-import os
-import signal
 import threading
 from pathlib import Path
+
+from .forked import Forked, fork_call
 
 # qa_bot.documents (the fingerprint and its UNKNOWN) is imported in the child and when the digest
 # is read, not here: importing the package first would delay the fork and the encoder thread (30 ms).
@@ -71,7 +71,9 @@ class Preload:
                 scan.close(read=False)
             return UNKNOWN
         got = scan.result()
-        return UNKNOWN if got is _FAILED else got
+        if got == "none":
+            return None  # links or unreadable entries: walk the folder fully
+        return got if got is not None and got.startswith("v2:") else UNKNOWN  # no answer: compute it now
 
     def release(self) -> None:
         """Drop an encoder nobody took (the index was rebuilt with another export, or not opened)."""
@@ -82,88 +84,13 @@ class Preload:
             self._scan = None
 
 
-_FAILED = object()  # _ForkedDigest.result: the child gave no answer
-
-
-class _ForkedDigest:
-    """`quick_digest` of one folder, computed by a forked child and read back through a pipe."""
-
-    def __init__(self, pid: int, fd: int):
-        self.pid, self.fd = pid, fd
-
-    def result(self):
-        """The child's digest, None (links or unreadable entries: walk the folder fully), or _FAILED."""
-        chunks = []
-        try:
-            while chunk := os.read(self.fd, 4096):
-                chunks.append(chunk)
-        except OSError:
-            chunks = []
-        finally:
-            self.close()
-        text = b"".join(chunks).decode("ascii", "replace")
-        if text == "none":
-            return None
-        return text if text.startswith("v2:") else _FAILED  # the child failed or was killed: compute it here
-
-    def close(self, read: bool = True) -> None:
-        """Reap the child (no zombie left); one whose answer nobody will read is killed first, so an
-        error that ends the start early is not held up by a scan of a million files."""
-        if self.pid < 0:
-            return
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-            if not read:
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        pid, self.pid = self.pid, -1
-        try:
-            os.waitpid(pid, 0)  # the child ends as soon as its pipe is written
-        except ChildProcessError:
-            pass
-
-
-def _fork_digest(docs: Path) -> _ForkedDigest | None:
+def _fork_digest(docs: Path) -> Forked | None:
     """Start the child (POSIX, before any thread of ours exists); None where fork is not available."""
-    if not hasattr(os, "fork"):
-        return None
-    try:
-        read_fd, write_fd = os.pipe()
-    except OSError:
-        return None
-    # Ctrl-C between the fork and the child's `try` must not leave a second copy of the CLI running:
-    # SIGINT is held back across the fork, and the child takes its default action (die) for it.
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
-    pid = -1
-    try:
-        pid = os.fork()
-    except Exception:  # noqa: BLE001 - no child: the parent walks the folder itself
-        pass
-    if pid == 0:  # the child: the digest, and out without running the parent's exit handlers
-        code = 1
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            if mask is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            os.close(read_fd)
-            from .documents.fingerprint import quick_digest
 
-            got = quick_digest(docs)
-            os.write(write_fd, b"none" if got is None else got.encode("ascii"))
-            code = 0
-        except BaseException:  # noqa: BLE001 - the parent computes it itself
-            pass
-        finally:
-            os._exit(code)
-    try:
-        os.close(write_fd)
-        if pid < 0:
-            os.close(read_fd)
-            return None
-        return _ForkedDigest(pid, read_fd)
-    finally:
-        if mask is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the caller's own mask, as it was
+    def digest() -> str:
+        from .documents.fingerprint import quick_digest
+
+        got = quick_digest(docs)
+        return "none" if got is None else got
+
+    return fork_call(digest)

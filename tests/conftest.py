@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,30 @@ from qa_bot.config import DEFAULT_MODEL, PROJECT_ROOT, Settings
 from qa_bot.embed import load_encoder
 
 SEEDS = PROJECT_ROOT / "seeds"
+
+
+def children() -> set[int]:
+    """Pids whose parent is this process, zombies included (from /proc)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == os.getpid():
+            out.add(int(stat.parent.name))
+    return out
+
+
+def reaped(pids: set[int], within: float = 5.0) -> bool:
+    """True once none of `pids` is a child of this process any more (gone and waited for), polling:
+    a child may still be unmapping its memory when its answer has been read."""
+    deadline = time.monotonic() + within
+    while pids & children():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from conftest import children, reaped
 from qa_bot import index as index_mod
 from qa_bot.config import Settings
 from qa_bot.documents.fingerprint import quick_digest
@@ -402,6 +403,36 @@ def test_the_quick_staleness_scan_sees_in_place_edits_additions_and_removals(tmp
     digest()
     (docs / "link.txt").symlink_to(docs / "a" / "two.md")
     assert quick_digest(docs) is None  # links: the full walk decides what they are
+
+
+def test_a_large_folder_is_fingerprinted_by_two_processes_with_the_same_result(tmp_path):
+    """`split`: a forked child fingerprints every second subfolder; the halves add up to the one-process
+    fingerprint, an edit in either half changes it, a link in either half sends the caller to the
+    full walk, and no child is left behind (reaped even when its answer is not needed)."""
+    import os
+
+    docs = tmp_path / "docs"
+    for i in range(6):
+        (docs / f"d{i}" / "deep").mkdir(parents=True)
+        for j in range(3):
+            (docs / f"d{i}" / f"p{j}.txt").write_text(f"folder {i} file {j}\n", encoding="utf-8")
+        (docs / f"d{i}" / "deep" / "q.md").write_text(f"deep {i}\n", encoding="utf-8")
+    (docs / "top.txt").write_text("top\n", encoding="utf-8")
+    before = children()
+    seen = set()
+    for edited in [None, "d0/p1.txt", "d1/deep/q.md", "d4/p2.txt", "d5/new.html"]:
+        if edited:
+            (docs / edited).write_text("changed text, another size\n", encoding="utf-8")
+        one = quick_digest(docs)
+        assert one == quick_digest(docs, split=True) == index_mod.scan_docs(docs).digest()
+        assert one not in seen
+        seen.add(one)
+    for where in ("d2", "d3"):  # one half each (the split alternates the top folder's subfolders)
+        link = docs / where / "link.txt"
+        link.symlink_to(docs / "top.txt")
+        assert quick_digest(docs, split=True) is None
+        link.unlink()
+    assert reaped(children() - before)  # no child of this process left behind, running or dead
 
 
 def test_the_mapped_copy_of_the_onnx_model_embeds_bit_for_bit_and_heals(built, seeds_settings, encoder):

@@ -103,6 +103,7 @@ def test_the_encoder_loaded_before_the_index_opens_is_used_only_when_it_is_the_i
 def test_the_docs_fingerprint_taken_at_start_decides_staleness(tmp_path):
     """A cold ask forks a child at start that fingerprints the docs folder while the parent imports;
     the parent reads it once, and it decides staleness exactly as its own walk would."""
+    from conftest import reaped
     from qa_bot.documents.fingerprint import UNKNOWN, quick_digest
     from qa_bot.preload import Preload
 
@@ -116,22 +117,14 @@ def test_the_docs_fingerprint_taken_at_start_decides_staleness(tmp_path):
     pid = early._scan.pid
     assert early.digest(docs) == quick_digest(docs) and quick_digest(docs).startswith("v2:2:")
     assert early.digest(docs) is UNKNOWN  # read once
-    try:
-        os.waitpid(pid, os.WNOHANG)
-        raise AssertionError("the child was not reaped")
-    except ChildProcessError:
-        pass
+    assert reaped({pid}), "the child was not reaped"
     (docs / "link.txt").symlink_to(docs / "a.txt")
     assert Preload(tmp_path / "index", "any-model", docs).digest(docs) is None  # links: the full walk decides
     assert Preload(tmp_path / "index", "any-model", tmp_path / "missing").digest(tmp_path / "missing") is None
     released = Preload(tmp_path / "index", "any-model", docs)
     pid = released._scan.pid
     released.release()  # never taken (the open failed first): the child is reaped all the same
-    try:
-        os.waitpid(pid, os.WNOHANG)
-        raise AssertionError("the child was not reaped")
-    except ChildProcessError:
-        pass
+    assert reaped({pid}), "the child was not reaped"
 
 
 def test_a_file_added_before_a_cold_start_is_found_through_the_forked_fingerprint(seeds_settings, tmp_path, monkeypatch):
@@ -150,7 +143,7 @@ def test_a_file_added_before_a_cold_start_is_found_through_the_forked_fingerprin
     (docs / "b.txt").write_text("The bridge over the Taedong was repainted in ochre.\n", encoding="utf-8")
     walked = []  # the parent's own walk of the folder: not needed when the child's fingerprint came back
     real = engine.index_mod.quick_digest
-    monkeypatch.setattr(engine.index_mod, "quick_digest", lambda d: walked.append(d) or real(d))
+    monkeypatch.setattr(engine.index_mod, "quick_digest", lambda d, **kw: walked.append(d) or real(d, **kw))
     early = Preload(settings.index, settings.model, docs)
     opened = engine.open_retriever(settings, progress=False, preload=early)
     assert walked == []  # the forked child's fingerprint decided that the folder changed

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..forked import fork_call
 from .readers import SUFFIXES
 
 UNKNOWN = object()  # a fingerprint nobody computed ahead (preload.Preload.digest): compute it now
@@ -45,58 +46,118 @@ def folder_hash(prefix: str, names: list[str], sizes: list[int], mtimes: list[in
 
 def _combine(hashes: list[int], count: int) -> str:
     """The folders' hashes summed and xored (order-free), with the file count."""
+    return _text(_sums(hashes, count))
+
+
+def _sums(hashes: list[int], count: int) -> tuple[int, int, int]:
+    """(sum, xor, count) of some folders' hashes: parts of a fingerprint, added by `_add`."""
     total = xor = 0
     for h in hashes:
         total = (total + h) & 0xFFFFFFFFFFFFFFFF
         xor ^= h
+    return total, xor, count
+
+
+def _add(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
+    return (a[0] + b[0]) & 0xFFFFFFFFFFFFFFFF, a[1] ^ b[1], a[2] + b[2]
+
+
+def _text(sums: tuple[int, int, int]) -> str:
+    total, xor, count = sums
     return f"v2:{count}:{total}:{xor}"
 
 
-def quick_digest(docs: Path | str) -> str | None:
+SPLIT_FILES = 5000  # a folder this large is scanned by two processes when the caller asks for it
+
+
+def quick_digest(docs: Path | str, split: bool = False) -> str | None:
     """`stats_digest` of the docs folder by os.scandir, one stat per document and no Path objects;
     None when the folder holds a link or an entry it cannot read (the full walk then handles them).
 
-    One thread: a pool of two was slower here (the Python work between the stat calls holds
-    the GIL, and the threads hand it back and forth).
+    `split`: a forked child walks every second subfolder of the top folder on the other core
+    (0.16 -> 0.10 s at 50,000 files in 50 folders here), for a caller with both cores to itself.
+    Threads do not help: the Python work between the stat calls holds the GIL.
     """
-    suffixes = tuple(SUFFIXES)
-
-    def one(folder: str, prefix: str):
-        names, sizes, mtimes, subdirs = [], [], [], []
-        with os.scandir(folder) as entries:
-            for e in entries:
-                name = e.name
-                if name[0] == ".":
-                    continue
-                if not e.is_file(follow_symlinks=False):  # from the directory entry's type: no system call
-                    if e.is_symlink():
-                        return None
-                    if e.is_dir(follow_symlinks=False):
-                        subdirs.append(name)
-                        continue
-                if name.lower().endswith(suffixes):  # Path.suffix, for a name that does not start with a dot
-                    st = e.stat(follow_symlinks=False)
-                    names.append(name)
-                    sizes.append(st.st_size)
-                    mtimes.append(st.st_mtime_ns)
-        if not (prefix + "".join(names)).isascii():  # cited as documents.source_name writes them
-            names = [os.fsencode(n).decode("utf-8", "backslashreplace") for n in names]
-            prefix = os.fsencode(prefix).decode("utf-8", "backslashreplace")
-        return folder_hash(prefix, names, sizes, mtimes) if names else None, len(names), subdirs
-
-    hashes, count = [], 0
-    pending = [(os.fspath(docs), "")]
+    root = os.fspath(docs)
+    child = None
     try:
-        while pending:
-            folder, raw_prefix = pending.pop()
-            got = one(folder, raw_prefix)
-            if got is None:
-                return None
-            h, n, subdirs = got
-            if h is not None:
-                hashes.append(h)
-            count += n
-            pending += [(f"{folder}/{d}", f"{raw_prefix}{d}/") for d in subdirs]
+        top = _folder(root, "")
+        if top is None:
+            return None
+        sums, subdirs = top
+        pending = [(f"{root}/{d}", f"{d}/") for d in subdirs]
+        if split and len(pending) >= 2:
+            theirs, pending = pending[1::2], pending[0::2]
+            child = fork_call(lambda: _answer(_walk(theirs)))
+            if child is None:
+                pending += theirs
+        mine = _walk(pending)
+        if child is not None:
+            if mine is None:
+                return None  # a link here: the full walk decides, the child's part is not needed
+            answer = child.result()
+            other = _walk(theirs) if answer is None else _parse(answer)  # no answer: walk its part here
+            mine = None if other is None else _add(mine, other)
     except OSError:
         return None
-    return _combine(hashes, count)
+    finally:
+        if child is not None:
+            child.close(read=False)  # reaped whatever happened (a no-op once its answer was read)
+    return None if mine is None else _text(_add(sums, mine))
+
+
+def _answer(sums) -> str:
+    return "none" if sums is None else "{} {} {}".format(*sums)
+
+
+def _parse(text: str):
+    """The child's (sum, xor, count), or None when it found a link."""
+    if text == "none":
+        return None
+    total, xor, count = map(int, text.split())
+    return total, xor, count
+
+
+def _walk(pending: list[tuple[str, str]]) -> tuple[int, int, int] | None:
+    """(sum, xor, count) of every folder under `pending` ((path, cited prefix) pairs), or None on a link."""
+    hashes, count = [], 0
+    while pending:
+        folder, raw_prefix = pending.pop()
+        got = _folder(folder, raw_prefix)
+        if got is None:
+            return None
+        (h, _, n), subdirs = got
+        if n:
+            hashes.append(h)
+        count += n
+        pending += [(f"{folder}/{d}", f"{raw_prefix}{d}/") for d in subdirs]
+    return _sums(hashes, count)
+
+
+def _folder(folder: str, prefix: str):
+    """((hash, hash, count), subfolders) of one folder's own documents, or None on a link or an unreadable entry."""
+    suffixes = tuple(SUFFIXES)
+    names, sizes, mtimes, subdirs = [], [], [], []
+    with os.scandir(folder) as entries:
+        for e in entries:
+            name = e.name
+            if name[0] == ".":
+                continue
+            if not e.is_file(follow_symlinks=False):  # from the directory entry's type: no system call
+                if e.is_symlink():
+                    return None
+                if e.is_dir(follow_symlinks=False):
+                    subdirs.append(name)
+                    continue
+            if name.lower().endswith(suffixes):  # Path.suffix, for a name that does not start with a dot
+                st = e.stat(follow_symlinks=False)
+                names.append(name)
+                sizes.append(st.st_size)
+                mtimes.append(st.st_mtime_ns)
+    if not names:
+        return (0, 0, 0), subdirs
+    if not (prefix + "".join(names)).isascii():  # cited as documents.source_name writes them
+        names = [os.fsencode(n).decode("utf-8", "backslashreplace") for n in names]
+        prefix = os.fsencode(prefix).decode("utf-8", "backslashreplace")
+    h = folder_hash(prefix, names, sizes, mtimes)
+    return (h, h, len(names)), subdirs
