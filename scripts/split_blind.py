@@ -7,8 +7,8 @@ SEED is 4 for tests/data/seeds_blind_questions.jsonl (the default), 5 for
 tests/data/seeds_blind5_questions.jsonl and 6 for tests/data/seeds_blind6_questions.jsonl, 7 for
 tests/data/seeds_blind7_questions.jsonl, 8 for tests/data/seeds_blind8_questions.jsonl, 9 for
 tests/data/seeds_blind9_questions.jsonl, 10 for tests/data/seeds_blind10_questions.jsonl, 11 for
-tests/data/seeds_blind11_questions.jsonl, 12 for tests/data/seeds_blind12_questions.jsonl and 13 for
-tests/data/seeds_blind13_questions.jsonl.
+tests/data/seeds_blind11_questions.jsonl, 12 for tests/data/seeds_blind12_questions.jsonl, 13 for
+tests/data/seeds_blind13_questions.jsonl and 14 for tests/data/seeds_blind14_questions.jsonl.
 
 Usage: python scripts/split_blind.py [PATH [SEED]]
 """
