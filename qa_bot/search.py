@@ -70,7 +70,7 @@ _AFTER = re.compile(r"\b(?:after|following)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+
                     re.IGNORECASE)  # "after the Russian ambassador": two words, the second may be the one that counts
 _NEXT = re.compile(r"(?:Next|Then|Afterwards|After that|After this|Later|Subsequently|Following (?:this|that|him|her))\b")
 META_ANSWERS = True  # a metadata question is answered when the top passage carries the field it asks for
-TITLED_DOCUMENT = True  # a metadata question naming a document by its title: that document's header/signature first
+TITLED_DOCUMENT = True  # a question naming a document by its title: that document first (a metadata one: its header/signature)
 TITLE_PAGE = True  # a who-wrote / when-published question without the field on top: the document's opening passage first
 COUNTS_NEED_NUMBERS = True  # "related" when no top sentence puts what a how-many question counts next to a number
 NAMES_NEED_NAMES = True  # "related" when a question wants a name ("the name of the minister who ...") and no top sentence gives one
@@ -436,7 +436,7 @@ class Retriever:
             order, score = _promote(order, score, j)
             role = who if j is not None else ""
         named = None
-        if info.meta and TITLED_DOCUMENT and len(order):
+        if TITLED_DOCUMENT and len(order):
             order, score, named = self._titled_document_first(cand, score, order, info, text)
         if info.meta and TITLE_PAGE and len(order):
             order, score = self._title_page_first(cand, score, order, info.meta)
@@ -483,12 +483,16 @@ class Retriever:
 
     def _titled_document_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, info: QuestionInfo,
                                text: str):
-        """A metadata question that names a document by its title ("who signed the press statement")
+        """A question that names a document by its title ("who signed the press statement", "which
+        ministry does Im Chon Il work for" over "Press Statement by Im Chon Il, Vice-Minister ...")
         is answered from that document: among the top candidates, the document whose title holds
         most of the question's topic terms (IDF-weighted, at least half, clearly more than the top
         passage's document) goes first, with its passage that carries the field asked for (its
-        header or signature) when it has one. That passage takes the top score, at least the floor.
-        Returns the order, the scores and the document named (None when none is)."""
+        header or signature) when it has one, else its best-ranked one. That passage takes the top
+        score, at least the floor. Only a metadata question's title terms may occur in the passages'
+        text too: for any other question those name what it asks about (a claim and a paper's title
+        share most words), not the document. Returns the order, the scores and the document named
+        (None when none is)."""
         from .verdict import part_word_terms, question_word_terms
 
         top = order[:BONUS_DEPTH]
@@ -496,8 +500,11 @@ class Retriever:
         titles: dict[str, str | None] = {}
         for p in passages:
             titles.setdefault(p.source, p.title)
+        # any other question names a document by words only its title holds ("Im Chon Il" heads his press
+        # statement): words the passages hold too are what it asks about (a claim and a paper's title share them)
+        said = frozenset() if info.meta else frozenset(t for p in passages for t in self.lexical.tokens(p.text))
         # where the field stands ("at the bottom", "the closing line") is not the document's topic either
-        cover = self._title_cover(titles, text, question_word_terms(self) | part_word_terms(self))
+        cover = self._title_cover(titles, text, question_word_terms(self) | part_word_terms(self), said)
         if not cover:
             return order, score, None
         best = max(cover, key=lambda s: cover[s])  # ties: the best-ranked document (dicts keep order)
@@ -547,7 +554,8 @@ class Retriever:
                 return np.concatenate([[i], np.delete(order, j)]), score
         return order, score
 
-    def _title_cover(self, titles: dict[str, str | None], text: str, skip: frozenset[str]) -> dict[str, float]:
+    def _title_cover(self, titles: dict[str, str | None], text: str, skip: frozenset[str],
+                     said: frozenset[str] = frozenset()) -> dict[str, float]:
         """For each document (source -> title), the IDF-weighted share of the question's topic terms
         (its BM25 terms less `skip`) that its title holds; empty when the question has none. A year
         naming the document ("the 2019 welcome word") and a noun saying what kind of document it is
@@ -557,7 +565,7 @@ class Retriever:
 
         lex = self.lexical
         terms = [t for t in dict.fromkeys(lex.tokens(text)) if t not in skip]
-        held = {source: set(lex.tokens(title or "")) for source, title in titles.items()}
+        held = {source: set(lex.tokens(title or "")) - said for source, title in titles.items()}
         generic = document_noun_terms(self) | {named_year(text)}
         terms = [t for t in terms if t not in generic or any(t in have for have in held.values())]
         if not terms:
