@@ -167,6 +167,7 @@ class Ranking:
     part: str = ""  # "opening" / "closing": the first passage is where its document starts / ends, as asked
     titled: bool = False  # the question named the first passage's document (by its title; how a letter ends: or its year)
     role: str = ""  # whose office a question asks for, when a passage near the top names them with one
+    moved: bool = False  # a question rule, not the fused score, put the first passage first
 
 
 def _of_year(passages: list[Passage], year: str) -> bool:
@@ -426,6 +427,7 @@ class Retriever:
         order = np.argsort(-score, kind="stable")
         if RERANK and self.mode == "hybrid" and len(order) > 1 and info.script not in ("cyrillic", "hangul"):
             order, score = self._rerank(cand, score, cos, sent, lex_c, order, info, q, text, typed)
+        fused_first = int(order[0]) if len(order) else -1
         if REASON_DEPTH and asks_reason(info.text) and len(order) > 1:
             order, score = _promote(order, score, self._reason_first(cand, order))
         if SEQUENCE_DEPTH and len(order) > 1 and (after := _AFTER.search(info.text)):
@@ -446,7 +448,7 @@ class Retriever:
         pick = (lambda a: None if a is None else a[order])
         titled = named is not None and self.passages[int(cand[order[0]])].source == named
         return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info, part=part, titled=titled,
-                       role=role)
+                       role=role, moved=bool(len(order)) and int(order[0]) != fused_first)
 
     def _role_at(self, cand: np.ndarray, order: np.ndarray, who: str) -> int | None:
         """For a question about `who`'s office: the position of the first of the top ROLE_DEPTH passages
@@ -748,6 +750,8 @@ class Retriever:
         if r.info.meta and META_ANSWERS and (has_meta_field(first, r.info.meta)
                                              or (TITLE_PAGE and title_page_fits(first, r.info.meta))):
             return "answered", 1.0  # the answer is the metadata shown with the passage (title, date, author)
+        if verdict.far_in_meaning(r):
+            return "none", 0.0
         model = verdict.default_model()
         if model is None:
             return "answered", 1.0

@@ -104,6 +104,22 @@ def test_off_topic_question_above_the_score_floor_is_not_found(retriever):
     assert retriever.ask("Where can I follow the embassy on social media?").verdict == "answered"
 
 
+def test_a_passage_sharing_the_words_but_not_the_meaning_is_nothing_relevant(retriever):
+    """"What is the capital city of Australia?" scores above the floor on a passage that says "the
+    capital city of Moscow" and shares two of its three topic terms, but is far from it in meaning:
+    'none', where it was 'answered'. A passage a question rule puts first is not judged so."""
+    from qa_bot import verdict
+
+    q = "What is the capital city of Australia?"
+    r = retriever.ranking(q)
+    assert r.score[0] >= retriever.threshold and not verdict.off_topic(r, retriever)
+    assert "capital city" in retriever.passages[int(r.rows[0])].text and verdict.far_in_meaning(r)
+    assert retriever.ask(q).verdict == "none"
+    after = retriever.ranking("who spoke after the russian ambassador at the reception")
+    assert after.moved and retriever.passages[int(after.rows[0])].text.startswith("Next,")
+    assert retriever.ask("who spoke after the russian ambassador at the reception").verdict == "answered"
+
+
 def test_related_answer_keeps_passages_and_says_so(retriever):
     from qa_bot.render import RELATED, rich_answer
     from qa_bot.telegram import answer_messages
