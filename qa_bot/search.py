@@ -74,6 +74,7 @@ TITLED_DOCUMENT = True  # a question naming a document by its title: that docume
 TITLE_PAGE = True  # a who-wrote / when-published question without the field on top: the document's opening passage first
 COUNTS_NEED_NUMBERS = True  # "related" when no top sentence puts what a how-many question counts next to a number
 NAMES_NEED_NAMES = True  # "related" when a question wants a name ("the name of the minister who ...") and no top sentence gives one
+DATES_NEED_DATES = True  # "related" when a question asks when and no top passage about it gives a date (or is dated)
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
 RERANK = True  # the top fused candidates re-ordered by a small linear model (qa_bot/rerank.py, docs/quality.md)
@@ -740,6 +741,8 @@ class Retriever:
         if COUNTS_NEED_NUMBERS and verdict.uncounted(r, self):
             return "related", 0.0
         if NAMES_NEED_NAMES and verdict.unnamed(r, self):
+            return "related", 0.0
+        if DATES_NEED_DATES and verdict.undated(r, self):
             return "related", 0.0
         contact = verdict.contact_found(r, self) if CONTACTS_NEED_SHAPES else None
         if contact is False:

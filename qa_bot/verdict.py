@@ -213,6 +213,27 @@ def off_topic(r, retriever) -> bool:
     return bool(terms) and len(covered) <= OFF_TOPIC_COVERED * len(terms) and dense < OFF_TOPIC_DENSE
 
 
+# asks when, as its first words ("when face-to-face meetings are rare" inside a question asks how, not when)
+_ASKS_WHEN = re.compile(r"\s*(?:when\b|since when\b|(?:on |in |by )?(?:what|which) (?:year|date|day|month)\b)", re.IGNORECASE)
+
+
+def undated(r, retriever, depth: int = 3) -> bool:
+    """A question that asks when ("When did Matsegora take up his post?") whose top passages never
+    give a date the question does not, in their text or as their dateline, in a passage that holds at
+    least half its topic terms: about the same people and events, not when it happened."""
+    from .query import has_type
+
+    if r.info.meta or len(r.rows) == 0 or not _ASKS_WHEN.match(r.info.text):
+        return False
+    lex = retriever.lexical
+    want = set(lex.tokens(retriever.respell(r.info.text))) - question_word_terms(retriever)
+    if not want:
+        return False
+    return not any(2 * len(want & set(lex.tokens(p.text))) >= len(want)
+                   and has_type(f"{p.text} {p.date or ''}", "date", r.info.text)
+                   for p in retriever.passages_at(r.rows[:depth]))
+
+
 def far_in_meaning(r) -> bool:
     """Whether the first passage, which the fused score put first, is far from the question in meaning."""
     if r.cos is None or r.sent is None or len(r.rows) == 0 or r.moved or r.titled:

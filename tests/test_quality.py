@@ -120,6 +120,25 @@ def test_a_passage_sharing_the_words_but_not_the_meaning_is_nothing_relevant(ret
     assert retriever.ask("who spoke after the russian ambassador at the reception").verdict == "answered"
 
 
+def test_a_when_question_needs_a_date_in_a_passage_about_it(retriever, monkeypatch):
+    """"When did Alexander Matsegora take up his post?": the top passages name him and his post and
+    hold dates, but none gives when he took it up in a passage about it: 'related'. A date in the
+    text or the dateline of a passage about what is asked answers; "when" inside a question that
+    asks how does not ask for a date."""
+    from qa_bot import search, verdict
+
+    asked = "When did Alexander Matsegora take up his post as ambassador to the DPRK?"
+    assert verdict.undated(retriever.ranking(asked), retriever)
+    assert retriever.ask(asked).verdict == "related"
+    for answered in ("When was the first intergovernmental agreement on economic and cultural cooperation signed?",
+                     "When was the news about donating rocket launchers to the Ninth Congress published?",  # its dateline
+                     "how are bilateral contacts carried out when face-to-face meetings are rare"):
+        assert not verdict.undated(retriever.ranking(answered), retriever), answered
+        assert retriever.ask(answered).verdict == "answered", answered
+    monkeypatch.setattr(search, "DATES_NEED_DATES", False)
+    assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
+
+
 def test_related_answer_keeps_passages_and_says_so(retriever):
     from qa_bot.render import RELATED, rich_answer
     from qa_bot.telegram import answer_messages
