@@ -10,7 +10,8 @@ Build the two indexes once with `qa-bot eval`, which copies the corpora into IND
 Per set and in total: hit@1 / hit@3 (a gold passage first / in the top three), answerable and
 metadata questions not `answered`, near-topic questions not `answered`, off-topic ones `none`.
 Sets: the blind-14 tune half, the blind sets up to 13 whole (their test halves have been run and read), the old
-seeds questions and the dev tune split. The blind-14 and dev test halves are never read. -v lists
+seeds questions, the dev tune split and the realdocs blind tune half (over the dev index: seeds and
+realdocs). The blind-14, dev and realdocs blind test halves are never read. -v lists
 each English answerable question not ranked first or not answered.
 """
 
@@ -37,7 +38,8 @@ SETS = [("r14 tune", "seeds_blind14_questions.jsonl", "tune", "seeds"), ("r13", 
         ("r7", "seeds_blind7_questions.jsonl", None, "seeds"),
         ("r6", "seeds_blind6_questions.jsonl", None, "seeds"), ("r5", "seeds_blind5_questions.jsonl", None, "seeds"),
         ("r4", "seeds_blind_questions.jsonl", None, "seeds"), ("old", "seeds_questions.jsonl", None, "seeds"),
-        ("dev tune", "dev_questions.jsonl", "tune", "dev")]
+        ("dev tune", "dev_questions.jsonl", "tune", "dev"),
+        ("rd tune", "realdocs_blind_questions.jsonl", "tune", "dev")]
 
 
 def main() -> int:
