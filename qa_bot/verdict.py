@@ -213,8 +213,11 @@ def off_topic(r, retriever) -> bool:
     return bool(terms) and len(covered) <= OFF_TOPIC_COVERED * len(terms) and dense < OFF_TOPIC_DENSE
 
 
-# asks when, as its first words ("when face-to-face meetings are rare" inside a question asks how, not when)
-_ASKS_WHEN = re.compile(r"\s*(?:when\b|since when\b|(?:on |in |by )?(?:what|which) (?:year|date|day|month)\b)", re.IGNORECASE)
+# asks when, as its first words ("when face-to-face meetings are rare" inside a question asks how, not
+# when); not for a condition: "When is a matrix Hermitian?", "when should I rotate keys?"
+_ASKS_WHEN = re.compile(r"\s*(?:when\b(?!\s+(?:should|can|could|would|must|may|might|shall)\b"
+                        r"|\s+(?:is|are|does|do)\s+(?:a|an|any|one|i|you|we)\b)"
+                        r"|since when\b|(?:on |in |by )?(?:what|which) (?:year|date|day|month)\b)", re.IGNORECASE)
 
 
 def undated(r, retriever, depth: int = 3) -> bool:

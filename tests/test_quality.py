@@ -137,6 +137,10 @@ def test_a_when_question_needs_a_date_in_a_passage_about_it(retriever, monkeypat
         assert retriever.ask(answered).verdict == "answered", answered
     monkeypatch.setattr(search, "DATES_NEED_DATES", False)
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
+    # "when" for a condition asks for no date
+    for condition in ("When is a matrix with only real entries Hermitian?", "when should I rotate the keys?"):
+        assert not verdict._ASKS_WHEN.match(condition), condition
+    assert verdict._ASKS_WHEN.match("When is the Ninth Congress?") and verdict._ASKS_WHEN.match("what year was it built")
 
 
 def test_related_answer_keeps_passages_and_says_so(retriever):
