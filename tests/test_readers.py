@@ -193,6 +193,33 @@ def test_html_fixture(tmp_path):
     assert first.line_start == 6 and all(is_cited(doc, p) for p in passages)
 
 
+def test_a_web_pages_last_edited_line_is_kept_as_its_last_paragraph_and_date(tmp_path):
+    """A wiki's footer ("This page was last edited on 24 February 2020, at 20:33") goes with the rest of
+    the page's furniture, but says when the page last changed: it is kept as the page's last paragraph,
+    cited at its line, and is the page's date when nothing else dates it; "when was it last edited" is
+    a date question about the document."""
+    (tmp_path / "wiki.html").write_text(
+        "<html><head><title>Hermitian matrix - Wikipedia</title></head><body>\n"
+        "<div id='content'><h1 id='firstHeading'>Hermitian matrix</h1>\n"
+        "<div id='mw-content-text'><p>A Hermitian matrix is equal to its own conjugate transpose.</p></div></div>\n"
+        "<div id='footer'><ul id='footer-info'>\n"
+        "<li id='footer-info-lastmod'> This page was last edited on 24 February 2020, at 20:33<span class='anonymous-show'>&#160;(UTC)</span>.</li>\n"
+        "<li id='footer-info-copyright'>Text is available under the Creative Commons License.</li></ul></div>\n"
+        "</body></html>\n",
+        encoding="utf-8",
+    )
+    doc, passages = _one(tmp_path, "wiki.html")
+    assert doc.parsed.date == "24 February 2020"
+    assert [p.text for p in passages] == ["A Hermitian matrix is equal to its own conjugate transpose.",
+                                          "This page was last edited on 24 February 2020, at 20:33."]
+    assert passages[1].line_start == 5 and all(is_cited(doc, p) for p in passages)
+    assert "Creative Commons" not in doc.text  # the rest of the footer still goes
+    from qa_bot import query
+
+    assert query.meta_type("When was the Wikipedia page on Hermitian matrices last edited?") == "date"
+    assert query.meta_type("when was the treaty signed") == ""
+
+
 def test_html_displayed_formula_ends_the_paragraph_it_completes(realdocs):
     _, herm = realdocs[0]["wikipedia-hermitian-matrix.html"]
     such = next(p for p in herm if "if and only if it is such that" in p.text)

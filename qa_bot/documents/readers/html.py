@@ -154,6 +154,25 @@ def _heading_text(el) -> str:
     return clean(_MARKS.sub("", el.text_content())).strip("#¶§ ").strip()
 
 
+_LAST_CHANGED = re.compile(
+    r"(?:This (?:page|article) was |Page )?last (?:modified|edited|updated|changed)(?: on)?:?\s+"
+    r"(\d{1,2} [A-Z][a-z]+ \d{4}|[A-Z][a-z]+ \d{1,2}, \d{4}|\d{4}-\d\d-\d\d)(?:,? at \d{1,2}:\d\d(?: ?[AaPp][Mm])?)?",
+    re.IGNORECASE)
+
+
+def _last_changed(root) -> tuple[int, str, str] | None:
+    """(source line, sentence, date) of a page's "last modified / edited / updated on DATE" line (a
+    wiki's footer), or None: the footer is dropped with the rest of the page's furniture."""
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el.tag in ("script", "style", "head", "title"):
+            continue
+        own = clean(_own_text(el)) if el.tag in _BLOCKS else ""
+        m = _LAST_CHANGED.search(own) if own else None
+        if m:
+            return el.sourceline or 1, clean(m.group(0)).rstrip(".") + ".", m.group(1)
+    return None
+
+
 def read(name: str, data: bytes) -> Parsed:
     import lxml.html
     from lxml import etree
@@ -190,6 +209,9 @@ def read(name: str, data: bytes) -> Parsed:
             if not _ends_paragraph(node, outer, tex):
                 _replace(outer, tex)
 
+    changed = _last_changed(root)  # 'This page was last edited on 24 February 2020', in a footer that goes
+    if date is None and changed is not None:
+        date = changed[2]
     for foot in root.iter("footer"):  # 'Posted by Alon Zakai.' in an article's footer, before footers go
         m = re.search(r"\b(?i:posted|written|published) by\s+([A-Z][^.|·\n]{2,60})", foot.text_content())
         if m and author is None:
@@ -269,6 +291,8 @@ def read(name: str, data: bytes) -> Parsed:
             walk(child)
 
     walk(main)
+    if changed is not None and not any(changed[1] in t for c in chunks for _, t in c.lines):
+        chunks.append(Chunk(lines=((changed[0], changed[1]),)))  # when the page last changed: its last paragraph
     if not chunks:
         raise Unreadable("no text in the page")
     text = "\n".join(t for c in chunks for _, t in c.lines)
