@@ -113,7 +113,7 @@ def title_page_fits(p: Passage, meta: str) -> bool:
 def carries_field(p: Passage, meta: str) -> bool:
     """Whether a passage of a document itself answers a metadata question about it: its title page
     for who wrote / when published (a name, a date), its publisher line, its header for a title."""
-    if meta == "publisher":
+    if meta in ("publisher", "copyright"):  # its publisher or copyright line
         return has_meta_field(p, meta)
     if meta == "title":
         return p.kind == "header"
@@ -548,7 +548,7 @@ class Retriever:
         top = self.passages[int(cand[order[0]])]
         if top.kind == "header" if meta == "title" else has_meta_field(top, meta):
             return order, score
-        depth = len(order) if meta == "publisher" else BONUS_DEPTH  # a publisher line shares no words with the question
+        depth = len(order) if meta in ("publisher", "copyright") else BONUS_DEPTH  # such a line shares no words with the question
         rest = order[1:depth]
         for j, (i, p) in enumerate(zip(rest, self.passages_at(cand[rest])), start=1):
             if p.source == top.source and carries_field(p, meta):

@@ -438,6 +438,10 @@ def test_a_copyright_question_is_answered_by_the_copyright_line(retriever):
     answer = retriever.ask("what's the copyright line of the big landmark article?", k=1)
     assert answer.verdict == "answered" and answer.hits[0].passage.text == "2023 © All rights reserved."
     assert answer.hits[0].passage.source == "004_6e374db3219750da.txt"
+    # named by what the article is about, not its title: the document's copyright line still goes first,
+    # however far down the ranking it was (it shares no word with the question but "copyright")
+    answer = retriever.ask("what year is the copyright notice on the article about kim's vladivostok visit", k=1)
+    assert "©" in answer.hits[0].passage.text and answer.hits[0].passage.source == "004_6e374db3219750da.txt"
 
 
 def test_table_of_contents_entries_rank_below_equal_article_text(retriever, monkeypatch):
