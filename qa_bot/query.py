@@ -314,6 +314,8 @@ _MONEY_QUESTION = re.compile(r"\b(?:cost|costs|price|fee|fees|spend|spent|pay|pa
                              r"|\bthe value of\b", re.IGNORECASE)
 MONEY = re.compile(r"[$€£¥₽]\s?\d|\d\s?(?:%|percent\b)|\b\d[\d.,]*\s*(?:thousand|million|billion|trillion)?\s*"
                    r"(?:dollars?|euros?|pounds?|rubles?|roubles?|yuan|won|usd|eur|rub)\b", re.IGNORECASE)
+AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged?\s+\d{1,3}\b|\bborn\b[^.;]{0,40}?\b(?:1[6-9]|20)\d\d\b"
+                 r"|\b(?:1[6-9]|20)\d\d\s*[-–]\s*(?:1[6-9]|20)\d\d\b", re.IGNORECASE)  # 39 years old, aged 39, born ... 1984, 1912-1994
 DURATION = re.compile(r"\b(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
                       r"fifty|several|few|many|a|an)[\s-]+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?)\b",
                       re.IGNORECASE)
@@ -324,11 +326,11 @@ class Quantity:
     """What a quantity question asks for: the words it counts (may be empty) and the kind of number."""
 
     words: tuple[str, ...]
-    unit: str  # "number", "money" or "duration"
+    unit: str  # "number", "money", "duration" or "age"
 
 
 def quantity(question: str) -> Quantity | None:
-    """A how-many / how-much / how-long / what-was-the-value-of question, or None.
+    """A how-many / how-much / how-long / how-old / what-was-the-value-of question, or None.
 
     ("How many guests attended ..." -> guests, attended; "how long did the ride take" -> a duration;
     "how much does it cost" -> an amount of money.)"""
@@ -348,6 +350,8 @@ def quantity(question: str) -> Quantity | None:
         return Quantity((), "duration")  # how long did the ride take / has he served
     if re.search(r"\bhow long\b", question, re.IGNORECASE):
         return Quantity((), "number")  # a time or a length: "how long is the treaty", "how long a password"
+    if re.search(r"\bhow old\b", question, re.IGNORECASE):
+        return Quantity((), "age")  # "how old is kim jong un": an age or a birth date, not any number
     return None
 
 

@@ -496,6 +496,11 @@ def test_a_count_without_a_number_next_to_what_it_counts_is_only_related(retriev
     assert query.quantity("Russia DPRK trade volume 2019") == query.Quantity(("trade",), "number")
     assert query.quantity("Who approved the defence budget?") is None and query.quantity("the second volume of his memoirs") is None
     assert retriever.ask("Russia DPRK trade volume 2019").verdict == "related"
+    # "how old" wants an age or a birth date: passages about him hold years (2019) but never his age
+    assert query.quantity("how old is kim jong un") == query.Quantity((), "age")
+    assert query.AGE.search("born on 8 January 1984") and query.AGE.search("a 40-year-old man")
+    assert not query.AGE.search("the 75th anniversary of the liberation in 1945")
+    assert retriever.ask("how old is kim jong un").verdict == "related"
 
 
 def test_a_metadata_question_naming_a_document_by_its_title_is_answered_from_it(retriever):
