@@ -503,11 +503,16 @@ class Retriever:
         titles: dict[str, str | None] = {}
         for p in passages:
             titles.setdefault(p.source, p.title)
-        # any other question names a document by words only its title holds ("Im Chon Il" heads his press
-        # statement): words the passages hold too are what it asks about (a claim and a paper's title share them)
-        said = frozenset() if info.meta else frozenset(t for p in passages for t in self.lexical.tokens(p.text))
         # where the field stands ("at the bottom", "the closing line") is not the document's topic either
-        cover = self._title_cover(titles, text, question_word_terms(self) | part_word_terms(self), said)
+        skip = question_word_terms(self) | part_word_terms(self)
+        cover = self._title_cover(titles, text, skip)
+        if not info.meta and cover and max(cover.values()) >= 0.5:
+            # any other question names a document by words only its title holds ("Im Chon Il" heads his press
+            # statement): words the passages hold too are what it asks about (a claim and a paper's title share
+            # them). Read only when some title could name it (most questions stop above: a few ms at 1M).
+            said = frozenset().union(*(self._text_terms(int(cand[i]), p) for i, p in zip(top, passages)
+                                       if cover.get(p.source, 0.0) >= 0.5))
+            cover = self._title_cover(titles, text, skip, said)
         if not cover:
             return order, score, None
         best = max(cover, key=lambda s: cover[s])  # ties: the best-ranked document (dicts keep order)
@@ -538,6 +543,16 @@ class Retriever:
         score = score.copy()
         score[order[:k]] = ranked
         return order, score
+
+    def _text_terms(self, row: int, p: Passage) -> frozenset[str]:
+        """The BM25 terms of a passage's own text (no title or date), memoised per row as verdict.passage_terms is."""
+        cache = self.__dict__.setdefault("_text_term_cache", {})
+        found = cache.get(row)
+        if found is None:
+            if len(cache) > 20_000:
+                cache.clear()
+            found = cache[row] = frozenset(self.lexical.tokens(p.text))
+        return found
 
     def _title_page_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, meta: str):
         """For "who wrote it" / "when was it published": when the best passage does not carry the
