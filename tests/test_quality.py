@@ -524,6 +524,9 @@ def test_a_question_naming_a_document_by_words_only_its_title_holds_is_answered_
         assert "Vice-Minister" in a.hits[0].passage.author
     ranking = retriever.ranking("what did the friendly russian people achieve in the great patriotic war")
     assert not ranking.titled  # "friendly", "Russian" and "people" are in text as well as in titles
+    # naming the document is not enough when the question asks what neither its title nor the passage holds
+    assert not retriever.ranking("Is Im Chon Il married?").titled
+    assert retriever.ask("Is Im Chon Il married?").verdict != "answered"
 
 
 def test_reranker_is_committed_small_and_loaded():
