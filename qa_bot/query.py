@@ -70,7 +70,9 @@ _META_AUTHOR_BODY = re.compile(
 _META_DATE = re.compile(
     r"\b(?:when|what date|which date|what day|date)\b.{0,60}\b(?:published|written|posted|issued|released|dated|date[d]?|came out|appear(?:ed)?)\b"
     r"|\bwhere\b.{0,60}\bdated\b|\bdateline\b"  # a dateline holds the place and the date
-    r"|\b(?:when|what date|which date|what day)\b.{0,80}\blast (?:modified|edited|updated|changed)\b"  # a web page's footer
+    # a web page's notice: "when was the Wikipedia article on Mozilla last modified" (not "when were the rules last changed")
+    r"|\b(?:when|what date|which date|what day)\b.{0,60}\b(?:page|article|document|site|website|post|entry|it|this)\b"
+    r".{0,60}\blast (?:modified|edited|updated)\b"
     r"|\bwhat(?:'s| is) the date (?:on|of)\b|\bwhat date is (?:on|of)\b",
     re.IGNORECASE,
 )

@@ -193,6 +193,19 @@ def test_html_fixture(tmp_path):
     assert first.line_start == 6 and all(is_cited(doc, p) for p in passages)
 
 
+def test_each_html_list_is_its_own_passage_however_many_there_are(tmp_path):
+    """Items joined their list's passage through a table keyed by the list element's id(); lxml makes
+    element objects on demand and frees them, so a later list could take a freed id and its items went
+    into an unrelated earlier passage (a page's passages differed from run to run; here all 300 lists
+    became one)."""
+    body = "".join(f"<h2>Part {i}</h2><p>Intro {i}.</p><ul><li>alpha {i}</li><li>beta {i}</li><li>gamma {i}</li></ul>\n"
+                   for i in range(300))
+    (tmp_path / "lists.html").write_text(f"<html><body><main>{body}</main></body></html>\n", encoding="utf-8")
+    doc, passages = _one(tmp_path, "lists.html")
+    lists = [p.text for p in passages if p.text.startswith("alpha")]
+    assert lists == [f"alpha {i} beta {i} gamma {i}" for i in range(300)]
+
+
 def test_a_web_pages_last_edited_line_is_kept_as_its_last_paragraph_and_date(tmp_path):
     """A wiki's footer ("This page was last edited on 24 February 2020, at 20:33") goes with the rest of
     the page's furniture, but says when the page last changed: it is kept as the page's last paragraph,
@@ -211,13 +224,24 @@ def test_a_web_pages_last_edited_line_is_kept_as_its_last_paragraph_and_date(tmp
     doc, passages = _one(tmp_path, "wiki.html")
     assert doc.parsed.date == "24 February 2020"
     assert [p.text for p in passages] == ["A Hermitian matrix is equal to its own conjugate transpose.",
-                                          "This page was last edited on 24 February 2020, at 20:33."]
+                                          "This page was last edited on 24 February 2020, at 20:33 (UTC)."]
     assert passages[1].line_start == 5 and all(is_cited(doc, p) for p in passages)
     assert "Creative Commons" not in doc.text  # the rest of the footer still goes
+    # a sentence of the text about something changed is not the page's notice; one that opens its paragraph is kept once
+    (tmp_path / "law.html").write_text(
+        "<html><body><main><p>The law was last changed on 5 May 1990 by parliament.</p>\n"
+        "<p>\nLast updated: 2021-03-04 by the editors.</p></main></body></html>\n", encoding="utf-8")
+    doc, passages = _one(tmp_path, "law.html")
+    assert doc.parsed.date == "2021-03-04"
+    assert [p.text for p in passages] == ["The law was last changed on 5 May 1990 by parliament.",
+                                          "Last updated: 2021-03-04 by the editors."]
+    assert passages[1].line_start == 3  # where its text is, not where its tag opens
     from qa_bot import query
 
     assert query.meta_type("When was the Wikipedia page on Hermitian matrices last edited?") == "date"
     assert query.meta_type("when was the treaty signed") == ""
+    assert query.meta_type("When were the embassy rules last changed?") == ""
+    assert query.meta_type("When was the sanctions list last updated?") == ""
 
 
 def test_html_displayed_formula_ends_the_paragraph_it_completes(realdocs):

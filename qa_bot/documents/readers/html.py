@@ -154,22 +154,23 @@ def _heading_text(el) -> str:
     return clean(_MARKS.sub("", el.text_content())).strip("#¶§ ").strip()
 
 
+_MONTH_NAMES = "January|February|March|April|May|June|July|August|September|October|November|December"
+# a notice that opens its element: "This page was last edited on 24 February 2020, at 20:33", "Last updated: 2021-03-04"
 _LAST_CHANGED = re.compile(
-    r"(?:This (?:page|article) was |Page )?last (?:modified|edited|updated|changed)(?: on)?:?\s+"
-    r"(\d{1,2} [A-Z][a-z]+ \d{4}|[A-Z][a-z]+ \d{1,2}, \d{4}|\d{4}-\d\d-\d\d)(?:,? at \d{1,2}:\d\d(?: ?[AaPp][Mm])?)?",
-    re.IGNORECASE)
+    r"\s*(?:This (?:page|article|document) was last|(?:Page |Article )?Last) (?:modified|edited|updated)\b\s*(?:on\b)?\s*:?\s*"
+    rf"(\d{{1,2}} (?:{_MONTH_NAMES}) \d{{4}}|(?:{_MONTH_NAMES}) \d{{1,2}}, \d{{4}}|\d{{4}}-\d\d-\d\d)\b", re.IGNORECASE)
 
 
 def _last_changed(root) -> tuple[int, str, str] | None:
-    """(source line, sentence, date) of a page's "last modified / edited / updated on DATE" line (a
-    wiki's footer), or None: the footer is dropped with the rest of the page's furniture."""
+    """(source line, text, date) of the element whose own text opens with a page's "last edited / modified /
+    updated on DATE" notice (a wiki's footer, dropped with the rest of the page's furniture), or None."""
     for el in root.iter():
-        if not isinstance(el.tag, str) or el.tag in ("script", "style", "head", "title"):
+        if not isinstance(el.tag, str) or el.tag not in _BLOCKS:
             continue
-        own = clean(_own_text(el)) if el.tag in _BLOCKS else ""
-        m = _LAST_CHANGED.search(own) if own else None
+        own = clean(_own_text(el))
+        m = _LAST_CHANGED.match(own) if own else None
         if m:
-            return el.sourceline or 1, clean(m.group(0)).rstrip(".") + ".", m.group(1)
+            return _text_line(el), own if len(own) <= 200 else clean(m.group(0)), m.group(1)
     return None
 
 
@@ -234,7 +235,7 @@ def read(name: str, data: bytes) -> Parsed:
 
     chunks: list[Chunk] = []
     path: list[tuple[int, str]] = []
-    lists: dict[int, int] = {}  # id of a list element -> index of its chunk
+    lists: dict = {}  # a list element (held, so that no other element takes its place) -> index of its chunk
 
     def section() -> str | None:
         return SEP.join(h for _, h in path) or None
@@ -281,13 +282,13 @@ def read(name: str, data: bytes) -> Parsed:
             if own:
                 line = _text_line(child)
                 parent = child.getparent()
-                if tag in ("li", "dd", "dt") and parent is not None and id(parent) in lists:
-                    k = lists[id(parent)]
+                if tag in ("li", "dd", "dt") and parent is not None and parent in lists:
+                    k = lists[parent]
                     chunks[k] = Chunk(lines=chunks[k].lines + ((line, own),), section=chunks[k].section)
                 else:
                     chunks.append(Chunk(lines=((line, own),), section=section()))
                     if tag in ("li", "dd", "dt") and parent is not None:
-                        lists[id(parent)] = len(chunks) - 1
+                        lists[parent] = len(chunks) - 1
             walk(child)
 
     walk(main)
