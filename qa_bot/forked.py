@@ -7,11 +7,17 @@ Standard library only, so it can be used before any heavy import.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
 import warnings
 from typing import Callable
+
+# Python 3.12+ warns at every fork of a process with threads; the child runs only standard-library code
+# of ours and leaves by os._exit. Filtered once here: warnings.catch_warnings() is not thread-safe.
+warnings.filterwarnings("ignore", message=r"This process .* is multi-threaded, use of fork\(\) may lead to deadlocks",
+                        category=DeprecationWarning)
 
 
 class Forked:
@@ -81,14 +87,13 @@ def fork_call(fn: Callable[[], str]) -> Forked | None:
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") else None
     pid = -1
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork in a threaded process
-            pid = os.fork()
+        pid = os.fork()
     except Exception:  # noqa: BLE001 - no child: the caller does the work itself
         pass
     if pid == 0:  # the child: the answer, and out
         code = 1
         try:
+            gc.disable()  # no finaliser of the parent's objects (SQLite connections, maps) runs in the child
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             if mask is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)

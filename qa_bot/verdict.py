@@ -209,7 +209,7 @@ def off_topic(r, retriever) -> bool:
     # the signature or publisher line put there for the field asked, not the one it matched in meaning
     # (any other question's first passage is the one it matched, as before)
     depth = min(OFF_TOPIC_DEPTH if r.info.meta else 1, len(r.rows))
-    dense = float(np.max(0.3 * np.asarray(r.cos[:depth], dtype=np.float32) + 0.7 * np.asarray(r.sent[:depth], dtype=np.float32)))
+    dense = float(np.max(meaning(r, depth)))
     return bool(terms) and len(covered) <= OFF_TOPIC_COVERED * len(terms) and dense < OFF_TOPIC_DENSE
 
 
@@ -237,11 +237,16 @@ def undated(r, retriever, depth: int = 3) -> bool:
                    for p in retriever.passages_at(r.rows[:depth]))
 
 
+def meaning(r, depth: int) -> np.ndarray:
+    """How close the first `depth` passages are to the question in meaning: 0.3 x passage + 0.7 x best sentence cosine."""
+    return 0.3 * np.asarray(r.cos[:depth], dtype=np.float32) + 0.7 * np.asarray(r.sent[:depth], dtype=np.float32)
+
+
 def far_in_meaning(r) -> bool:
     """Whether the first passage, which the fused score put first, is far from the question in meaning."""
     if r.cos is None or r.sent is None or len(r.rows) == 0 or r.moved or r.titled:
         return False
-    return 0.3 * float(r.cos[0]) + 0.7 * float(r.sent[0]) < MEANING_FLOOR
+    return float(meaning(r, 1)[0]) < MEANING_FLOOR
 
 
 def uncounted(r, retriever, depth: int = 3) -> bool:

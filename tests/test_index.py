@@ -405,33 +405,54 @@ def test_the_quick_staleness_scan_sees_in_place_edits_additions_and_removals(tmp
     assert quick_digest(docs) is None  # links: the full walk decides what they are
 
 
-def test_a_large_folder_is_fingerprinted_by_two_processes_with_the_same_result(tmp_path):
-    """`split`: a forked child fingerprints every second subfolder; the halves add up to the one-process
-    fingerprint, an edit in either half changes it, a link in either half sends the caller to the
-    full walk, and no child is left behind (reaped even when its answer is not needed)."""
-    import os
+def test_a_large_folder_is_fingerprinted_by_two_processes_with_the_same_result(tmp_path, monkeypatch):
+    """`split`: a forked child fingerprints every second subfolder (of the first level that has two or
+    more); the halves add up to the one-process fingerprint, an edit in either half changes it, a link
+    in either half sends the caller to the full walk, and no child is left behind (reaped even when
+    its answer is not needed)."""
+    from qa_bot.documents import fingerprint
 
+    answers = []
+    real_fork = fingerprint.fork_call
+
+    def fork_call(fn):  # the real fork; the child's answer is recorded as it comes back
+        child = real_fork(fn)
+        real_result = child.result
+
+        def result():
+            answers.append(real_result())
+            return answers[-1]
+
+        child.result = result
+        return child
+
+    monkeypatch.setattr(fingerprint, "fork_call", fork_call)
     docs = tmp_path / "docs"
+    top = docs / "only" / "one"  # one subfolder, then one more, then six: the split is made there
     for i in range(6):
-        (docs / f"d{i}" / "deep").mkdir(parents=True)
+        (top / f"d{i}" / "deep").mkdir(parents=True)
         for j in range(3):
-            (docs / f"d{i}" / f"p{j}.txt").write_text(f"folder {i} file {j}\n", encoding="utf-8")
-        (docs / f"d{i}" / "deep" / "q.md").write_text(f"deep {i}\n", encoding="utf-8")
+            (top / f"d{i}" / f"p{j}.txt").write_text(f"folder {i} file {j}\n", encoding="utf-8")
+        (top / f"d{i}" / "deep" / "q.md").write_text(f"deep {i}\n", encoding="utf-8")
     (docs / "top.txt").write_text("top\n", encoding="utf-8")
+    (docs / "only" / "mid.md").write_text("mid\n", encoding="utf-8")
     before = children()
     seen = set()
-    for edited in [None, "d0/p1.txt", "d1/deep/q.md", "d4/p2.txt", "d5/new.html"]:
+    for edited in [None, "only/one/d0/p1.txt", "only/one/d1/deep/q.md", "only/one/d4/p2.txt", "only/one/d5/new.html",
+                   "only/mid.md"]:
         if edited:
             (docs / edited).write_text("changed text, another size\n", encoding="utf-8")
         one = quick_digest(docs)
         assert one == quick_digest(docs, split=True) == index_mod.scan_docs(docs).digest()
         assert one not in seen
         seen.add(one)
-    for where in ("d2", "d3"):  # one half each (the split alternates the top folder's subfolders)
-        link = docs / where / "link.txt"
+    assert [int(a.split()[2]) for a in answers] == [12, 12, 12, 12, 13, 13]  # the child's 3 folders of 4 files; new.html
+    for where in ("d2", "d3"):  # the parent's half, then the child's (the split alternates them in name order)
+        link = top / where / "link.txt"
         link.symlink_to(docs / "top.txt")
         assert quick_digest(docs, split=True) is None
         link.unlink()
+    assert answers[6:] == ["none"]  # a link in its own half: the parent never read the child; in the child's: "none"
     assert reaped(children() - before)  # no child of this process left behind, running or dead
 
 
