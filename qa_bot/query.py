@@ -179,6 +179,65 @@ REASON = re.compile(r"\b(?:in order to|so as to|so that|because|due to|owing to|
                     r"|with the (?:aim|purpose|goal) of|aimed at|with a view to|in a bid to)\b", re.IGNORECASE)
 
 
+# "what does PDP stand for", "what is ZTA short for", "POA&M meaning", "meaning of the acronym RaRe"
+_ASKS_EXPANSION = re.compile(
+    r"\bwhat\s+(?:does|do|did)\s+(?:the\s+)?(?:abbreviation\s+|acronym\s+)?[\"'“‘]?(?P<a>[A-Za-z][A-Za-z&]{1,7})[\"'”’]?\s+"
+    r"(?:stand\s+for|mean)\b"
+    r"|\bwhat\s+is\s+(?P<b>[A-Za-z][A-Za-z&]{1,7})\s+short\s+for\b"
+    r"|\b(?:meaning|expansion)\s+of\s+(?:the\s+)?(?:abbreviation\s+|acronym\s+)?(?P<c>[A-Za-z][A-Za-z&]{1,7})\b"
+    r"|^\s*(?P<d>[A-Z][A-Za-z&]{1,7})\s+(?:meaning|stands?\s+for|abbreviation|acronym)\s*\??\s*$", re.IGNORECASE)
+_SMALL_WORDS = frozenset("of and the for in on to a an with by from".split())
+
+
+def asks_expansion(question: str) -> str | None:
+    """The abbreviation a question asks to spell out ("what does PDP stand for" -> "PDP"), or None."""
+    m = _ASKS_EXPANSION.search(question)
+    if not m:
+        return None
+    word = next(g for g in m.groups() if g)
+    return None if word.lower() in _SMALL_WORDS | {"it", "this", "that", "he", "she", "they", "you", "we"} else word
+
+
+def _letters(abbreviation: str) -> str:
+    """The letters words begin with: the capitals of a mixed-case one ("RaRe" -> "rr"), else all ("pdp")."""
+    caps = [c for c in abbreviation if c.isupper()]
+    mixed = any(c.islower() for c in abbreviation) and len(caps) >= 2
+    return "".join(caps if mixed else [c for c in abbreviation if c.isalpha()]).lower()
+
+
+def spells_out(text: str, abbreviation: str) -> bool:
+    """Whether a passage spells the abbreviation out: "policy decision point (PDP)", "Ranking and
+    Retraining (RaRe)", "PDP (policy decision point)": the words' first letters give its letters in order."""
+    letters = _letters(abbreviation)
+    if len(letters) < 2:
+        return False
+    for m in re.finditer(rf"\(\s*{re.escape(abbreviation)}s?\s*\)", text, re.IGNORECASE):
+        words = re.findall(r"[^\W\d_][\w'’-]*", text[max(0, m.start() - 200):m.start()])[-2 * len(letters):]
+        if _initials_end(words, letters):
+            return True
+    for m in re.finditer(rf"\b{re.escape(abbreviation)}\s*\(([^()]{{3,120}})\)", text, re.IGNORECASE):
+        words = re.findall(r"[^\W\d_][\w'’-]*", m.group(1))
+        if words and _initials_end(words, letters, whole=True):
+            return True
+    return False
+
+
+def _initials_end(words: list[str], letters: str, whole: bool = False) -> bool:
+    """Whether the last words (or all, `whole`), small words skipped where they do not fit, begin with `letters`."""
+    for start in (range(len(words)) if not whole else [0]):
+        initials = [w[0].lower() for w in words[start:]]
+        i = 0
+        for w, c in zip(words[start:], initials):
+            if i < len(letters) and c == letters[i]:
+                i += 1
+            elif w.lower() not in _SMALL_WORDS:
+                break
+        else:
+            if i == len(letters) and initials and initials[0] == letters[0]:
+                return True
+    return False
+
+
 def asks_reason(question: str) -> bool:
     """A why-question (its answer is a reason: "in order to", "because", "thanks to")."""
     return bool(_ASKS_REASON.search(question))

@@ -18,8 +18,8 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import (DATE, NAME, REASON, QuestionInfo, analyse, answer_type, asks_reason, asks_role, clean_question,
-                    document_part, has_type, meta_type, named_year, shows_role)
+from .query import (DATE, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason, asks_role,
+                    clean_question, document_part, has_type, meta_type, named_year, shows_role, spells_out)
 
 CANDIDATES = 100
 # From this many passages BM25 finds its candidates in a worker thread while the question is
@@ -63,6 +63,9 @@ NAV_ITEM_WORDS = 15  # a navigation item this long is a headline with its lead s
 CONTEXT_WEIGHT = 1.0
 _CONTINUES = re.compile(r"(?:He|She)\b")
 SEQUENCE_DEPTH = 3  # "who spoke after the ambassador": a passage opening "Next," among this many goes first
+# "what does PDP stand for": the first of this many that spells it out ("policy decision point (PDP)") goes first;
+# any passage that uses the abbreviation matches the question as well as the one that defines it
+EXPANSION_DEPTH = 100
 SEQUENCE_AHEAD = 6  # ... else one of this many paragraphs after the first passage in its document
 ROLE_DEPTH = 5  # "what position does Im Chon Il hold": the first of this many naming him with an office goes first
 ROLE_FLOOR = 0.5  # ... and is answered by it from this share of the score floor up (Im Chon Il: 0.12-0.14 of 0.22)
@@ -436,6 +439,9 @@ class Retriever:
             order, score = _promote(order, score, self._reason_first(cand, order))
         if SEQUENCE_DEPTH and len(order) > 1 and (after := _AFTER.search(info.text)):
             order, score = _promote(order, score, self._next_first(cand, order, after.group(1)))
+        if EXPANSION_DEPTH and len(order) > 1 and (short := asks_expansion(info.text)):
+            top = self.passages_at(cand[order[:EXPANSION_DEPTH]])
+            order, score = _promote(order, score, _first_holding(top, lambda t: spells_out(t, short)))
         role = ""
         if ROLE_DEPTH and len(order) and (who := asks_role(info.text)):
             j = self._role_at(cand, order, who)

@@ -998,3 +998,28 @@ def test_who_attended_an_event_is_answered_by_the_line_that_says_who_was_there(r
     typed = rank(asked)
     monkeypatch.setattr(query, "_EVENT", re.compile(r"(?!)"))
     assert typed == 0 < rank(asked)  # the type, not luck
+
+
+def test_what_an_abbreviation_stands_for_is_answered_where_it_is_spelt_out(seeds_settings, tmp_path, monkeypatch):
+    """"What does PDP stand for?": every paragraph that uses "PDP" matches the question as well as the one
+    that defines it, and the short ones match better; the paragraph that spells it out ("policy decision
+    point (PDP)") goes first."""
+    from qa_bot import engine, search
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "zt.txt").write_text(
+        "The PDP logs every decision.\n\nEach PDP talks to one PEP.\n\nA PDP can be replicated.\n\n"
+        "Access to a resource is granted through a policy decision point (PDP) and a corresponding policy "
+        "enforcement point (PEP), which together sit between the subject and the resource.\n\n"
+        "The PDP may call out to threat intelligence feeds before it decides.\n", encoding="utf-8")
+    retriever = engine.open_retriever(dataclasses.replace(seeds_settings, docs=docs, index=tmp_path / "index"),
+                                      progress=False)
+    for asked in ("what does PDP stand for?", "what is pdp short for", "PDP meaning"):
+        assert query.asks_expansion(asked).lower() == "pdp", asked
+        assert "policy decision point (PDP)" in retriever.ask(asked, k=1).hits[0].passage.text, asked
+    assert query.spells_out("we propose Ranking and Retraining (RaRe), which", "RaRe")
+    assert query.spells_out("the Plan of Action and Milestones (POA&M) lists", "POA&M")
+    assert not query.spells_out("the point (PDP)", "PDP") and query.asks_expansion("what does it mean") is None
+    monkeypatch.setattr(search, "EXPANSION_DEPTH", 0)
+    assert "policy decision point" not in retriever.ask("what does PDP stand for?", k=1).hits[0].passage.text
