@@ -540,7 +540,7 @@ class Retriever:
 
     def _asks_beyond(self, text: str, skip: frozenset[str], title: str | None, row: int, p: Passage) -> bool:
         """Whether a question naming a document asks about something neither its title nor the passage
-        chosen holds ("Is Im Chon Il married?": more than a quarter of its topic terms' IDF)."""
+        chosen holds ("Is Im Chon Il married?": more than ASKS_BEYOND of its topic terms' IDF)."""
         lex = self.lexical
         terms = [t for t in dict.fromkeys(lex.tokens(text)) if t not in skip]
         if not terms:
