@@ -505,7 +505,7 @@ class Retriever:
         text too: for any other question those name what it asks about (a claim and a paper's title
         share most words), not the document. Returns the order, the scores and the document named
         (None when none is)."""
-        from .verdict import part_word_terms, question_word_terms
+        from .verdict import part_word_terms, question_word_terms, text_terms
 
         top = order[:BONUS_DEPTH]
         passages = self.passages_at(cand[top])
@@ -519,7 +519,7 @@ class Retriever:
             # any other question names a document by words only its title holds ("Im Chon Il" heads his press
             # statement): words the passages hold too are what it asks about (a claim and a paper's title share
             # them). Read only when some title could name it (most questions stop above: a few ms at 1M).
-            said = frozenset().union(*(self._text_terms(int(cand[i]), p) for i, p in zip(top, passages)
+            said = frozenset().union(*(text_terms(self, int(cand[i]), p) for i, p in zip(top, passages)
                                        if cover.get(p.source, 0.0) >= 0.5))
             cover = self._title_cover(titles, text, skip, said)
         if not cover:
@@ -541,11 +541,13 @@ class Retriever:
     def _asks_beyond(self, text: str, skip: frozenset[str], title: str | None, row: int, p: Passage) -> bool:
         """Whether a question naming a document asks about something neither its title nor the passage
         chosen holds ("Is Im Chon Il married?": more than ASKS_BEYOND of its topic terms' IDF)."""
+        from .verdict import text_terms
+
         lex = self.lexical
         terms = [t for t in dict.fromkeys(lex.tokens(text)) if t not in skip]
         if not terms:
             return False
-        held = set(lex.tokens(title or "")) | self._text_terms(row, p)
+        held = set(lex.tokens(title or "")) | text_terms(self, row, p)
         weights = lex.term_idfs(terms)
         missing = sum(w for t, w in zip(terms, weights) if t not in held)
         return missing > ASKS_BEYOND * sum(weights)
@@ -566,16 +568,6 @@ class Retriever:
         score = score.copy()
         score[order[:k]] = ranked
         return order, score
-
-    def _text_terms(self, row: int, p: Passage) -> frozenset[str]:
-        """The BM25 terms of a passage's own text (no title or date), memoised per row as verdict.passage_terms is."""
-        cache = self.__dict__.setdefault("_text_term_cache", {})
-        found = cache.get(row)
-        if found is None:
-            if len(cache) > 20_000:
-                cache.clear()
-            found = cache[row] = frozenset(self.lexical.tokens(p.text))
-        return found
 
     def _title_page_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, meta: str):
         """For "who wrote it" / "when was it published": when the best passage does not carry the

@@ -42,12 +42,23 @@ def passage_terms(retriever, row: int) -> frozenset[str]:
     """The BM25 terms of a passage's title, date and text, memoised per row (a retriever serves
     one index generation, so a row never changes meaning): the verdict looks at the same few
     top passages several times a question, and the bot asks about the same passages again."""
-    cache = retriever.__dict__.setdefault("_passage_terms", {})
+    return _memo(retriever, "_passage_terms", row, lambda: passage_text(retriever.passages[row]))
+
+
+def text_terms(retriever, row: int, passage=None) -> frozenset[str]:
+    """The BM25 terms of a passage's own text (no title or date), memoised as `passage_terms`
+    (`passage`: the row's passage when the caller has it already)."""
+    return _memo(retriever, "_text_terms", row, lambda: (passage or retriever.passages[row]).text)
+
+
+def _memo(retriever, name: str, row: int, text) -> frozenset[str]:
+    """The terms of `text()` for a row, kept in the retriever's cache `name` (cleared past 20,000 rows)."""
+    cache = retriever.__dict__.setdefault(name, {})
     found = cache.get(row)
     if found is None:
         if len(cache) > 20_000:
             cache.clear()
-        found = cache[row] = frozenset(retriever.lexical.tokens(passage_text(retriever.passages[row])))
+        found = cache[row] = frozenset(retriever.lexical.tokens(text()))
     return found
 
 

@@ -161,13 +161,18 @@ _LAST_CHANGED = re.compile(
     rf"(\d{{1,2}} (?:{_MONTH_NAMES}) \d{{4}}|(?:{_MONTH_NAMES}) \d{{1,2}}, \d{{4}}|\d{{4}}-\d\d-\d\d)\b", re.IGNORECASE)
 
 
+_MAY_SAY_CHANGED = re.compile(rb"ast (?:modified|edited|updated)", re.IGNORECASE)
+
+
 def _last_changed(root) -> tuple[int, str, str] | None:
     """(source line, text, date) of the element whose own text opens with a page's "last edited / modified /
     updated on DATE" notice (a wiki's footer, dropped with the rest of the page's furniture), or None."""
-    for el in root.iter():
-        if not isinstance(el.tag, str) or el.tag not in _BLOCKS:
-            continue
-        own = clean(_own_text(el))
+    # only the elements around a text that says so (found by XPath in C: a page-wide pass in Python cost 7-8 ms)
+    for found in root.xpath('//text()[contains(., "ast modified") or contains(., "ast edited") or contains(., "ast updated")]'):
+        el = found.getparent()
+        while el is not None and not (isinstance(el.tag, str) and el.tag in _BLOCKS):
+            el = el.getparent()
+        own = clean(_own_text(el)) if el is not None else ""
         m = _LAST_CHANGED.match(own) if own else None
         if m:
             return _text_line(el), own if len(own) <= 200 else clean(m.group(0)), m.group(1)
@@ -210,7 +215,8 @@ def read(name: str, data: bytes) -> Parsed:
             if not _ends_paragraph(node, outer, tex):
                 _replace(outer, tex)
 
-    changed = _last_changed(root)  # 'This page was last edited on 24 February 2020', in a footer that goes
+    # 'This page was last edited on 24 February 2020', in a footer that goes (looked for only where the bytes say so)
+    changed = _last_changed(root) if _MAY_SAY_CHANGED.search(data) else None
     if date is None and changed is not None:
         date = changed[2]
     for foot in root.iter("footer"):  # 'Posted by Alon Zakai.' in an article's footer, before footers go
