@@ -520,6 +520,7 @@ each many several most such other if although though because so yet thus hence h
 _CALENDAR = frozenset(list(_MONTHS) + "monday tuesday wednesday thursday friday saturday sunday".split())
 _WHO_DID = re.compile(rf"\b{_MAKER}\b", re.IGNORECASE)
 _PLACED = re.compile(rf"\b(?:{_PLACE_PREPOSITIONS}|via)\s+(?:the\s+)?$", re.IGNORECASE)
+_QUOTED_TITLE = re.compile(r"[\"“][^\"”\s]+(?:\s+[^\"”\s]+){2,}[\"”]")  # "National Contest of Amateur Skiers--2026"
 _CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*)*")
 
 
@@ -620,10 +621,13 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
     capitalised words after any institution or title word in their run ("Foreign Minister Choe Son
     Hui"), one after a title ("Ambassador Smith", "Dr. Lee"), or one `known` (the model's vocabulary)
     lacks ("Matsegora"). With `organisations` ("who built it?") an institution's name counts too. A
-    sentence's opening word ("The", "In"), a place after "in" / "at" / "to", and a word before a
-    number ("Juche 108") do not count."""
+    sentence's opening word ("The", "In"), a place after "in" / "at" / "to", a word before a
+    number ("Juche 108") and the words of a quoted title ("National Contest of Amateur Skiers") do not count."""
     asked = question_words(question)
+    titles = [q.span() for q in _QUOTED_TITLE.finditer(sentence)] if '"' in sentence or "“" in sentence else []
     for m in _CAPITALISED.finditer(sentence):
+        if any(a <= m.start() < b for a, b in titles):
+            continue  # inside a quoted title of three or more words: what the sentence is about, not who
         before = sentence[max(0, m.start() - 40):m.start()].rstrip()  # a window: linear on a long sentence
         if _PLACED.search(before + " ") or re.match(r"\s*\d", sentence[m.end():m.end() + 8]):
             continue

@@ -248,6 +248,27 @@ def undated(r, retriever, depth: int = 3) -> bool:
                    for p in retriever.passages_at(r.rows[:depth]))
 
 
+# "did he go by train or by plane?", "is it bilateral or multilateral": the two words offered as answers
+_CHOICE = re.compile(r"\b([^\W\d_][\w-]*)\s*,?\s+or\s+(?:by\s+|a\s+|an\s+|the\s+|did\s+(?:he|she|they|it|we)\s+)?"
+                     r"([^\W\d_][\w-]*)", re.IGNORECASE)
+
+
+def unchosen(r, retriever, depth: int = 3) -> bool:
+    """A question that offers two answers ("did Kim Jong Un travel by train or by plane?") when none
+    of the top `depth` passages mentions either: about the same journey, not how it was made."""
+    m = _CHOICE.search(r.info.text) if len(r.rows) else None
+    if m is None:
+        return False
+    lex = retriever.lexical
+    offered = [set(lex.tokens(w)) for w in m.groups()]
+    if not all(offered):  # a stop word ("more or less", "this or that"): no answer offered
+        return False
+    have: set[str] = set()
+    for row in r.rows[:depth]:
+        have |= passage_terms(retriever, int(row))
+    return not any(terms & have for terms in offered)
+
+
 def meaning(r, depth: int) -> np.ndarray:
     """How close the first `depth` passages are to the question in meaning: 0.3 x passage + 0.7 x best sentence cosine."""
     return 0.3 * np.asarray(r.cos[:depth], dtype=np.float32) + 0.7 * np.asarray(r.sent[:depth], dtype=np.float32)

@@ -127,12 +127,12 @@ def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = L2) -> tuple[np
     return mean, scale, beta[:-1], float(beta[-1])
 
 
-def question_sets(files: list[Path], retriever_for) -> list[tuple[str, list]]:
-    """(group, [(question, gold rows or None)]) from question files, tune split only."""
+def question_sets(files: list[Path], retriever_for, whole: bool = False) -> list[tuple[str, list]]:
+    """(group, [(question, gold rows or None)]) from question files, tune split only (every split with `whole`)."""
     out = []
     for path in files:
         qs = evaluate.load_questions(path)
-        if any(q.split for q in qs):
+        if not whole and any(q.split for q in qs):
             qs = [q for q in qs if q.split == "tune"]
         by_retriever: dict[int, tuple] = {}
         for q in qs:

@@ -824,6 +824,36 @@ def test_a_question_that_wants_a_name_is_answered_only_by_a_name(retriever, monk
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
 
 
+def test_the_words_of_a_quoted_title_are_not_the_name_asked_for(retriever, monkeypatch):
+    """The seeds say the "National Contest of Amateur Skiers--2026" was held at Masikryong, never who
+    won it: the capitalised words of the contest's quoted title are not a winner's name ("related")."""
+    from qa_bot import search
+
+    contest = 'The "National Contest of Amateur Skiers--2026" was held at the Masikryong Ski Resort.'
+    assert not query.has_name(contest, "who won the amateur ski contest", set(), organisations=True)
+    assert query.has_name('The winner, Kim Chol Min, took the "Big Landmark Friendship Cup" home.', "who won the cup",
+                          set(), organisations=True)  # a name outside the quotes still counts
+    asked = "who won the amateur ski contest at masikryong"
+    assert retriever.ask(asked).verdict == "related"
+    monkeypatch.setattr(search, "NAMES_NEED_NAMES", False)
+    assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
+
+
+def test_a_question_offering_two_answers_needs_a_passage_with_one(retriever, monkeypatch):
+    """"Did Kim Jong Un travel to Vladivostok by train or by plane?": the seeds tell of the visit, never
+    how he travelled, so neither offered answer is in a top passage: "related". A question whose
+    offered answer a top passage holds is judged as before."""
+    from qa_bot import search, verdict
+
+    asked = "did kim jong un travel to vladivostok by train or by plane?"
+    assert verdict.unchosen(retriever.ranking(asked), retriever)
+    assert retriever.ask(asked).verdict == "related"
+    assert not verdict.unchosen(retriever.ranking("was the partnership treaty signed in june or in july?"), retriever)
+    assert not verdict.unchosen(retriever.ranking("did they meet more or less often?"), retriever)  # no answer offered
+    monkeypatch.setattr(search, "CHOICES_NEED_ONE", False)
+    assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
+
+
 def test_a_question_for_a_contact_detail_needs_one_of_its_shape(retriever, monkeypatch):
     """"What is the street address of the embassy?" over pages that mention the embassy but give no
     address is "related"; each kind of detail is recognised by its shape."""
