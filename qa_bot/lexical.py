@@ -1,6 +1,6 @@
 """BM25 over passages: term frequencies in immutable, memory-mapped segments, scored at question time.
 
-The same BM25 as bm25s (Lucene variant, k1 1.5, b 0.75, its extended English stop words,
+The same BM25 as bm25s (Lucene variant, at k1 0.9, b 0.4, its extended English stop words,
 Snowball stemming via PyStemmer; plus compound terms such as ctrl_r or 800_207, see
 `compounds`), but the index keeps term frequencies and document lengths
 instead of final scores, so the corpus statistics (document count, average length, document
@@ -23,7 +23,9 @@ from typing import Callable
 import numpy as np
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (and scikit-learn's) token pattern
-K1, B = 1.5, 0.75
+# Anserini's (and BEIR's baselines') k1 and b; bm25s defaults to 1.5 / 0.75. Chosen in round 12 on SciFact train and
+# held-out re-ranker figures (docs/quality.md, round 12).
+K1, B = 0.9, 0.4
 # `Lexical.top`: questions whose terms have at most this many postings in all are scored exhaustively
 # (exact); above it, the rarest terms are read in full up to this many postings and the best
 # RESCORED passages by those terms, plus the caller's rows, are scored exactly by every term.

@@ -52,7 +52,7 @@ SPELLING_KEEPS_WORDS = True  # ... unless the embedding model's vocabulary knows
 DOCUMENT_PARTS = True  # "how does the letter open / end" answered by its first / last passages
 YEAR_BONUS = 0.03  # added to a passage of the document a question names by its year ("the 2023 article")
 TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many question asks for
-REASON_DEPTH = 2  # a why-question: the better of the top two passages that gives a reason ("in order to") goes first (3 loses one)
+REASON_DEPTH = 3  # a why-question: the best of the top three passages that gives a reason ("in order to") goes first
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 NAV_PENALTY = 0.05  # taken from a navigation passage (table of contents, "more articles" list): never the answer itself
 BONUS_DEPTH = 30
@@ -98,8 +98,8 @@ def meta_fits(p: Passage, meta: str) -> bool:
     kind = getattr(p, "kind", "text")
     if meta in ("copyright", "publisher"):
         return has_meta_field(p, meta)
-    if meta == "author":
-        return bool(getattr(p, "author", None)) or kind == "signature"
+    if meta == "author":  # a copyright line ("2023 © All rights reserved.") names no one who wrote it
+        return bool(getattr(p, "author", None)) or (kind == "signature" and not _COPYRIGHT_LINE.search(p.text))
     if meta == "date":
         return kind == "header" and bool(p.date)
     return kind == "header"
@@ -149,6 +149,13 @@ def has_meta_field(p: Passage, meta: str) -> bool:
     if meta == "date":
         return bool(p.date)
     return bool(p.title) and p.title not in (p.source, PurePath(p.source).stem)  # not a title made from the file name
+
+
+def _names_its_author(p: Passage) -> bool:
+    """Whether a passage records who wrote its document: an author field, a signature that is more
+    than a copyright line, or a title page with a byline."""
+    return bool(getattr(p, "author", None)) or title_page_fits(p, "author") or (
+        getattr(p, "kind", "text") == "signature" and not _COPYRIGHT_LINE.search(p.text))
 
 
 def _bare_signature(p) -> bool:
@@ -483,15 +490,19 @@ class Retriever:
         j = _first_holding(top, _NEXT.match)
         if j is not None or _NEXT.match(top[0].text):
             return j
-        # none near the top: the first of the next few paragraphs of the first one's document that opens so
-        row = int(cand[order[0]])
-        later = np.arange(row + 1, min(row + 1 + SEQUENCE_AHEAD, len(self.passages)))
-        for r, p in zip(later, self.passages_at(later)):
-            if p.source != top[0].source or p.line_start <= top[0].line_start:
-                break
-            if _NEXT.match(p.text):
-                at = np.flatnonzero(cand[order] == r)
-                return int(at[0]) if len(at) else None
+        # none near the top: the first of the next few paragraphs that opens so, after the first of the
+        # top passages about what came before (the reception, then the ambassador's speech at it)
+        for i, first in enumerate(top):
+            if i and not terms & set(self.lexical.tokens(first.text)):
+                continue
+            row = int(cand[order[i]])
+            later = np.arange(row + 1, min(row + 1 + SEQUENCE_AHEAD, len(self.passages)))
+            for r, p in zip(later, self.passages_at(later)):
+                if p.source != first.source or p.line_start <= first.line_start:
+                    break
+                if _NEXT.match(p.text):
+                    at = np.flatnonzero(cand[order] == r)
+                    return int(at[0]) if len(at) else None
         return None
 
     def _titled_document_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, info: QuestionInfo,
@@ -786,6 +797,8 @@ class Retriever:
         if r.info.meta and META_ANSWERS and (has_meta_field(first, r.info.meta)
                                              or (TITLE_PAGE and title_page_fits(first, r.info.meta))):
             return "answered", 1.0  # the answer is the metadata shown with the passage (title, date, author)
+        if r.info.meta == "author" and r.titled and not any(_names_its_author(p) for p in self.index.passages_of(first.source)):
+            return "related", 0.0  # the document it names records no author: its passages are shown, not claimed
         if verdict.far_in_meaning(r):
             return "none", 0.0
         model = verdict.default_model()

@@ -540,7 +540,7 @@ def test_reranker_is_committed_small_and_loaded():
 
 
 def test_reranker_puts_the_answer_first_on_a_tune_question(retriever, monkeypatch):
-    """A tune-split question (typo, chat-style) whose answer the fused order alone ranks third:
+    """A question of a set tuned on (typo style) whose answer the fused order alone ranks second:
     the re-ranker moves it first, gives the same order every time, keeps the best score (so the
     `none` threshold acts as before) and keeps each row's cosines and BM25 with it."""
     from pathlib import Path
@@ -549,8 +549,8 @@ def test_reranker_puts_the_answer_first_on_a_tune_question(retriever, monkeypatc
 
     from qa_bot import evaluate, search
 
-    dev = Path(__file__).resolve().parent / "data" / "dev_questions.jsonl"
-    q = next(q for q in load_questions(dev, "tune") if q.question.startswith("what anniversery does the embassy"))
+    blind5 = Path(__file__).resolve().parent / "data" / "seeds_blind5_questions.jsonl"
+    q = next(q for q in load_questions(blind5) if q.question == "what does the embassy plan to do in the comming year?")
 
     def rank_of(r):
         return next(i + 1 for i, row in enumerate(r.rows) if evaluate.is_hit(retriever.passages[int(row)], q))
@@ -741,11 +741,22 @@ def test_a_document_named_by_title_is_on_topic_for_a_metadata_question(retriever
 
 
 def test_only_a_metadata_question_looks_past_its_first_passage_for_the_off_topic_guard(retriever):
-    # not a metadata question: its first passage is the one it matched, and one about sanctions the
-    # seeds never mention stays "nothing relevant" however close a second passage is
+    """Not a metadata question: its first passage is the one it matched, so a question about sanctions
+    the seeds never mention, ranked with a passage far in meaning first, is "nothing relevant" however
+    close the second is; a metadata question's first passage is its field line, so it looks at two."""
+    from dataclasses import replace
+
+    from qa_bot import verdict
+
     asked = "which sanctions has the UN Security Council imposed on north korea?"
-    assert retriever.ranking(asked).info.meta == ""
-    assert retriever.ask(asked, k=1).verdict == "none"
+    r = retriever.ranking(asked)
+    assert r.info.meta == ""
+    close = verdict.meaning(r, 2)  # its first passage is close in meaning, its second is not: put that one first
+    assert close[1] < verdict.OFF_TOPIC_DENSE <= close[0]
+    order = np.array([1, 0] + list(range(2, len(r.rows))))
+    swapped = replace(r, rows=r.rows[order], score=r.score[order], cos=r.cos[order], sent=r.sent[order], lex=r.lex[order])
+    assert verdict.off_topic(swapped, retriever)
+    assert not verdict.off_topic(replace(swapped, info=replace(r.info, meta="author")), retriever)
 
 
 def test_question_rules_are_quick_on_long_hostile_text():

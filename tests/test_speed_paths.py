@@ -199,7 +199,7 @@ def test_stored_bm25_scores_equal_bm25s(retriever):
     import bm25s
     import Stemmer
 
-    from qa_bot.lexical import compounds
+    from qa_bot.lexical import B, K1, compounds
 
     texts = [passage_text(p) for p in retriever.passages]
     stemmer = Stemmer.Stemmer("english")
@@ -210,7 +210,7 @@ def test_stored_bm25_scores_equal_bm25s(retriever):
 
     corpus = [tokens(t) for t in texts]
     assert any(t.count("_") for doc in corpus for t in doc)  # the seeds have some
-    model = bm25s.BM25()
+    model = bm25s.BM25(k1=K1, b=B)
     model.index(corpus, show_progress=False)
     lexical = retriever.index.lexical
     assert isinstance(lexical, Lexical)
