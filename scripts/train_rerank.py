@@ -5,8 +5,8 @@
         --seeds-tune tests/data/seeds_blind15_questions.jsonl --whole tests/data/seeds_blind_questions.jsonl \
         --whole tests/data/seeds_blind5_questions.jsonl ... --whole tests/data/seeds_blind13_questions.jsonl [--cache DIR] [--cv]
 
-(the committed model was fitted from --dev tests/data/dev_questions.jsonl alone, at FITTED_ALPHA; round 12's
-refit from every set above is measured in docs/quality.md, not committed)
+(the committed model, round 12: exactly these files, every --whole from seeds_blind_questions.jsonl and
+seeds_blind5 to seeds_blind13, at the product's fusion weight; docs/quality.md, round 12)
 
 Examples: for each question, the top rerank.DEPTH candidates of the fused ranking (re-ranker
 and title-page rule off) with rerank.FEATURES; a candidate is positive when it is a gold
@@ -39,7 +39,7 @@ from qa_bot.query import clean_question  # noqa: E402
 
 import train_verdict  # noqa: E402  (the same retrievers and folders as the verdict model)
 
-L2 = 10.0
+L2 = 0.3  # round 12: the best of 0.1-10 by leave-one-set-out hit@1 and SciFact nDCG@10 together
 REALDOCS_QUESTIONS = ROOT / "tests" / "data" / "realdocs_questions.jsonl"
 
 
@@ -209,8 +209,8 @@ def main() -> None:
     ap.add_argument("--whole", type=Path, action="append", help="a seeds question file read whole, every split "
                     "(a blind set whose test half has been run and read; repeat for more)")
     ap.add_argument("--seeds-tune", type=Path, action="append", help="a blind seeds question file: its tune split, over the seeds alone")
-    ap.add_argument("--alpha", type=float, default=train_verdict.FITTED_ALPHA,
-                    help="fusion weight of the training retrievers (round 12 measured the product's, 0.5)")
+    ap.add_argument("--alpha", type=float, default=search.HYBRID_ALPHA,
+                    help="fusion weight of the training retrievers (default: the product's)")
     ap.add_argument("--shared", type=Path, default=None, help="the shared data folder (bench/scifact, realdocs)")
     ap.add_argument("--examples", type=Path, help="a pickle of the examples: read when it exists, else written")
     ap.add_argument("--l2", type=float, default=L2)
