@@ -95,8 +95,8 @@ _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|
           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 DATE = re.compile(rf"\b(?:{_MONTH}\.? \d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}\b|(?:1[6-9]|20)\d\d\b|\d{{4}}-\d\d-\d\d)"
                   r"|\b(?:yesterday|today|last (?:week|month|year)|in the (?:\d0s|century))\b", re.IGNORECASE)
-_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand"
-                 r"|million|billion|dozen|several|many|few|half")
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|thousands?"
+                 r"|millions?|billions?|dozens?|several|many|few|half")  # "thousands of documents" counts them
 NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS}|percent)\b", re.IGNORECASE)
 # A number that can be a count ("how many ..."): not a year, an ordinal, a day of a month or a measure
 # ("600-millimeter", "5 km", "12%").
@@ -378,7 +378,9 @@ MONEY = re.compile(r"[$€£¥₽]\s?\d|\d\s?(?:%|percent\b)|\b\d[\d.,]*\s*(?:th
 AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged?\s+\d{1,3}\b|\bborn\b[^.;]{0,40}?\b(?:1[6-9]|20)\d\d\b"
                  r"|\b(?:1[6-9]|20)\d\d\s*[-–]\s*(?:1[6-9]|20)\d\d\b", re.IGNORECASE)  # 39 years old, aged 39, born ... 1984, 1912-1994
 DURATION = re.compile(r"\b(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
-                      r"fifty|several|few|many|a|an)[\s-]+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?)\b",
+                      r"fifty|several|few|many|a|an)[\s-]+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?)\b"
+                      # a span of days gives how long: "between the 15th and the 17th", "from 15 to 17 February"
+                      r"|\b(?:between|from)\s+(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?\s+(?:and|to|until|till)\s+(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?\b",
                       re.IGNORECASE)
 
 
@@ -494,7 +496,7 @@ _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairm
 _MAKER = r"who\s+(?:won|designed|built)"  # "who built it": a company or institution can be the name asked for
 _END = r"(?=\s+(?:who|whom|that|which|in|at|from|for|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
 _ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,60}}?){_END}"
-                        r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?P<own>[\w'’ -]{1,60}?)['’]s?\s+names?\b"
+                        r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?P<own>(?:(?!\bof\b)[\w'’ -]){1,60}?)['’]s?\s+names?\b"
                         rf"|\b{_MAKER}\s+(?:the\s+|a\s+)?(?P<did>[\w'’ -]{{1,60}}?){_END}"
                         # "who was the first Soviet ambassador", "who were the architects": one person (or team) by name
                         rf"|\bwho\s+(?:is|was|were|are)\s+(?:the\s+|[\w-]+['’]s\s+)(?P<role>(?:[\w-]+\s+){{0,4}}?{_ONE_PERSON})\b"

@@ -307,8 +307,11 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     if pattern is None and any(MEASURE_WORD.fullmatch(w) for w in q.words):
         pattern = NUMBER  # "how many kilometres long": the measure is the answer
 
+    exact = bool(_EXACTLY.search(r.info.text))
+
     def numbers(sentence: str) -> list[str]:  # a count is not a year, a day or a measure ("600-millimeter")
-        return [m.group() for m in pattern.finditer(sentence)] if pattern is not None else counts(sentence)
+        found = [m.group() for m in pattern.finditer(sentence)] if pattern is not None else counts(sentence)
+        return [n for n in found if not _VAGUE.fullmatch(n)] if exact else found  # "exactly": not "thousands"
 
     for p in retriever.passages_at(r.rows[:depth]):
         for sentence in split_sentences(p.text):
@@ -317,6 +320,8 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     return True
 
 
+_EXACTLY = re.compile(r"\b(?:exact(?:ly)?|precise(?:ly)?)\b", re.IGNORECASE)
+_VAGUE = re.compile(r"(?:hundreds|thousands|millions|billions|dozens|several|many|few)", re.IGNORECASE)
 _HONORIFIC_END = re.compile(rf"\b(?:{HONORIFICS}|St)\.$")
 
 

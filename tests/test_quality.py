@@ -501,6 +501,15 @@ def test_a_count_without_a_number_next_to_what_it_counts_is_only_related(retriev
     assert query.AGE.search("born on 8 January 1984") and query.AGE.search("a 40-year-old man")
     assert not query.AGE.search("the 75th anniversary of the liberation in 1945")
     assert retriever.ask("how old is kim jong un").verdict == "related"
+    # "catalogued thousands of documents" counts them, unless the question wants the exact number
+    assert query.counts("Having selected and catalogued thousands of documents") == ["thousands"]
+    assert retriever.ask("How many documents did the embassy catalogue when sorting its archive?").verdict == "answered"
+    assert retriever.ask("How many documents exactly did the embassy catalogue for its archive?").verdict == "related"
+    # a span of days says how long: "held ... between the 15th and the 17th"
+    assert query.DURATION.search("was held between the 15th and the 17th") and query.DURATION.search("from 15 to 17 June")
+    assert retriever.ask("How long did the amateur skiing contest at Masikryong last?").verdict == "answered"
+    # "the maximum size of a cookie's name" asks for a size, not for a name
+    assert query.asks_name("What is the maximum size of a cookie's name plus value?") is None
 
 
 def test_a_metadata_question_naming_a_document_by_its_title_is_answered_from_it(retriever):
