@@ -347,6 +347,17 @@ class StoredIndex:
                                 {"s": source, "g": self.generation})
         return [passage_from_json(d) for (d,) in rows]  # a file's passages get ids in document order
 
+    def ends_of(self, source: str, first: int = 1, last: int = 5) -> list[Passage]:
+        """A document's first and last few passages (its title page, its signature), in order, read
+        through the source index in pid order: a few rows, however long the document."""
+        head = self.store.query(f"SELECT pid, data FROM passages WHERE source = :s AND {VISIBLE} ORDER BY pid LIMIT :n",
+                                {"s": source, "g": self.generation, "n": first})
+        tail = self.store.query(f"SELECT pid, data FROM passages WHERE source = :s AND {VISIBLE} ORDER BY pid DESC LIMIT :n",
+                                {"s": source, "g": self.generation, "n": last})
+        rows = dict(head)
+        rows.update(tail)
+        return [passage_from_json(rows[pid]) for pid in sorted(rows)]
+
     def neighbours(self, passage: Passage, before: int = 1, after: int = 1) -> list[Passage]:
         """Passages around `passage` in its document, in order (for 'Context')."""
         same = self.passages_of(passage.source)

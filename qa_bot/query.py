@@ -377,10 +377,12 @@ MONEY = re.compile(r"[$€£¥₽]\s?\d|\d\s?(?:%|percent\b)|\b\d[\d.,]*\s*(?:th
                    r"(?:dollars?|euros?|pounds?|rubles?|roubles?|yuan|won|usd|eur|rub)\b", re.IGNORECASE)
 AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged?\s+\d{1,3}\b|\bborn\b[^.;]{0,40}?\b(?:1[6-9]|20)\d\d\b"
                  r"|\b(?:1[6-9]|20)\d\d\s*[-–]\s*(?:1[6-9]|20)\d\d\b", re.IGNORECASE)  # 39 years old, aged 39, born ... 1984, 1912-1994
-DURATION = re.compile(r"\b(?:\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+DURATION = re.compile(r"\b(?:(?<![\d.,])\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
                       r"fifty|several|few|many|a|an)[\s-]+(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|decades?)\b"
-                      # a span of days gives how long: "between the 15th and the 17th", "from 15 to 17 February"
-                      r"|\b(?:between|from)\s+(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?\s+(?:and|to|until|till)\s+(?:the\s+)?\d{1,2}(?:st|nd|rd|th)?\b",
+                      # an event's span of days gives how long it lasted: "held between the 15th and the 17th"; not
+                      # "between 15 and 20 people", and not a visit's dates ("between April 24 and 26"), which
+                      # answered how long talks during it lasted (two near-topic tune questions)
+                      r"|\b(?:between|from)\s+the\s+\d{1,2}(?:st|nd|rd|th)\s+(?:and|to|until|till)\s+the\s+\d{1,2}(?:st|nd|rd|th)\b",
                       re.IGNORECASE)
 
 
@@ -496,7 +498,8 @@ _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairm
 _MAKER = r"who\s+(?:won|designed|built)"  # "who built it": a company or institution can be the name asked for
 _END = r"(?=\s+(?:who|whom|that|which|in|at|from|for|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
 _ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,60}}?){_END}"
-                        r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?P<own>(?:(?!\bof\b)[\w'’ -]){1,60}?)['’]s?\s+names?\b"
+                        r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?!(?:[\w-]+\s+){0,2}?(?:size|length|format|type|kind|number|version|value|limit|maximum|minimum)\s+of\b)"
+                        r"(?P<own>[\w'’ -]{1,60}?)['’]s?\s+names?\b"
                         rf"|\b{_MAKER}\s+(?:the\s+|a\s+)?(?P<did>[\w'’ -]{{1,60}}?){_END}"
                         # "who was the first Soviet ambassador", "who were the architects": one person (or team) by name
                         rf"|\bwho\s+(?:is|was|were|are)\s+(?:the\s+|[\w-]+['’]s\s+)(?P<role>(?:[\w-]+\s+){{0,4}}?{_ONE_PERSON})\b"
@@ -522,7 +525,21 @@ each many several most such other if although though because so yet thus hence h
 _CALENDAR = frozenset(list(_MONTHS) + "monday tuesday wednesday thursday friday saturday sunday".split())
 _WHO_DID = re.compile(rf"\b{_MAKER}\b", re.IGNORECASE)
 _PLACED = re.compile(rf"\b(?:{_PLACE_PREPOSITIONS}|via)\s+(?:the\s+)?$", re.IGNORECASE)
-_QUOTED_TITLE = re.compile(r"[\"“][^\"”\s]+(?:\s+[^\"”\s]+){2,}[\"”]")  # "National Contest of Amateur Skiers--2026"
+# a quoted run of 3-12 words ("National Contest of Amateur Skiers--2026"); a title when most are capitalised
+_QUOTED_TITLE = re.compile(r"[\"“][^\"“”\s]{1,40}(?:\s+[^\"“”\s]{1,40}){2,11}[\"”]")
+_TITLE_SMALL = frozenset("of the and a an in on at for to with by from".split())
+
+
+def _quoted_titles(sentence: str) -> list[tuple[int, int]]:
+    """Spans of the quoted titles in a sentence: 3-12 words in quotes, most of them (small words aside)
+    capitalised, not ending as a sentence does; a quoted remark ("We thank Comrade Kim Jong Un.") is none."""
+    spans = []
+    for m in _QUOTED_TITLE.finditer(sentence):
+        inner = m.group()[1:-1]
+        words = [w for w in inner.split() if w.lower() not in _TITLE_SMALL]
+        if words and inner[-1] not in ".!?,;:" and 2 * sum(w[0].isupper() for w in words) > len(words):
+            spans.append(m.span())
+    return spans
 _CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*)*")
 
 
@@ -626,7 +643,7 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
     sentence's opening word ("The", "In"), a place after "in" / "at" / "to", a word before a
     number ("Juche 108") and the words of a quoted title ("National Contest of Amateur Skiers") do not count."""
     asked = question_words(question)
-    titles = [q.span() for q in _QUOTED_TITLE.finditer(sentence)] if '"' in sentence or "“" in sentence else []
+    titles = _quoted_titles(sentence) if '"' in sentence or "“" in sentence else []
     for m in _CAPITALISED.finditer(sentence):
         if any(a <= m.start() < b for a, b in titles):
             continue  # inside a quoted title of three or more words: what the sentence is about, not who

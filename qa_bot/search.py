@@ -66,7 +66,7 @@ SEQUENCE_DEPTH = 3  # "who spoke after the ambassador": a passage opening "Next,
 # "what does PDP stand for": the first of this many that spells it out ("policy decision point (PDP)") goes first;
 # any passage that uses the abbreviation matches the question as well as the one that defines it
 EXPANSION_DEPTH = 100
-SEQUENCE_AHEAD = 6  # ... else one of this many paragraphs after the first passage in its document
+SEQUENCE_AHEAD = 6  # ... else one of this many paragraphs after a top passage about what came before
 ROLE_DEPTH = 5  # "what position does Im Chon Il hold": the first of this many naming him with an office goes first
 ROLE_FLOOR = 0.5  # ... and is answered by it from this share of the score floor up (Im Chon Il: 0.12-0.14 of 0.22)
 _AFTER = re.compile(r"\b(?:after|following)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+)?([^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*)?)",
@@ -98,8 +98,8 @@ def meta_fits(p: Passage, meta: str) -> bool:
     kind = getattr(p, "kind", "text")
     if meta in ("copyright", "publisher"):
         return has_meta_field(p, meta)
-    if meta == "author":  # a copyright line ("2023 © All rights reserved.") names no one who wrote it
-        return bool(getattr(p, "author", None)) or (kind == "signature" and not _COPYRIGHT_LINE.search(p.text))
+    if meta == "author":
+        return _signed(p)
     if meta == "date":
         return kind == "header" and bool(p.date)
     return kind == "header"
@@ -151,11 +151,17 @@ def has_meta_field(p: Passage, meta: str) -> bool:
     return bool(p.title) and p.title not in (p.source, PurePath(p.source).stem)  # not a title made from the file name
 
 
+def _signed(p: Passage) -> bool:
+    """Whether a passage carries who wrote its document: an author field, or a signature that is more
+    than a copyright line ("2023 © All rights reserved." names no one)."""
+    return bool(getattr(p, "author", None)) or (getattr(p, "kind", "text") == "signature"
+                                                and not _COPYRIGHT_LINE.search(p.text))
+
+
 def _names_its_author(p: Passage) -> bool:
-    """Whether a passage records who wrote its document: an author field, a signature that is more
-    than a copyright line, or a title page with a byline."""
-    return bool(getattr(p, "author", None)) or title_page_fits(p, "author") or (
-        getattr(p, "kind", "text") == "signature" and not _COPYRIGHT_LINE.search(p.text))
+    """Whether one of a document's first or last passages records who wrote it: signed, or a title
+    page with a byline (an author field is on every passage of its document, a signature at its end)."""
+    return _signed(p) or title_page_fits(p, "author")
 
 
 def _bare_signature(p) -> bool:
@@ -482,7 +488,8 @@ class Retriever:
     def _next_first(self, cand: np.ndarray, order: np.ndarray, before: str) -> int | None:
         """"Who spoke after the ambassador?": when the first passage is about what came before (it
         holds `before`), the position of one of the top SEQUENCE_DEPTH that opens with "Next," /
-        "Then," / "After that", to go first; else None."""
+        "Then," / "After that", to go first; else of a candidate that opens so among the
+        SEQUENCE_AHEAD paragraphs after any of the top SEQUENCE_DEPTH that holds `before`; else None."""
         top = self.passages_at(cand[order[:SEQUENCE_DEPTH]])
         terms = set(self.lexical.tokens(self.respell(before)))
         if not terms & set(self.lexical.tokens(top[0].text)):
@@ -490,8 +497,8 @@ class Retriever:
         j = _first_holding(top, _NEXT.match)
         if j is not None or _NEXT.match(top[0].text):
             return j
-        # none near the top: the first of the next few paragraphs that opens so, after the first of the
-        # top passages about what came before (the reception, then the ambassador's speech at it)
+        # none near the top: one of the next few paragraphs after a top passage about what came before
+        # (the reception, then the ambassador's speech at it) that opens so and is a candidate
         for i, first in enumerate(top):
             if i and not terms & set(self.lexical.tokens(first.text)):
                 continue
@@ -502,7 +509,9 @@ class Retriever:
                     break
                 if _NEXT.match(p.text):
                     at = np.flatnonzero(cand[order] == r)
-                    return int(at[0]) if len(at) else None
+                    if len(at):
+                        return int(at[0])
+                    break  # the paragraph that came next is no candidate: try the next top passage
         return None
 
     def _titled_document_first(self, cand: np.ndarray, score: np.ndarray, order: np.ndarray, info: QuestionInfo,
@@ -797,8 +806,8 @@ class Retriever:
         if r.info.meta and META_ANSWERS and (has_meta_field(first, r.info.meta)
                                              or (TITLE_PAGE and title_page_fits(first, r.info.meta))):
             return "answered", 1.0  # the answer is the metadata shown with the passage (title, date, author)
-        if r.info.meta == "author" and r.titled and not any(_names_its_author(p) for p in self.index.passages_of(first.source)):
-            return "related", 0.0  # the document it names records no author: its passages are shown, not claimed
+        if r.info.meta == "author" and r.titled and not any(_names_its_author(p) for p in self.index.ends_of(first.source)):
+            return "related", 0.0  # the document it names (by title or year) records no author: shown, not claimed
         if verdict.far_in_meaning(r):
             return "none", 0.0
         model = verdict.default_model()

@@ -249,14 +249,21 @@ def undated(r, retriever, depth: int = 3) -> bool:
 
 
 # "did he go by train or by plane?", "is it bilateral or multilateral": the two words offered as answers
-_CHOICE = re.compile(r"\b([^\W\d_][\w-]*)\s*,?\s+or\s+(?:by\s+|a\s+|an\s+|the\s+|did\s+(?:he|she|they|it|we)\s+)?"
-                     r"([^\W\d_][\w-]*)", re.IGNORECASE)
+_CHOICE = re.compile(r"(?<![\w-])([^\W\d_][\w-]*)(?:\s*,\s*|\s+)or\s+(?:(?:by|in|at|on|to|with|from|a|an|the)\s+"
+                     r"|did\s+(?:he|she|they|it|we)\s+)?([^\W\d_][\w-]*)", re.IGNORECASE)
+_YES_NO = re.compile(r"\s*(?:is|are|was|were|do|does|did|will|would|can|could|has|have|had|should)\b", re.IGNORECASE)
+_ENDS = re.compile(r"[\s?.!]*(?:(?:thx|thanks|thank you|pls|please)\b[\s\w?.!]*)?$", re.IGNORECASE)
 
 
 def unchosen(r, retriever, depth: int = 3) -> bool:
-    """A question that offers two answers ("did Kim Jong Un travel by train or by plane?") when none
-    of the top `depth` passages mentions either: about the same journey, not how it was made."""
-    m = _CHOICE.search(r.info.text) if len(r.rows) else None
+    """A question that offers two answers ("did Kim Jong Un travel by train or by plane?", "how did he
+    get there, train or plane?") when none of the top `depth` passages mentions either: about the same
+    journey, not how it was made. Only a yes/no question or one that ends with the choice offers
+    answers; "what was discussed or agreed at the talks" offers none."""
+    if not len(r.rows):
+        return False
+    text = r.info.text
+    m = next((m for m in _CHOICE.finditer(text) if _YES_NO.match(text) or _ENDS.fullmatch(text, m.end())), None)
     if m is None:
         return False
     lex = retriever.lexical
@@ -279,6 +286,11 @@ def far_in_meaning(r) -> bool:
     if r.cos is None or r.sent is None or len(r.rows) == 0 or r.moved or r.titled:
         return False
     return float(meaning(r, 1)[0]) < MEANING_FLOOR
+
+
+# "how many documents exactly": a vague count ("thousands of documents") does not answer it
+_EXACTLY = re.compile(r"\b(?:exact(?:ly)?|precise(?:ly)?)\b", re.IGNORECASE)
+_VAGUE = re.compile(r"(?:hundreds|thousands|millions|billions|dozens|several|many|few)", re.IGNORECASE)
 
 
 def uncounted(r, retriever, depth: int = 3) -> bool:
@@ -320,8 +332,6 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     return True
 
 
-_EXACTLY = re.compile(r"\b(?:exact(?:ly)?|precise(?:ly)?)\b", re.IGNORECASE)
-_VAGUE = re.compile(r"(?:hundreds|thousands|millions|billions|dozens|several|many|few)", re.IGNORECASE)
 _HONORIFIC_END = re.compile(rf"\b(?:{HONORIFICS}|St)\.$")
 
 
