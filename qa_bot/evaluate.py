@@ -106,8 +106,9 @@ def passage_matches(p, g: Gold, metadata: bool = False) -> bool:
     title, author or date), the page when given; without answer words, the line within its span."""
     if p.source != g.source:
         return False
-    if g.page is not None and getattr(p, "page", None) not in (None, g.page):
-        return False
+    page = getattr(p, "page", None)
+    if g.page is not None and page is not None and not page <= g.page <= (getattr(p, "page_end", None) or page):
+        return False  # a passage that runs over a page break holds text of both pages
     if g.answer:
         fields = [p.text] + ([p.title, getattr(p, "author", None), p.date, getattr(p, "section", None)] if metadata else [])
         want = _norm(g.answer)

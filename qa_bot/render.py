@@ -76,7 +76,7 @@ def _span(word: str, a: int, b: int) -> str:
 def citation(hit: Hit) -> str:
     """Where to check a passage, in the terms of its format.
 
-    PDF `report.pdf p. 7, lines 12–18`; HTML `page.html § Installation › Linux`;
+    PDF `report.pdf p. 7, lines 12–18` (over a page break `p. 7, line 40 – p. 8, line 3`); HTML `page.html § Installation › Linux`;
     DOCX `policy.docx § Scope, ¶ 3`; Markdown `notes.md § Setup, lines 40–44`;
     text `004.txt:5 (¶1, lines 5–5)`.
     """
@@ -84,6 +84,9 @@ def citation(hit: Hit) -> str:
     kind = Path(p.source).suffix.lower()
     page, section = getattr(p, "page", None), getattr(p, "section", None)
     if page is not None:
+        page_end = getattr(p, "page_end", None)
+        if page_end is not None and page_end != page:  # a paragraph that runs over a page break
+            return f"{p.source} p. {page}, line {p.line_start} – p. {page_end}, line {p.line_end}"
         return f"{p.source} p. {page}, {_span('line', p.line_start, p.line_end)}"
     if kind in (".html", ".htm"):
         return f"{p.source} § {section}" if section else f"{p.source} ({_span('line', p.line_start, p.line_end)})"

@@ -266,6 +266,7 @@ class Hit:
             "date": p.date,
             "highlight": self.highlight,
             "page": p.page,
+            "page_end": getattr(p, "page_end", None),
             "section": p.section,
             "author": p.author,
             "kind": p.kind,

@@ -149,6 +149,30 @@ def test_pdf_fixture_headers_footers_hyphens_encrypted_scan_and_damaged(tmp_path
     assert "scan.pdf (no text layer" in summary[0] and summary[0].startswith("skipped 3 files: ")
 
 
+def test_pdf_paragraph_over_a_page_break_is_one_passage_cited_across_it(tmp_path):
+    """A sentence that runs from the foot of page 1 onto page 2 ("inter-" / "national") is one passage,
+    cited from its first line on page 1 to its last on page 2, with the running header and the page
+    number between them left out; a page that opens with a capital starts a paragraph of its own."""
+    pages = [
+        "Costs fell by four percent.\nRevenue grew in every region this quarter, and the board welcomed the new inter-",
+        "national sales office in Lisbon, which opened in May.\nThe warehouse in Porto was closed in March when the lease on the old building ran out",
+        "Its staff moved to the new site.",
+    ]
+    _pdf(tmp_path / "report.pdf", pages)
+    doc, passages = _one(tmp_path, "report.pdf")
+    lisbon = next(p for p in passages if "Lisbon" in p.text)
+    assert lisbon.text.startswith("Revenue grew") and "new international sales office in Lisbon" in lisbon.text
+    assert "ACME" not in lisbon.text and "Porto" not in lisbon.text
+    assert (lisbon.page, lisbon.line_start, lisbon.page_end, lisbon.line_end) == (1, 3, 2, 2)
+    assert citation(Hit(1, 1.0, lisbon, lisbon.text)) == "report.pdf p. 1, line 3 – p. 2, line 2"
+    assert all(is_cited(doc, p) for p in passages)
+    porto = next(p for p in passages if "Porto" in p.text)
+    staff = next(p for p in passages if p.text.startswith("Its staff"))
+    assert porto.page_end is None and (staff.page, staff.page_end) == (3, None)  # "Its" opens a new paragraph
+    costs = next(p for p in passages if p.text.startswith("Costs"))
+    assert costs.page_end is None and costs.text == "Costs fell by four percent."
+
+
 def test_docx_fixture(tmp_path):
     import docx
 

@@ -24,7 +24,14 @@ def cited_text(doc: Document, p: Passage) -> str:
     suffix = PurePosixPath(doc.source).suffix.lower()
     if p.page is not None:
         pages = doc.text.split("\n\f")
-        return " ".join(file_lines(pages[p.page - 1])[p.line_start - 1 : p.line_end])
+        page_end = getattr(p, "page_end", None)
+        if page_end is None:
+            return " ".join(file_lines(pages[p.page - 1])[p.line_start - 1 : p.line_end])
+        # over a page break: the first page from line_start and the next up to line_end, less the page's
+        # furniture between them (running footer and header, page number), which the passage leaves out
+        span = file_lines(pages[p.page - 1])[p.line_start - 1 :] + file_lines(pages[page_end - 1])[: p.line_end]
+        own = norm(p.text)
+        return " ".join(line for line in span if norm(line) in own)
     if suffix in (".html", ".htm"):
         raw = (doc.path.read_bytes() if doc.path else doc.text.encode()).decode("utf-8", "replace")
         lines = file_lines(raw)[p.line_start - 1 : p.line_end + 40]

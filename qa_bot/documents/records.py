@@ -15,8 +15,9 @@ KINDS = ("text", "header", "signature", "navigation", "table")
 class Passage:
     """One retrievable unit of text and the citation that proves it.
 
-    Lines are those of the file (.txt, .md), of the page (`page`, .pdf), the source lines of
-    the block (.html), or the paragraph numbers within `section` (.docx).
+    Lines are those of the file (.txt, .md), of the page (`page`, .pdf; `line_end` on `page_end` when
+    the passage runs over a page break), the source lines of the block (.html), or the paragraph
+    numbers within `section` (.docx).
     """
 
     id: str
@@ -31,9 +32,15 @@ class Passage:
     section: str | None = None
     author: str | None = None
     kind: str = "text"
+    page_end: int | None = None  # a PDF passage that runs over a page break: the page of `line_end`
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# A PDF paragraph that runs over a page break numbers its lines on the next page from NEXT_PAGE + 1,
+# so a window of it knows which page each of its lines is on (split.split_document decodes them).
+NEXT_PAGE = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import PurePosixPath
 from typing import Callable, Iterable
 
 from .readers import READERS
-from .records import Chunk, Document, Parsed, Passage
+from .records import NEXT_PAGE, Chunk, Document, Parsed, Passage
 from .text import clean, is_list_item, is_terminal, passage_id, windows, words
 
 LEAD_IN_WORDS = 8
@@ -71,6 +71,11 @@ def split_document(
     for number, chunk in enumerate(chunks, start=1):
         own = chunk.kind == "navigation"  # a navigation item is not the article: its own date, no author
         for text, first, last in windows(chunk, max_tokens, count):
+            page, page_end = chunk.page, None
+            if first > NEXT_PAGE:  # a window wholly on the next page of a paragraph that ran over the break
+                page, first, last = page + 1, first - NEXT_PAGE, last - NEXT_PAGE
+            elif last > NEXT_PAGE:
+                page_end, last = page + 1, last - NEXT_PAGE
             passages.append(
                 Passage(
                     id=passage_id(doc.source, text),
@@ -81,10 +86,11 @@ def split_document(
                     text=text,
                     title=title,
                     date=chunk.date if own else (chunk.date or parsed.date),
-                    page=chunk.page,
+                    page=page,
                     section=chunk.section,
                     author=None if own else parsed.author,
                     kind=chunk.kind,
+                    page_end=page_end,
                 )
             )
     return _unique(passages)

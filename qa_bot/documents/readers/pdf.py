@@ -1,6 +1,8 @@
 """PDF through its text layer (pypdf, BSD-3; PyMuPDF would be faster but is AGPL): a page number
 for every passage, lines of that page's extracted text, running headers, footers and page numbers
-removed, words hyphenated at line ends joined.
+removed, words hyphenated at line ends joined. A paragraph that runs over a page break (no full stop
+at the page's end, the next page's text opening in lower case) stays one passage, cited from its
+first page's line to the next page's.
 
 pypdf's plain extraction follows the content stream, which for two-column papers is column by
 column; its "layout" mode puts both columns on one line, so it is not used (measured on the
@@ -16,7 +18,7 @@ import unicodedata
 from collections import Counter
 from datetime import datetime
 
-from ..records import Chunk, Parsed, Unreadable
+from ..records import NEXT_PAGE, Chunk, Parsed, Unreadable
 from ..text import clean, file_lines, is_list_item, is_terminal, words
 
 log = logging.getLogger("qa_bot.documents")
@@ -105,38 +107,59 @@ def read(name: str, data: bytes) -> Parsed:
 
     chunks: list[Chunk] = []
     section: str | None = None
+    current: list[tuple[int, str]] = []  # the open paragraph's (line, text), lines of the next page past NEXT_PAGE
+    opened = (0, None, False)  # (page, section, contents page) of the open paragraph
+
+    def close() -> None:
+        nonlocal current
+        if current:
+            page, in_section, contents = opened
+            chunks.append(Chunk(lines=tuple(current), page=page, section=in_section, hyphenated=True, compounds=compounds,
+                                kind="navigation" if contents else "text"))
+        current = []
+
     for page_no, lines in enumerate(page_lines, start=1):
         nonblank = [i for i, l in enumerate(lines) if l.strip()]
         edges = set(nonblank[:EDGE] + nonblank[-EDGE:])
         lengths = sorted(len(clean(l)) for l in lines if l.strip())
         width = lengths[int(len(lengths) * 0.9)] if lengths else 0
         contents_page = sum(bool(_DOT_LEADER.search(l)) for l in lines) >= 5  # a table of contents: no headings
-        current: list[tuple[int, str]] = []
-
-        def close() -> None:
-            nonlocal current
-            if current:
-                chunks.append(Chunk(lines=tuple(current), page=page_no, section=section, hyphenated=True, compounds=compounds,
-                                    kind="navigation" if contents_page else "text"))
-            current = []
-
+        # A paragraph the last page left open (no full stop at its end) goes on here when this page's
+        # text opens in lower case ("ex-" / "plaining the observed ..."): one passage, cited across the break.
+        carried = bool(current) and opened[0] == page_no - 1 and not contents_page
         for i, raw in enumerate(lines):
             line = clean(raw)
             if not line:
-                close()
+                if not carried:  # blank lines above the page's first text do not end the paragraph carried over
+                    close()
                 continue
             if i in edges and (_edge_key(line) in running or _PAGE_NUMBER.match(line)):
                 continue  # running header or footer, page number
             heading = bool(_NUMBERED_HEADING.match(line)) and words(line) <= 10 and not contents_page and _title_case(line)
+            number = i + 1
+            if carried:
+                carried = False
+                if not heading and line[:1].islower():
+                    number += NEXT_PAGE
+                else:
+                    close()
+            elif current and current[-1][0] <= NEXT_PAGE and opened[0] != page_no:
+                close()
             if heading or is_list_item(line):
                 close()
             if heading:
                 section = line  # and the heading opens its first paragraph
-            current.append((i + 1, line))
+            if not current:
+                opened = (page_no, section, contents_page)
+            elif current[-1][0] > NEXT_PAGE:
+                number += NEXT_PAGE  # still the paragraph carried over from the last page
+            current.append((number, line))
             nxt = next((clean(l) for l in lines[i + 1 :] if l.strip()), "")
             if not heading and ((is_terminal(line) and len(line) < 0.8 * width) or (nxt and is_list_item(nxt))):
                 close()
-        close()
+        if current and (current[-1][0] > NEXT_PAGE or contents_page or is_terminal(current[-1][1])):
+            close()  # a paragraph crosses one page break at most, and a full stop ends it
+    close()
     title = _meta_text(meta, "/Title")
     if title is None:
         first = next((c for c in chunks if c.page == 1), None)
