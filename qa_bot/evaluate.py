@@ -113,7 +113,12 @@ def passage_matches(p, g: Gold, metadata: bool = False) -> bool:
         fields = [p.text] + ([p.title, getattr(p, "author", None), p.date, getattr(p, "section", None)] if metadata else [])
         want = _norm(g.answer)
         return any(want in _norm(f) for f in fields if f)
-    return g.line is not None and p.line_start <= g.line <= p.line_end
+    if g.line is None:
+        return False
+    if page is None or g.page is None:
+        return p.line_start <= g.line <= p.line_end
+    # (page, line) within the passage's span, which may run from one page onto the next
+    return (page, p.line_start) <= (g.page, g.line) <= (getattr(p, "page_end", None) or page, p.line_end)
 
 
 def is_hit(p, q: Question) -> bool:

@@ -74,13 +74,17 @@ def _span(word: str, a: int, b: int) -> str:
 
 
 def citation(hit: Hit) -> str:
+    """Where to check a hit's passage (`cite`)."""
+    return cite(hit.passage)
+
+
+def cite(p) -> str:
     """Where to check a passage, in the terms of its format.
 
     PDF `report.pdf p. 7, lines 12–18` (over a page break `p. 7, line 40 – p. 8, line 3`); HTML `page.html § Installation › Linux`;
     DOCX `policy.docx § Scope, ¶ 3`; Markdown `notes.md § Setup, lines 40–44`;
-    text `004.txt:5 (¶1, lines 5–5)`.
+    text `004.txt:5 (¶1, line 5)`.
     """
-    p = hit.passage
     kind = Path(p.source).suffix.lower()
     page, section = getattr(p, "page", None), getattr(p, "section", None)
     if page is not None:

@@ -49,7 +49,7 @@ from .botstate import StateStore
 from .config import env_number, state_dir
 from .errors import QaBotError, first_line
 from .query import MAX_QUESTION_CHARS
-from .render import NOT_FOUND, citation, html_hit, html_notice, notice
+from .render import NOT_FOUND, citation, cite, html_hit, html_notice, notice
 from .search import Answer
 
 log = logging.getLogger(__name__)
@@ -437,13 +437,12 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     around = retriever.neighbours(top, 1, 1)
     blocks = []
     for p in around:
-        cite = html.escape(f"{p.source}, ¶{p.paragraph}, lines {p.line_start}–{p.line_end}")
         body = html.escape(p.text)
-        blocks.append(f"<code>{cite}</code>\n" + (f"<b>{body}</b>" if p.id == top.id else body))
+        blocks.append(f"<code>{html.escape(cite(p))}</code>\n" + (f"<b>{body}</b>" if p.id == top.id else body))
     text = f"<b>Context</b> · {html.escape(top.title)}\n\n" + "\n\n".join(blocks)
     if len(text) > MessageLimit.MAX_TEXT_LENGTH:
         text = f"<b>Context</b> · {html.escape(top.title)}\n\n" + "\n\n".join(
-            f"<code>{html.escape(f'{p.source}, ¶{p.paragraph}, lines {p.line_start}–{p.line_end}')}</code>\n"
+            f"<code>{html.escape(cite(p))}</code>\n"
             + html.escape(p.text[:1000] + ("…" if len(p.text) > 1000 else ""))
             for p in around
         )

@@ -171,6 +171,21 @@ def test_pdf_paragraph_over_a_page_break_is_one_passage_cited_across_it(tmp_path
     assert porto.page_end is None and (staff.page, staff.page_end) == (3, None)  # "Its" opens a new paragraph
     costs = next(p for p in passages if p.text.startswith("Costs"))
     assert costs.page_end is None and costs.text == "Costs fell by four percent."
+    from qa_bot.evaluate import Gold, passage_matches
+
+    assert passage_matches(lisbon, Gold("report.pdf", answer="sales office in Lisbon", page=2))  # the next page's words
+    assert passage_matches(lisbon, Gold("report.pdf", line=2, page=2)) and passage_matches(lisbon, Gold("report.pdf", line=4, page=1))
+    assert not passage_matches(lisbon, Gold("report.pdf", line=2, page=1)) and not passage_matches(lisbon, Gold("report.pdf", line=3, page=2))
+
+    # a long paragraph over the break, cut into windows: each cited where its lines are, page number "2" and all
+    sentence = "Sales rose 2 percent in region {} and 1 new store opened there."
+    long_pages = ["\n".join(sentence.format(i) for i in range(25)) + "\nThe rest of the country grew and the",
+                  "\n".join(["north reported 3 percent growth."] + [sentence.format(i) for i in range(25, 35)]),
+                  "Closing words."]
+    _pdf(tmp_path / "long.pdf", long_pages)
+    doc, passages = _one(tmp_path, "long.pdf")
+    assert len(passages) >= 3 and all(is_cited(doc, p) for p in passages)
+    assert any(p.page_end == 2 for p in passages) and any((p.page, p.page_end) == (2, None) for p in passages)
 
 
 def test_docx_fixture(tmp_path):

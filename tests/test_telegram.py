@@ -96,7 +96,7 @@ def test_private_question_gets_cited_html_answer_and_buttons(retriever, logs, se
                 api.push(callback(data[1]))
                 await until(api, n_sent(3))
                 ctx = texts(api)[2]
-                assert ctx.startswith("<b>Context</b>") and "lines 5–5" in ctx and "lines 7–7" in ctx
+                assert ctx.startswith("<b>Context</b>") and "txt:5 (¶" in ctx and "txt:7 (¶" in ctx  # cited as everywhere
                 # a button from before a restart (unknown key) gets a polite notice
                 api.push(callback("m:0123456789ab"))
                 await until(api, lambda a: any("expired" in c.params.get("text", "") for c in a.sent("answerCallbackQuery")))

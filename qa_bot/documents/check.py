@@ -27,11 +27,19 @@ def cited_text(doc: Document, p: Passage) -> str:
         page_end = getattr(p, "page_end", None)
         if page_end is None:
             return " ".join(file_lines(pages[p.page - 1])[p.line_start - 1 : p.line_end])
-        # over a page break: the first page from line_start and the next up to line_end, less the page's
-        # furniture between them (running footer and header, page number), which the passage leaves out
-        span = file_lines(pages[p.page - 1])[p.line_start - 1 :] + file_lines(pages[page_end - 1])[: p.line_end]
-        own = norm(p.text)
-        return " ".join(line for line in span if norm(line) in own)
+        # over a page break: the first page from line_start and the next up to line_end, less only what
+        # lies between them that is blank or page furniture (footer, page number, running header)
+        from .readers.pdf import furniture
+
+        page_lines = [file_lines(t) for t in pages]
+        skip = furniture(page_lines)
+        head = list(range(p.line_start - 1, len(page_lines[p.page - 1])))
+        tail = list(range(min(p.line_end, len(page_lines[page_end - 1]))))
+        while head and (head[-1] in skip[p.page - 1] or not page_lines[p.page - 1][head[-1]].strip()):
+            head.pop()
+        while tail and (tail[0] in skip[page_end - 1] or not page_lines[page_end - 1][tail[0]].strip()):
+            tail.pop(0)
+        return " ".join([page_lines[p.page - 1][i] for i in head] + [page_lines[page_end - 1][i] for i in tail])
     if suffix in (".html", ".htm"):
         raw = (doc.path.read_bytes() if doc.path else doc.text.encode()).decode("utf-8", "replace")
         lines = file_lines(raw)[p.line_start - 1 : p.line_end + 40]

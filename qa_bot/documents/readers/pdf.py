@@ -27,6 +27,7 @@ _PAGE_NUMBER = re.compile(r"^(?:page\s+)?[-–—\s]*(?:\d{1,4}|[ivxlcdm]{1,7})(
 _NUMBERED_HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[A-Z]\.\d{1,2}(?:\.\d{1,2})*|Appendix [A-Z]:?)\s+[A-Z][^.]*$")
 _DOT_LEADER = re.compile(r"\.{4,}|(?:\. ){3,}")
 _TITLE_WORD = re.compile(r"^[A-Z]")
+_GOES_ON = re.compile(r"[a-z][a-z'’-]*(?:[\s,;:.)]|$)")  # a page opening mid-sentence: a lower-case word, not code ("value=")
 EDGE = 4  # lines at the top and bottom of a page where running headers and footers live
 
 
@@ -46,6 +47,18 @@ def _running(pages: list[list[str]]) -> set[str]:
         counts.update({_edge_key(l) for l in nonblank[:EDGE] + nonblank[-EDGE:]})
     floor = max(3, with_text // 2)
     return {k for k, n in counts.items() if n >= floor and k.strip("#")} if with_text >= 3 else set()
+
+
+def furniture(page_lines: list[list[str]]) -> list[set[int]]:
+    """For each page, the indices of its lines that are page furniture: running headers and footers
+    (printed at the top or bottom of many pages) and page numbers, among its first and last EDGE lines."""
+    running = _running(page_lines)
+    out = []
+    for lines in page_lines:
+        nonblank = [i for i, l in enumerate(lines) if l.strip()]
+        out.append({i for i in set(nonblank[:EDGE] + nonblank[-EDGE:])
+                    if _edge_key(lines[i]) in running or _PAGE_NUMBER.match(clean(lines[i]))})
+    return out
 
 
 def _title_case(line: str) -> bool:
@@ -101,7 +114,7 @@ def read(name: str, data: bytes) -> Parsed:
     if sum(len(t.split()) for t in texts) < 5:
         raise Unreadable("no text layer (a scan?)")
     page_lines = [file_lines(t) for t in texts]
-    running = _running(page_lines)
+    skip = furniture(page_lines)
     # Words the document hyphenates inside a line ("micro-segmentation") keep the hyphen at a line end.
     compounds = frozenset(m.group(1).casefold() for t in texts for m in re.finditer(r"\b([^\W\d_]+)-[^\W\d_]", t))
 
@@ -119,8 +132,8 @@ def read(name: str, data: bytes) -> Parsed:
         current = []
 
     for page_no, lines in enumerate(page_lines, start=1):
-        nonblank = [i for i, l in enumerate(lines) if l.strip()]
-        edges = set(nonblank[:EDGE] + nonblank[-EDGE:])
+        body = [i for i, l in enumerate(lines) if l.strip() and i not in skip[page_no - 1]]
+        last_body = body[-1] if body else -1  # blank lines below it, above the footer, end nothing
         lengths = sorted(len(clean(l)) for l in lines if l.strip())
         width = lengths[int(len(lengths) * 0.9)] if lengths else 0
         contents_page = sum(bool(_DOT_LEADER.search(l)) for l in lines) >= 5  # a table of contents: no headings
@@ -130,16 +143,16 @@ def read(name: str, data: bytes) -> Parsed:
         for i, raw in enumerate(lines):
             line = clean(raw)
             if not line:
-                if not carried:  # blank lines above the page's first text do not end the paragraph carried over
+                if not carried and i < last_body:  # nor do blank lines above a page's first text or below its last
                     close()
                 continue
-            if i in edges and (_edge_key(line) in running or _PAGE_NUMBER.match(line)):
+            if i in skip[page_no - 1]:
                 continue  # running header or footer, page number
             heading = bool(_NUMBERED_HEADING.match(line)) and words(line) <= 10 and not contents_page and _title_case(line)
             number = i + 1
             if carried:
                 carried = False
-                if not heading and line[:1].islower():
+                if not heading and _GOES_ON.match(line):
                     number += NEXT_PAGE
                 else:
                     close()
