@@ -540,6 +540,8 @@ def _quoted_titles(sentence: str) -> list[tuple[int, int]]:
         if words and inner[-1] not in ".!?,;:" and 2 * sum(w[0].isupper() for w in words) > len(words):
             spans.append(m.span())
     return spans
+
+
 _CAPITALISED = re.compile(r"\b[A-Z][a-z][\w'’-]*(?:\s+[A-Z][a-z][\w'’-]*)*")
 
 

@@ -140,6 +140,8 @@ def read(name: str, data: bytes) -> Parsed:
         # A paragraph the last page left open (no full stop at its end) goes on here when this page's
         # text opens in lower case ("ex-" / "plaining the observed ..."): one passage, cited across the break.
         carried = bool(current) and opened[0] == page_no - 1 and not contents_page
+        if not carried:
+            close()
         for i, raw in enumerate(lines):
             line = clean(raw)
             if not line:
@@ -149,28 +151,24 @@ def read(name: str, data: bytes) -> Parsed:
             if i in skip[page_no - 1]:
                 continue  # running header or footer, page number
             heading = bool(_NUMBERED_HEADING.match(line)) and words(line) <= 10 and not contents_page and _title_case(line)
-            number = i + 1
             if carried:
                 carried = False
-                if not heading and _GOES_ON.match(line):
-                    number += NEXT_PAGE
-                else:
+                if heading or not _GOES_ON.match(line):
                     close()
-            elif current and current[-1][0] <= NEXT_PAGE and opened[0] != page_no:
-                close()
             if heading or is_list_item(line):
                 close()
             if heading:
                 section = line  # and the heading opens its first paragraph
+            number = i + 1
             if not current:
                 opened = (page_no, section, contents_page)
-            elif current[-1][0] > NEXT_PAGE:
-                number += NEXT_PAGE  # still the paragraph carried over from the last page
+            elif opened[0] != page_no:
+                number += NEXT_PAGE  # the paragraph carried over from the last page
             current.append((number, line))
             nxt = next((clean(l) for l in lines[i + 1 :] if l.strip()), "")
             if not heading and ((is_terminal(line) and len(line) < 0.8 * width) or (nxt and is_list_item(nxt))):
                 close()
-        if current and (current[-1][0] > NEXT_PAGE or contents_page or is_terminal(current[-1][1])):
+        if current and (opened[0] != page_no or contents_page or is_terminal(current[-1][1])):
             close()  # a paragraph crosses one page break at most, and a full stop ends it
     close()
     title = _meta_text(meta, "/Title")
