@@ -325,11 +325,27 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
         found = [m.group() for m in pattern.finditer(sentence)] if pattern is not None else counts(sentence)
         return [n for n in found if not _VAGUE.fullmatch(n)] if exact else found  # "exactly": not "thousands"
 
+    near = bool(q.words) and pattern is None  # "how many soldiers": a number next to soldiers, not any in the sentence
     for p in retriever.passages_at(r.rows[:depth]):
         for sentence in split_sentences(p.text):
-            if want & set(lex.tokens(sentence)) and any(new_to_question(n, asked) for n in numbers(sentence)):
+            if not want & set(lex.tokens(sentence)):
+                continue
+            found = [n for n in numbers(sentence) if new_to_question(n, asked)]
+            if found and (not near or _counts_one_of(sentence, found, want, lex)):
                 return False
     return True
+
+
+def _counts_one_of(sentence: str, numbers: list[str], want: set[str], lex) -> bool:
+    """Whether one of a sentence's numbers counts what is wanted: one of its terms among the four words
+    after the number or the three before it ("three summit meetings", "thousands of documents", "visitors
+    numbered 300"); not "three living veterans of the Soviet Army" for soldiers."""
+    for n in numbers:
+        for m in re.finditer(rf"(?<![\w.,]){re.escape(n)}(?!\w)", sentence):
+            window = sentence[max(0, m.start() - 60):m.start()].split()[-3:] + sentence[m.end():m.end() + 80].split()[:4]
+            if want & set(lex.tokens(" ".join(window))):
+                return True
+    return False
 
 
 _HONORIFIC_END = re.compile(rf"\b(?:{HONORIFICS}|St)\.$")

@@ -980,6 +980,25 @@ def test_a_word_that_starts_like_a_measure_is_counted_as_itself(seeds_settings, 
     assert verdict.uncounted(r, retriever)
 
 
+def test_a_count_must_stand_next_to_what_is_counted(seeds_settings, tmp_path):
+    """"How many Soviet soldiers died?" over "three veterans of the Soviet Army": the sentence names the
+    Soviets and a number, but the number counts veterans. The same sentence answers how many veterans."""
+    from qa_bot import engine, verdict
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "medals.txt").write_text(
+        "The Chairman and three living veterans of the Soviet Army have received jubilee medals.\n\n"
+        "The embassy staff catalogued thousands of documents in the archive.\n", encoding="utf-8")
+    retriever = engine.open_retriever(dataclasses.replace(seeds_settings, docs=docs, index=tmp_path / "index"), progress=False)
+    r, _, _ = retriever.decide("how many soviet soldiers died?")
+    assert verdict.uncounted(r, retriever)
+    r, _, _ = retriever.decide("how many veterans of the soviet army received jubilee medals?")
+    assert not verdict.uncounted(r, retriever)
+    r, _, _ = retriever.decide("how many documents did the embassy staff catalogue?")
+    assert not verdict.uncounted(r, retriever)
+
+
 def test_a_question_for_someones_office_is_answered_where_the_name_stands_with_one(retriever, monkeypatch):
     """"What position does Im Chon Il hold?": the office is in the press statement's byline ("Im Chon Il,
     Vice-Minister for Russian Affairs ..."), shown with each of its passages; the question scored a little
