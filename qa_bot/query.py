@@ -496,7 +496,7 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairman|chairwoman|president|premier|winner"
                r"|founder|ceo|director|governor|mayor|commander|spokes(?:man|woman|person))")
 _MAKER = r"who\s+(?:won|designed|built)"  # "who built it": a company or institution can be the name asked for
-_END = r"(?=\s+(?:who|whom|that|which|in|at|from|for|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
+_END = r"(?=\s+(?:who|whom|that|which|in|at|from|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
 _ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,60}}?){_END}"
                         r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?!(?:[\w-]+\s+){0,2}?(?:size|length|format|type|kind|number|version|value|limit|maximum|minimum)\s+of\b)"
                         r"(?P<own>[\w'’ -]{1,60}?)['’]s?\s+names?\b"

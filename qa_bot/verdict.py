@@ -357,7 +357,7 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     about the same people, by their roles only."""
     from .query import asks_maker, asks_name, has_name
 
-    what = asks_name(r.info.text) if not r.info.meta and len(r.rows) else None
+    what = asks_name(retriever.respell(r.info.text)) if not r.info.meta and len(r.rows) else None
     if what is None:
         return False
     lex = retriever.lexical

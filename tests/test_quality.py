@@ -821,6 +821,9 @@ def test_a_question_that_wants_a_name_is_answered_only_by_a_name(retriever, monk
 
     assert query.asks_name("What is the name of the Russian Deputy Minister of Defence who visited?") == \
         "Russian Deputy Minister of Defence"
+    # an office "for" something is part of what is named, not where the name ends
+    assert query.asks_name("What is the name of the Russian minister for the Far East and Arctic who visited?") == \
+        "Russian minister for the Far East and Arctic"
     assert query.asks_name("who won the amateur skiing contest at Masikryong?") == "amateur skiing contest"
     assert query.asks_name("what is the ambassador's name") == "ambassador"
     assert query.asks_name("Who signed the treaty?") is None
