@@ -82,6 +82,7 @@ COUNTS_NEED_NUMBERS = True  # "related" when no top sentence puts what a how-man
 NAMES_NEED_NAMES = True  # "related" when a question wants a name ("the name of the minister who ...") and no top sentence gives one
 DATES_NEED_DATES = True  # "related" when a question asks when and no top passage about it gives a date (or is dated)
 CHOICES_NEED_ONE = True  # "related" when a question offers two answers ("by train or by plane?") and no top passage has either
+PLACES_NEED_PLACES = True  # "related" when a question asks where and no top sentence about it names a place it does not
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
 RERANK = True  # the top fused candidates re-ordered by a small linear model (qa_bot/rerank.py, docs/quality.md)
@@ -797,6 +798,8 @@ class Retriever:
         if DATES_NEED_DATES and verdict.undated(r, self):
             return "related", 0.0
         if CHOICES_NEED_ONE and verdict.unchosen(r, self):
+            return "related", 0.0
+        if PLACES_NEED_PLACES and verdict.unplaced(r, self):
             return "related", 0.0
         contact = verdict.contact_found(r, self) if CONTACTS_NEED_SHAPES else None
         if contact is False:

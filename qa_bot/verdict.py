@@ -276,6 +276,55 @@ def unchosen(r, retriever, depth: int = 3) -> bool:
     return not any(terms & have for terms in offered)
 
 
+_CALENDAR_WORDS = frozenset("""january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday""".split())
+# asks where, as its first words ("where was the treaty signed", "in which city was it held"); not where a
+# user can find or do something ("where can I get the code", "where does it reach its minimum"); nor (below)
+# where a thing is kept in a program ("where are string literals stored"), where a word comes from, or where a
+# statement was dated or issued (its dateline, a metadata question)
+_ASKS_WHERE = re.compile(r"\s*(?:where\s+(?:was|were|did|will|had|has|is|are)\b"
+                         r"|(?:in|at)\s+(?:which|what)\s+(?:city|town|village|country|building|venue|place|location|hall"
+                         r"|hotel|island|region|province|part)\b|(?:which|what)\s+(?:city|town|venue|building|location)\s+"
+                         r"(?:was|were|is|are|did|does|will|hosted|held)\b)", re.IGNORECASE)
+_NOT_A_PLACE = re.compile(r"\b(?:stored|defined|declared|configured|set|kept|saved|specified|documented|described|come|comes"
+                          r"|came|derived|dated|issued|published|posted|written|released)\b", re.IGNORECASE)
+# a place by name: after in / at / near ... ("at the Taedonggang Diplomatic Club"), "the city of Vladivostok",
+# or a dateline's ("Pyongyang, April 23, Juche 109")
+_PLACE_NAMED = re.compile(r"\b(?:in|at|to|from|near|into|outside|inside|on)\s+(?:the\s+)?([A-Z][\w'’-]+)"
+                          r"|\b(?:city|town|village|capital|port|island|resort|county|district|province|region) of ([A-Z][\w'’-]+)"
+                          r"|\b([A-Z][\w'’-]+),\s+(?:January|February|March|April|May|June|July|August|September|October"
+                          r"|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?\s+\d")
+_CALENDAR_WORDS = frozenset("""january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday""".split())
+
+
+def unplaced(r, retriever, depth: int = 3) -> bool:
+    """A question that asks where ("Where was the treaty signed?") whose top passages never name a place
+    the question does not, in a passage that holds at least half its topic terms (the place in one of
+    its sentences about them): about the same event, not where it happened."""
+    from .query import question_words
+
+    if r.info.meta or len(r.rows) == 0 or not _ASKS_WHERE.match(r.info.text) or _NOT_A_PLACE.search(r.info.text):
+        return False
+    lex = retriever.lexical
+    text = retriever.respell(r.info.text)
+    want = set(lex.tokens(text)) - question_word_terms(retriever)
+    if not want:
+        return False
+    asked = question_words(text)
+    for p in retriever.passages_at(r.rows[:depth]):
+        if 3 * len(want & set(lex.tokens(p.text))) < len(want):
+            continue
+        for sentence in _whole_sentences(p.text):
+            if not want & set(lex.tokens(sentence)):
+                continue
+            for m in _PLACE_NAMED.finditer(sentence):
+                word = next(g for g in m.groups() if g).lower()
+                if word not in asked and word not in _CALENDAR_WORDS:
+                    return False
+    return True
+
+
 def meaning(r, depth: int) -> np.ndarray:
     """How close the first `depth` passages are to the question in meaning: 0.3 x passage + 0.7 x best sentence cosine."""
     return 0.3 * np.asarray(r.cos[:depth], dtype=np.float32) + 0.7 * np.asarray(r.sent[:depth], dtype=np.float32)

@@ -892,6 +892,25 @@ def test_a_question_offering_two_answers_needs_a_passage_with_one(retriever, mon
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
 
 
+def test_a_where_question_needs_a_place_the_question_does_not_name(retriever, monkeypatch):
+    """"In which city was the partnership treaty signed?": the seeds tell of the signing, never where, so no
+    top passage about it names a place: "related". "Where did the ambassador give the reception?" is answered
+    ("at the Taedonggang Diplomatic Club"); where a statement was dated, where a program keeps something or
+    where a user can find something asks for no place by name."""
+    from qa_bot import search, verdict
+
+    asked = "In which city was the Treaty on Comprehensive Strategic Partnership signed?"
+    assert verdict.unplaced(retriever.ranking(asked), retriever)
+    assert retriever.ask(asked).verdict == "related"
+    answered = retriever.ask("Where did the Russian ambassador give the reception?", k=1)
+    assert answered.verdict == "answered" and "Taedonggang Diplomatic Club" in answered.hits[0].passage.text
+    for other in ("In which city was Im Chon Il's press statement dated?", "where are string literals stored?",
+                  "where can i get the code?", "what building work was going on at the embassy?"):
+        assert not verdict.unplaced(retriever.ranking(other), retriever), other
+    monkeypatch.setattr(search, "PLACES_NEED_PLACES", False)
+    assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
+
+
 def test_a_question_for_a_contact_detail_needs_one_of_its_shape(retriever, monkeypatch):
     """"What is the street address of the embassy?" over pages that mention the embassy but give no
     address is "related"; each kind of detail is recognised by its shape."""
