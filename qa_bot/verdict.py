@@ -255,20 +255,32 @@ _YES_NO = re.compile(r"\s*(?:is|are|was|were|do|does|did|will|would|can|could|ha
 _ENDS = re.compile(r"[\s?.!]*(?:(?:thx|thanks|thank you|pls|please)\b[\s\w?.!]*)?$", re.IGNORECASE)
 
 
+# "how did Kim Jong Un travel to Vladivostok?", "how did he get there": asks the way, which a passage names
+# (not "how do you go back to the previous directory")
+_HOW_TRAVELLED = re.compile(r"\s*how\s+(?:did|does|will|would)\s+(?!(?:i|you|we|one)\b)(?:[\w'’-]+\s+){1,5}?(?:travel|get|go|come|arrive|journey)"
+                            r"\s+(?:to|there|here|back|home|from)\b", re.IGNORECASE)
+_WAYS = """train trains rail railway plane planes aircraft airplane jet flight flew fly flying car cars motorcade ship boat
+ferry bus helicopter drove sailed walked foot""".split()
+
+
 def unchosen(r, retriever, depth: int = 3) -> bool:
     """A question that offers two answers ("did Kim Jong Un travel by train or by plane?", "how did he
     get there, train or plane?") when none of the top `depth` passages mentions either: about the same
     journey, not how it was made. Only a yes/no question or one that ends with the choice offers
-    answers; "what was discussed or agreed at the talks" offers none."""
+    answers; "what was discussed or agreed at the talks" offers none. "How did he travel to X?" offers
+    the ways of travel (train, plane, car, ship ...)."""
     if not len(r.rows):
         return False
     text = r.info.text
-    m = next((m for m in _CHOICE.finditer(text) if _YES_NO.match(text) or _ENDS.fullmatch(text, m.end())), None)
-    if m is None:
-        return False
     lex = retriever.lexical
-    offered = [set(lex.tokens(w)) for w in m.groups()]
-    if not all(offered):  # a stop word ("more or less", "this or that"): no answer offered
+    m = next((m for m in _CHOICE.finditer(text) if _YES_NO.match(text) or _ENDS.fullmatch(text, m.end())), None)
+    if m is not None:
+        offered = [set(lex.tokens(w)) for w in m.groups()]
+        if not all(offered):  # a stop word ("more or less", "this or that"): no answer offered
+            return False
+    elif _HOW_TRAVELLED.match(text):  # "how did he get to Vladivostok?": the ways there are the answers offered
+        offered = [set(lex.tokens(" ".join(_WAYS)))]
+    else:
         return False
     have: set[str] = set()
     for row in r.rows[:depth]:
