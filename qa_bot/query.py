@@ -496,6 +496,10 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairman|chairwoman|president|premier|winner"
                r"|founder|ceo|director|governor|mayor|commander|spokes(?:man|woman|person))")
 _MAKER = r"who\s+(?:won|designed|built)"  # "who built it": a company or institution can be the name asked for
+# what a sentence that names the maker says besides the name: someone won, designed or built it
+MAKER_WORDS = {"won": "won win wins winner winners victory champion champions prize",
+               "designed": "designed design designer designers architect architects sculptor sculptors",
+               "built": "built build builder builders constructed construction erected"}
 _END = r"(?=\s+(?:who|whom|that|which|in|at|from|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
 _ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,60}}?){_END}"
                         r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?!(?:[\w-]+\s+){0,2}?(?:size|length|format|type|kind|number|version|value|limit|maximum|minimum)\s+of\b)"
@@ -632,9 +636,11 @@ def asks_name(question: str) -> str | None:
     return None if m is None else (m["of"] or m["own"] or m["did"] or m["role"] or m["which"] or "")
 
 
-def asks_maker(question: str) -> bool:
-    """"Who won / designed / built ...": a company or institution can be the name asked for."""
-    return bool(_WHO_DID.search(question))
+def asks_maker(question: str) -> str:
+    """"Who won / designed / built ...": the verb ("won"), for which a company or institution can be the
+    name asked for; "" for any other question."""
+    m = _WHO_DID.search(question)
+    return m.group().split()[-1].lower() if m else ""
 
 
 def has_name(sentence: str, question: str, known: Container[str], organisations: bool = False) -> bool:

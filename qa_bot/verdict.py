@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .lexical import TOKEN, passage_text
-from .query import DATE, DOCUMENT_NOUNS, HONORIFICS, NAME, NUMBER, PART_WORDS, has_type
+from .query import DATE, DOCUMENT_NOUNS, HONORIFICS, MAKER_WORDS, NAME, NUMBER, PART_WORDS, has_type
 
 _NUMBER = re.compile(r"\d+(?:[.,/:-]\d+)*")
 _NAME_WORD = re.compile(r"(?<=[\w,] )[A-Z][\w'-]+")  # a capitalised word that does not start the question
@@ -415,18 +415,26 @@ _HONORIFIC_END = re.compile(rf"\b(?:{HONORIFICS}|St)\.$")
 def unnamed(r, retriever, depth: int = 3) -> bool:
     """A question that wants a name ("what is the name of the deputy minister who visited?") whose
     top passages never give one (that the question does not) in a sentence about what it names:
-    about the same people, by their roles only."""
+    about the same people, by their roles only. "Who designed / built / won X" needs a sentence that
+    also says so (designer, architect, built, winner ...), not one that names someone else beside X."""
     from .query import asks_maker, asks_name, has_name
 
-    what = asks_name(retriever.respell(r.info.text)) if not r.info.meta and len(r.rows) else None
+    text = retriever.respell(r.info.text) if not r.info.meta and len(r.rows) else ""
+    what = asks_name(text) if text else None
     if what is None:
         return False
     lex = retriever.lexical
     want = set(lex.tokens(what)) - question_word_terms(retriever)  # the name of what: it and a name, in one sentence
     known = retriever.model_words()
-    makers = asks_maker(r.info.text)
-    return not any(2 * len(want & set(lex.tokens(sentence))) >= len(want) and has_name(sentence, r.info.text, known, makers)
-                   for p in retriever.passages_at(r.rows[:depth]) for sentence in _whole_sentences(p.text))
+    verb = asks_maker(text)  # "who designed the arch": the sentence must say someone designed it, not only name someone
+    did = _terms_of(retriever, f"_maker_terms_{verb}", MAKER_WORDS[verb].split()) if verb else frozenset()
+
+    def gives(sentence: str) -> bool:
+        terms = set(lex.tokens(sentence))
+        return (2 * len(want & terms) >= len(want) and (not did or bool(did & terms))
+                and has_name(sentence, r.info.text, known, bool(verb)))
+
+    return not any(gives(sentence) for p in retriever.passages_at(r.rows[:depth]) for sentence in _whole_sentences(p.text))
 
 
 def _whole_sentences(text: str) -> list[str]:

@@ -829,6 +829,10 @@ def test_a_question_that_wants_a_name_is_answered_only_by_a_name(retriever, monk
     assert query.asks_name("Who signed the treaty?") is None
     assert query.asks_name("who was the first soviet ambassador to north korea") == "first soviet ambassador"
     assert query.asks_name("Which architects designed the embassy?") == "architects"
+    # "who designed X": a sentence naming X and someone (the Liberation Monument beside the Memorial Arch)
+    # is not enough; it must say that someone designed it
+    assert query.asks_maker("Who designed the Memorial Arch?") == "designed" and query.asks_maker("Who spoke?") == ""
+    assert retriever.ask("who designed the memorial arch at the soviet cemetery in pyongyang").verdict == "related"
     assert query.asks_name("who is the author") is None and query.asks_name("Who was invited?") is None
     known = {"ambassador", "made", "speech", "supreme", "people", "assembly", "brendan"}
     assert query.has_name("Ambassador Alexandr Matsegora made a speech.", "name of the ambassador", known)
