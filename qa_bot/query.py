@@ -369,6 +369,10 @@ _OTHER_ASK = re.compile(r"\b(?:who|whom|whose|when|where|why|which|how|did|does|
                         re.IGNORECASE)
 _NOT_AMOUNT = frozenset("first second third fourth fifth last next final same whole large small huge total".split())
 _AMOUNT_OF = re.compile(r"\b([^\W\d_][\w'-]*)\s+(?:volume|amount|turnover|budget|total)\b", re.IGNORECASE)
+# a keyword query for a count or a price: "Hwasong number of apartments", "ski slopes number", "repairs cost"
+_KEYWORD_COUNT = re.compile(r"\bnumber of\s+(?:the\s+)?(?P<of>[^\W\d_][\w'-]*)"
+                            r"|(?P<end>[^\W\d_][\w'-]*)\s+(?:number|count|total)\s*[?.!]*$"
+                            r"|(?P<cost>[^\W\d_][\w'-]*)\s+(?:cost|costs|price|fee|fees)\s*[?.!]*$", re.IGNORECASE)
 _NOT_COUNTED = frozenset("""do does did is are was were has have had must can could will would should shall may might
 of in at on for to per the it they we you i there a an this that these those between by from with""".split())
 _MONEY_QUESTION = re.compile(r"\b(?:cost|costs|price|fee|fees|spend|spent|pay|paid|worth|budget|revenue)\b"
@@ -411,6 +415,9 @@ def quantity(question: str) -> Quantity | None:
     m = _AMOUNT_OF.search(question)  # "Russia DPRK trade volume 2019", "what was the loan amount"
     if m and m.group(1).lower() not in _NOT_COUNTED | _NOT_AMOUNT and not _OTHER_ASK.search(question):
         return Quantity((m.group(1),), "money" if _MONEY_QUESTION.search(question) else "number")
+    m = None if _OTHER_ASK.search(question) else _KEYWORD_COUNT.search(question)
+    if m and (m["of"] or m["end"] or m["cost"]).lower() not in _NOT_COUNTED | _NOT_AMOUNT:
+        return Quantity(((m["of"] or m["end"] or m["cost"]),), "money" if m["cost"] else "number")
     if re.search(r"\bhow long (?:did|does|do|will|would|has|have|had|ago)\b", question, re.IGNORECASE):
         return Quantity((), "duration")  # how long did the ride take / has he served
     if re.search(r"\bhow long\b", question, re.IGNORECASE):
@@ -418,6 +425,16 @@ def quantity(question: str) -> Quantity | None:
     if re.search(r"\bhow old\b", question, re.IGNORECASE):
         return Quantity((), "age")  # "how old is kim jong un": an age or a birth date, not any number
     return None
+
+
+_ASKING = re.compile(r"\s*(?:what|is|are|was|were|can|could|will|would|should|has|have|had|tell|list|name|give|show)\b",
+                     re.IGNORECASE)
+
+
+def keyword_query(question: str) -> bool:
+    """Whether a question is typed as keywords ("Kangdong leisure complex opening date"): no question
+    word and no verb that asks ("who", "did", "what was ...")."""
+    return not _OTHER_ASK.search(question) and not _ASKING.match(question)
 
 
 def counted(question: str) -> list[str]:
@@ -629,10 +646,16 @@ def _one_off(a: str, b: str) -> bool:
     return a[i + 1:] == b[i + 1:] if len(a) == len(b) else (a[i + 1:] == b[i:] if len(a) > len(b) else a[i:] == b[i + 1:])
 
 
+_NAME_WORD = re.compile(r"\bnames?\b", re.IGNORECASE)
+
+
 def asks_name(question: str) -> str | None:
     """What a question wants the name of ("the name of the deputy minister who visited" -> "deputy
-    minister"; "who won the ski contest" -> "ski contest"), or None when it wants no name."""
+    minister"; "who won the ski contest" -> "ski contest"; keywords: "predecessor ambassador name" ->
+    "predecessor ambassador"), or None when it wants no name."""
     m = _ASKS_NAME.search(question)
+    if m is None and keyword_query(question) and _NAME_WORD.search(question):  # "Matsegora predecessor ambassador name"
+        return " ".join(_NAME_WORD.sub(" ", question).split())
     return None if m is None else (m["of"] or m["own"] or m["did"] or m["role"] or m["which"] or "")
 
 

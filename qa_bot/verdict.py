@@ -231,13 +231,17 @@ _ASKS_WHEN = re.compile(r"\s*(?:when\b(?!\s+(?:should|can|could|would|must|may|m
                         r"|since when\b|(?:on |in |by )?(?:what|which) (?:year|date|day|month)\b)", re.IGNORECASE)
 
 
-def undated(r, retriever, depth: int = 3) -> bool:
-    """A question that asks when ("When did Matsegora take up his post?") whose top passages never
-    give a date the question does not, in their text or as their dateline, in a passage that holds at
-    least half its topic terms: about the same people and events, not when it happened."""
-    from .query import has_type
+_KEYWORD_WHEN = re.compile(r"\b(?:date|dates|year|day)\s*[?.!]*$", re.IGNORECASE)  # "Kangdong complex opening date"
 
-    if r.info.meta or len(r.rows) == 0 or not _ASKS_WHEN.match(r.info.text):
+
+def undated(r, retriever, depth: int = 3) -> bool:
+    """A question that asks when ("When did Matsegora take up his post?", "Kangdong complex opening date")
+    whose top passages never give a date the question does not, in their text or as their dateline, in a
+    passage that holds at least half its topic terms: about the same people and events, not when it happened."""
+    from .query import has_type, keyword_query
+
+    if r.info.meta or len(r.rows) == 0 or not (_ASKS_WHEN.match(r.info.text) or _KEYWORD_WHEN.search(r.info.text)
+                                               and keyword_query(r.info.text)):
         return False
     lex = retriever.lexical
     want = set(lex.tokens(retriever.respell(r.info.text))) - question_word_terms(retriever)

@@ -899,6 +899,20 @@ def test_a_question_offering_two_answers_needs_a_passage_with_one(retriever, mon
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
 
 
+def test_keyword_queries_ask_for_a_count_a_date_or_a_name_by_their_words(retriever):
+    """Typed as keywords, a question says what it wants by a word: "number of apartments" a count,
+    "opening date" a date, "ambassador name" a name; the same checks as for the spelt-out question apply."""
+    assert query.keyword_query("Hwasong fifth stage number of apartments")
+    assert not query.keyword_query("What is the number of guests?") and not query.keyword_query("did they meet?")
+    assert query.quantity("Hwasong fifth stage number of apartments") == query.Quantity(("apartments",), "number")
+    assert query.quantity("Masikryong ski slopes number") == query.Quantity(("slopes",), "number")
+    assert query.quantity("embassy building repairs cost") == query.Quantity(("repairs",), "money")
+    assert query.asks_name("Matsegora predecessor ambassador name") == "Matsegora predecessor ambassador"
+    assert query.asks_name("What is the maximum size of a cookie's name plus value?") is None  # not keywords
+    assert retriever.ask("Hwasong fifth stage number of apartments").verdict == "related"  # the project, no count
+    assert retriever.ask("Kim Jong Un Vladivostok trip dates").verdict == "answered"  # "between April 24 and 26"
+
+
 def test_a_where_question_needs_a_place_the_question_does_not_name(retriever, monkeypatch):
     """"In which city was the partnership treaty signed?": the seeds tell of the signing, never where, so no
     top passage about it names a place: "related". "Where did the ambassador give the reception?" is answered
