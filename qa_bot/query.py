@@ -379,6 +379,9 @@ _MONEY_QUESTION = re.compile(r"\b(?:cost|costs|price|fee|fees|spend|spent|pay|pa
                              r"|\bthe value of\b", re.IGNORECASE)
 MONEY = re.compile(r"[$€£¥₽]\s?\d|\d\s?(?:%|percent\b)|\b\d[\d.,]*\s*(?:thousand|million|billion|trillion)?\s*"
                    r"(?:dollars?|euros?|pounds?|rubles?|roubles?|yuan|won|usd|eur|rub)\b", re.IGNORECASE)
+MEASURED = re.compile(rf"(?<![\w.,])\d[\d.,]*\s*(?:-\s*)?(?:{_MEASURE})", re.IGNORECASE)  # "60 metres", "600-millimeter"
+CLOCK = re.compile(r"\b(?:[01]?\d|2[0-3])(?::[0-5]\d)?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|h\b)|\b(?:[01]?\d|2[0-3]):[0-5]\d\b"
+                   r"|\b(?:noon|midnight|morning|afternoon|evening)\b", re.IGNORECASE)  # "7 p.m.", "19:00", "in the evening"
 AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged?\s+\d{1,3}\b|\bborn\b[^.;]{0,40}?\b(?:1[6-9]|20)\d\d\b"
                  r"|\b(?:1[6-9]|20)\d\d\s*[-–]\s*(?:1[6-9]|20)\d\d\b", re.IGNORECASE)  # 39 years old, aged 39, born ... 1984, 1912-1994
 DURATION = re.compile(r"\b(?:(?<![\d.,])\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
@@ -422,6 +425,10 @@ def quantity(question: str) -> Quantity | None:
         return Quantity((), "duration")  # how long did the ride take / has he served
     if re.search(r"\bhow long\b", question, re.IGNORECASE):
         return Quantity((), "number")  # a time or a length: "how long is the treaty", "how long a password"
+    if re.search(r"\bhow (?:tall|high|wide|deep|heavy)\b", question, re.IGNORECASE):
+        return Quantity((), "measure")  # "how tall is the monument": a number with its unit, not any number
+    if re.search(r"\b(?:what|which) time\b(?!\s+zones?\b)|\bat what hour\b", question, re.IGNORECASE):
+        return Quantity((), "clock")  # "what time did the reception begin": a time of day
     if re.search(r"\bhow old\b", question, re.IGNORECASE):
         return Quantity((), "age")  # "how old is kim jong un": an age or a birth date, not any number
     return None

@@ -913,6 +913,19 @@ def test_keyword_queries_ask_for_a_count_a_date_or_a_name_by_their_words(retriev
     assert retriever.ask("Kim Jong Un Vladivostok trip dates").verdict == "answered"  # "between April 24 and 26"
 
 
+def test_how_tall_needs_a_measure_and_what_time_a_time_of_day(retriever):
+    """"How tall is the monument?" is not answered by any number (an anniversary, a date), only one with
+    its unit; "what time did it begin?" by a time of day. The seeds give neither."""
+    assert query.quantity("How tall is the Liberation Monument?") == query.Quantity((), "measure")
+    assert query.quantity("what time did the reception begin?") == query.Quantity((), "clock")
+    assert query.quantity("what time zone is tokyo in") is None
+    assert query.MEASURED.search("a 60-metre tower") and query.MEASURED.search("600 mm") and not query.MEASURED.search("the 75th")
+    assert query.CLOCK.search("began at 7 p.m.") and query.CLOCK.search("at 19:30") and not query.CLOCK.search("on June 19")
+    for asked in ("How tall is the Liberation Monument on Moranbong Hill?",
+                  "What time did the reception at the Taedonggang Diplomatic Club begin?"):
+        assert retriever.ask(asked).verdict == "related", asked
+
+
 def test_a_where_question_needs_a_place_the_question_does_not_name(retriever, monkeypatch):
     """"In which city was the partnership treaty signed?": the seeds tell of the signing, never where, so no
     top passage about it names a place: "related". "Where did the ambassador give the reception?" is answered
