@@ -67,8 +67,18 @@ SEQUENCE_DEPTH = 3  # "who spoke after the ambassador": a passage opening "Next,
 # any passage that uses the abbreviation matches the question as well as the one that defines it
 EXPANSION_DEPTH = 100
 SEQUENCE_AHEAD = 6  # ... else one of this many paragraphs after a top passage about what came before
+DEFINITION_DEPTH = 10  # "what is the policy administrator responsible for": a passage opening "Policy administrator (PA): ..." first
 ROLE_DEPTH = 5  # "what position does Im Chon Il hold": the first of this many naming him with an office goes first
 ROLE_FLOOR = 0.5  # ... and is answered by it from this share of the score floor up (Im Chon Il: 0.12-0.14 of 0.22)
+# "what is X", "what does X do", "what's X responsible for": a question about what something is
+_ASKS_WHAT = re.compile(r"\s*(?:what(?:'s|s|\s+is|\s+are|\s+does|\s+do)|define|explain)\s+(?:the\s+|a\s+|an\s+)?"
+                        r"(?P<subject>(?:[\w'’-]+\s+){0,4}?[\w'’-]+)(?=\s+(?:responsible|used|for|in|of|on|at|to|do|does|mean"
+                        r"|means|stand|stands|refer|refers|exactly)\b|\s*[?.!,]|\s*$)", re.IGNORECASE)
+# a passage that opens by defining something: "Policy administrator (PA): This component ...", "A ZTA is ..."
+_DEFINES = re.compile(r"(?:In\s+[\w -]{1,30},\s+)?(?:(?:an?|the)\s+)?(?P<head>[^\W\d_][\w'’ -]{1,60}?)\s*(?:\((?P<paren>[^()]{1,40})\))?"
+                      r"\s*(?::\s|—|–\s| - | is | are | refers to | means )", re.IGNORECASE)
+# where a definition may open in a passage: its start, or a list item ("• Policy engine (PE): ...")
+_ITEM_START = re.compile(r"^\W{0,3}|[•▪●◦]\s*")
 _AFTER = re.compile(r"\b(?:after|following)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+)?([^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*)?)",
                     re.IGNORECASE)  # "after the Russian ambassador": two words, the second may be the one that counts
 _NEXT = re.compile(r"(?:Next|Then|Afterwards|After that|After this|Later|Subsequently|Following (?:this|that|him|her))\b")
@@ -458,6 +468,8 @@ class Retriever:
         if EXPANSION_DEPTH and len(order) > 1 and (short := asks_expansion(info.text)):
             top = self.passages_at(cand[order[:EXPANSION_DEPTH]])
             order, score = _promote(order, score, _first_holding(top, lambda t: spells_out(t, short)))
+        if DEFINITION_DEPTH and len(order) > 1 and _ASKS_WHAT.match(info.text):
+            order, score = _promote(order, score, self._definition_at(cand, order, text))
         role = ""
         if ROLE_DEPTH and len(order) and (who := asks_role(info.text)):
             j = self._role_at(cand, order, who)
@@ -475,6 +487,25 @@ class Retriever:
         titled = named is not None and self.passages[int(cand[order[0]])].source == named
         return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info, part=part, titled=titled,
                        role=role, moved=bool(len(order)) and int(order[0]) != fused_first)
+
+    def _definition_at(self, cand: np.ndarray, order: np.ndarray, text: str) -> int | None:
+        """For "what is X (responsible for)?": the position of the first of the top DEFINITION_DEPTH passages
+        that opens by defining X ("Policy administrator (PA): This component is responsible for ..."), when
+        a passage ranked above it does not; else None."""
+        subject = _ASKS_WHAT.match(text)
+        asked = set(self.lexical.tokens(subject["subject"])) if subject and subject["subject"] else set()
+        if not asked:
+            return None
+        for j, p in enumerate(self.passages_at(cand[order[:DEFINITION_DEPTH]])):
+            for start in _ITEM_START.finditer(p.text):
+                m = _DEFINES.match(p.text, start.end())
+                if m is None:
+                    continue
+                head = set(self.lexical.tokens(m["head"]))
+                # all of the head, and all but at most one word of the subject ("policy engine responsable")
+                if (len(head) >= 2 or (m["paren"] and " " not in m["paren"])) and head <= asked and len(asked - head) <= 1:
+                    return j if j > 0 else None
+        return None
 
     def _role_at(self, cand: np.ndarray, order: np.ndarray, who: str) -> int | None:
         """For a question about `who`'s office: the position of the first of the top ROLE_DEPTH passages

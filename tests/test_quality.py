@@ -926,6 +926,34 @@ def test_how_tall_needs_a_measure_and_what_time_a_time_of_day(retriever):
         assert retriever.ask(asked).verdict == "related", asked
 
 
+def test_a_what_is_question_puts_the_passage_that_defines_its_subject_first(seeds_settings, tmp_path, monkeypatch):
+    """"What is the policy administrator responsible for?": a passage or list item that opens by defining the
+    subject ("• Policy administrator (PA): This component is ...") goes before passages that only mention it
+    (in NIST SP 800-207 it ranked 8th behind them). A definition of something else does not move."""
+    import numpy as np
+    from qa_bot import engine, search
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "zt.txt").write_text(
+        "Every request reaches the policy administrator, and the policy administrator answers to the policy engine.\n\n"
+        "The component descriptions: • Policy engine (PE): This component decides whether to grant access. "
+        "• Policy administrator (PA): This component is responsible for establishing the communication path.\n\n"
+        "In security, a zero trust architecture is a plan that assumes no implicit trust.\n", encoding="utf-8")
+    retriever = engine.open_retriever(dataclasses.replace(seeds_settings, docs=docs, index=tmp_path / "index"), progress=False)
+    monkeypatch.setattr(search, "DEFINITION_DEPTH", 0)
+    r = retriever.ranking("What is the policy administrator responsible for?")
+    rows = np.array(sorted(r.rows, key=lambda row: "Policy administrator (PA)" in retriever.passages[int(row)].text))
+    order = np.arange(len(rows))  # the defining passage last
+    monkeypatch.setattr(search, "DEFINITION_DEPTH", 10)
+    at = retriever._definition_at(rows, order, "What is the policy administrator responsible for?")
+    assert at == len(rows) - 1
+    assert retriever._definition_at(rows, order, "what's the policy engine responsible for?") == len(rows) - 1  # its item
+    assert retriever._definition_at(rows, order, "what is a zero trust architecture?") is not None  # "In X, a Y is"
+    assert retriever._definition_at(rows, order, "What is the communication path?") is None  # defined by nobody
+    assert search._ASKS_WHAT.match("what is the policy engine responsable for in ZTA?")["subject"] == "policy engine responsable"
+
+
 def test_a_where_question_needs_a_place_the_question_does_not_name(retriever, monkeypatch):
     """"In which city was the partnership treaty signed?": the seeds tell of the signing, never where, so no
     top passage about it names a place: "related". "Where did the ambassador give the reception?" is answered
