@@ -347,6 +347,11 @@ class StoredIndex:
                                 {"s": source, "g": self.generation})
         return [passage_from_json(d) for (d,) in rows]  # a file's passages get ids in document order
 
+    def rows_of(self, source: str) -> np.ndarray:
+        """The rows of a document's passages (ids from the source index, no passage read)."""
+        ids = self.store.query(f"SELECT pid FROM passages WHERE source = :s AND {VISIBLE}", {"s": source, "g": self.generation})
+        return self.rows(np.array([pid for (pid,) in ids], dtype=np.int64))
+
     def ends_of(self, source: str, first: int = 1, last: int = 5) -> list[Passage]:
         """A document's first and last few passages (its title page, its signature), in order, read
         through the source index in pid order: a few rows, however long the document."""

@@ -67,6 +67,7 @@ SEQUENCE_DEPTH = 3  # "who spoke after the ambassador": a passage opening "Next,
 # any passage that uses the abbreviation matches the question as well as the one that defines it
 EXPANSION_DEPTH = 100
 SEQUENCE_AHEAD = 6  # ... else one of this many paragraphs after a top passage about what came before
+YEAR_DOCUMENT = True  # "the 2020 welcome word": a passage of the document of that year first, when one is a candidate
 DEFINITION_DEPTH = 10  # "what is the policy administrator responsible for": a passage opening "Policy administrator (PA): ..." first
 ROLE_DEPTH = 5  # "what position does Im Chon Il hold": the first of this many naming him with an office goes first
 ROLE_FLOOR = 0.5  # ... and is answered by it from this share of the score floor up (Im Chon Il: 0.12-0.14 of 0.22)
@@ -475,6 +476,8 @@ class Retriever:
             j = self._role_at(cand, order, who)
             order, score = _promote(order, score, j)
             role = who if j is not None else ""
+        if YEAR_DOCUMENT and len(order) > 1 and (year := named_year(text)):
+            order, score = _promote(order, score, self._year_document_at(cand, order, year, info.meta))
         named = None
         if TITLED_DOCUMENT and len(order):
             order, score, named = self._titled_document_first(cand, score, order, info, text)
@@ -487,6 +490,33 @@ class Retriever:
         titled = named is not None and self.passages[int(cand[order[0]])].source == named
         return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info, part=part, titled=titled,
                        role=role, moved=bool(len(order)) and int(order[0]) != fused_first)
+
+    def _year_document_at(self, cand: np.ndarray, order: np.ndarray, year: str, meta: str) -> int | None:
+        """For a question about "the 2020 welcome word" whose first passage is from a document of another
+        year: the position of the best-ranked of the top BONUS_DEPTH passages from a document of that year
+        (dated so, or undated and saying it in its first or last passages or a candidate passage), the one
+        carrying the metadata asked for when there is one; else None."""
+        top = self.passages_at(cand[order[:BONUS_DEPTH]])
+        known: dict[str, bool] = {}
+        term = self.lexical.tokens(year)
+
+        def of_year(p: Passage) -> bool:
+            if p.source not in known:
+                mine = [q for q in top if q.source == p.source]
+                ends = self.index.ends_of(p.source) if hasattr(self.index, "ends_of") else []
+                known[p.source] = _of_year(mine + ends, year)
+                if not known[p.source] and term and not any(q.date for q in mine + ends) and hasattr(self.index, "rows_of"):
+                    # undated: does any of its passages say the year? (its rows' BM25 postings, no text read)
+                    known[p.source] = bool(self.lexical.presence(term, self.index.rows_of(p.source)).any())
+            return known[p.source]
+
+        if of_year(top[0]):
+            return None
+        mine = [j for j, p in enumerate(top) if of_year(p)]
+        if not mine:
+            return None
+        fits = [j for j in mine if meta and meta_fits(top[j], meta)]
+        return (fits or mine)[0]
 
     def _definition_at(self, cand: np.ndarray, order: np.ndarray, text: str) -> int | None:
         """For "what is X (responsible for)?": the position of the first of the top DEFINITION_DEPTH passages

@@ -954,6 +954,19 @@ def test_a_what_is_question_puts_the_passage_that_defines_its_subject_first(seed
     assert search._ASKS_WHAT.match("what is the policy engine responsable for in ZTA?")["subject"] == "policy engine responsable"
 
 
+def test_a_question_naming_a_documents_year_is_answered_from_that_document(retriever, monkeypatch):
+    """"Which website is the 2020 ambassador's greeting posted on?": of the two undated welcome letters, the one
+    that says "The year 2020 challenged us" (000) is meant, though the 2019 letter (001) and a news list ranked
+    above it; the year is found in any passage of an undated document (its BM25 postings)."""
+    from qa_bot import search
+
+    asked = "Which website is the 2020 ambassador's greeting posted on?"
+    assert retriever.ask(asked, k=1).hits[0].passage.source.startswith("000_")
+    assert retriever.ask("Who signed the 2019 welcome word?", k=1).hits[0].passage.source.startswith("001_")
+    monkeypatch.setattr(search, "YEAR_DOCUMENT", False)
+    assert not retriever.ask(asked, k=1).hits[0].passage.source.startswith("000_")  # the rule, not luck
+
+
 def test_a_where_question_needs_a_place_the_question_does_not_name(retriever, monkeypatch):
     """"In which city was the partnership treaty signed?": the seeds tell of the signing, never where, so no
     top passage about it names a place: "related". "Where did the ambassador give the reception?" is answered
