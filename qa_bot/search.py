@@ -67,7 +67,7 @@ SEQUENCE_DEPTH = 3  # "who spoke after the ambassador": a passage opening "Next,
 # any passage that uses the abbreviation matches the question as well as the one that defines it
 EXPANSION_DEPTH = 100
 SEQUENCE_AHEAD = 6  # ... else one of this many paragraphs after a top passage about what came before
-YEAR_DOCUMENT = True  # "the 2020 welcome word": a passage of the document of that year first, when one is a candidate
+YEAR_DOCUMENT = True  # "the 2020 welcome word": a passage of the document of that year first (undated ones too, unlike YEAR_BONUS)
 DEFINITION_DEPTH = 10  # "what is the policy administrator responsible for": a passage opening "Policy administrator (PA): ..." first
 ROLE_DEPTH = 5  # "what position does Im Chon Il hold": the first of this many naming him with an office goes first
 ROLE_FLOOR = 0.5  # ... and is answered by it from this share of the score floor up (Im Chon Il: 0.12-0.14 of 0.22)

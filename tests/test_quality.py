@@ -673,7 +673,8 @@ def test_a_question_naming_a_document_by_its_year_gets_that_document(retriever, 
     asked = "according to the 2023 article, what did Kim and Putin agree on at the summit?"
     first = retriever.passages[int(retriever.ranking(asked).rows[0])]
     assert first.source.startswith("004_") and "agreement was reached" in first.text and "2023" in first.date
-    monkeypatch.setattr(search, "YEAR_BONUS", 0.0)  # without the rule, passages of other documents come first
+    monkeypatch.setattr(search, "YEAR_BONUS", 0.0)  # without the rules, passages of other documents come first
+    monkeypatch.setattr(search, "YEAR_DOCUMENT", False)
     assert not retriever.passages[int(retriever.ranking(asked).rows[0])].source.startswith("004_")
 
 
