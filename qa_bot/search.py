@@ -386,9 +386,19 @@ class Retriever:
         return self._model_words
 
     def respell(self, text: str) -> str:
-        """The question with each word the corpus never uses replaced by a corpus word one edit away."""
+        """The question with each word the corpus never uses replaced by a corpus word one edit away.
+        The last few answers are kept: ranking and several verdict checks ask it of the same question."""
         if not SPELLING or self.mode == "dense":
             return text
+        memo = self.__dict__.setdefault("_respelt", {})
+        found = memo.get(text)
+        if found is None:
+            if len(memo) >= 64:
+                memo.clear()
+            found = memo[text] = self._respell(text)
+        return found
+
+    def _respell(self, text: str) -> str:
         lex = self.lexical
         words = {w: t[0] for w in dict.fromkeys(_WORDS.findall(text)) if (t := lex.tokens(w))}
         known = lex.doc_freqs(words.values())
@@ -682,7 +692,7 @@ class Retriever:
 
         lex = self.lexical
         terms = [t for t in dict.fromkeys(lex.tokens(text)) if t not in skip]
-        held = {source: set(lex.tokens(title or "")) - said for source, title in titles.items()}
+        held = {source: self._title_terms(source, title) - said for source, title in titles.items()}
         generic = document_noun_terms(self) | {named_year(text)}
         terms = [t for t in terms if t not in generic or any(t in have for have in held.values())]
         if not terms:
@@ -690,6 +700,16 @@ class Retriever:
         weights = dict(zip(terms, lex.term_idfs(terms)))
         total = sum(weights.values()) or 1.0
         return {source: sum(w for t, w in weights.items() if t in have) / total for source, have in held.items()}
+
+    def _title_terms(self, source: str, title: str | None) -> frozenset[str]:
+        """A document's title as BM25 terms, kept per document (a retriever serves one generation)."""
+        memo = self.__dict__.setdefault("_titles_memo", {})
+        found = memo.get(source)
+        if found is None:
+            if len(memo) >= 100_000:
+                memo.clear()
+            found = memo[source] = frozenset(self.lexical.tokens(title or ""))
+        return found
 
     def _named_by_title(self, titles: dict[str, str | None], text: str) -> str | None:
         """The first document (of `titles`, source -> title, best first) whose title holds at least
