@@ -379,6 +379,7 @@ _MONEY_QUESTION = re.compile(r"\b(?:cost|costs|price|fee|fees|spend|spent|pay|pa
                              r"|\bthe value of\b", re.IGNORECASE)
 MONEY = re.compile(r"[$€£¥₽]\s?\d|\d\s?(?:%|percent\b)|\b\d[\d.,]*\s*(?:thousand|million|billion|trillion)?\s*"
                    r"(?:dollars?|euros?|pounds?|rubles?|roubles?|yuan|won|usd|eur|rub)\b", re.IGNORECASE)
+VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+)+(?![\w.]*\d)|\bversion\s+\d+", re.IGNORECASE)  # "4.2", "v1.2.3", "version 5"
 MEASURED = re.compile(rf"(?<![\w.,])\d[\d.,]*\s*(?:-\s*)?(?:{_MEASURE})", re.IGNORECASE)  # "60 metres", "600-millimeter"
 CLOCK = re.compile(r"\b(?:[01]?\d|2[0-3])(?::[0-5]\d)?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|h\b)|\b(?:[01]?\d|2[0-3]):[0-5]\d\b"
                    r"|\b(?:noon|midnight|morning|afternoon|evening)\b", re.IGNORECASE)  # "7 p.m.", "19:00", "in the evening"
@@ -425,6 +426,9 @@ def quantity(question: str) -> Quantity | None:
         return Quantity((), "duration")  # how long did the ride take / has he served
     if re.search(r"\bhow long\b", question, re.IGNORECASE):
         return Quantity((), "number")  # a time or a length: "how long is the treaty", "how long a password"
+    if re.search(r"\b(?:which|what)\s+(?:[\w.+#-]+\s+)?versions?\b(?!\s+of\s+(?:the\s+)?(?:standard|document|guide|report|this)\b)",
+                 question, re.IGNORECASE):
+        return Quantity((), "version")  # "which bash version does it require": a version number
     if re.search(r"\bhow (?:tall|high|wide|deep|heavy)\b", question, re.IGNORECASE):
         return Quantity((), "measure")  # "how tall is the monument": a number with its unit, not any number
     if re.search(r"\b(?:what|which) time\b(?!\s+zones?\b)|\bat what hour\b", question, re.IGNORECASE):

@@ -366,7 +366,8 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     sentence in the top `depth` passages; a question that names nothing to count needs one of
     its topic terms in that sentence instead."""
     from .documents import split_sentences
-    from .query import AGE, CLOCK, DURATION, MEASURE_WORD, MEASURED, MONEY, counts, new_to_question, quantity, question_words
+    from .query import (AGE, CLOCK, DURATION, MEASURE_WORD, MEASURED, MONEY, VERSION, counts, new_to_question, quantity,
+                        question_words)
 
     q = quantity(r.info.text)
     if q is None or len(r.rows) == 0:
@@ -379,7 +380,7 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     if not want:
         return False
     asked = question_words(r.info.text)
-    pattern = {"money": MONEY, "duration": DURATION, "age": AGE, "measure": MEASURED, "clock": CLOCK}.get(q.unit)
+    pattern = {"money": MONEY, "duration": DURATION, "age": AGE, "measure": MEASURED, "clock": CLOCK, "version": VERSION}.get(q.unit)
 
     if pattern is None and any(MEASURE_WORD.fullmatch(w) for w in q.words):
         pattern = NUMBER  # "how many kilometres long": the measure is the answer

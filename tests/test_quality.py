@@ -916,10 +916,13 @@ def test_keyword_queries_ask_for_a_count_a_date_or_a_name_by_their_words(retriev
 
 def test_how_tall_needs_a_measure_and_what_time_a_time_of_day(retriever):
     """"How tall is the monument?" is not answered by any number (an anniversary, a date), only one with
-    its unit; "what time did it begin?" by a time of day. The seeds give neither."""
+    its unit; "what time did it begin?" by a time of day; "which version" by a version number. The seeds
+    give neither of the first two."""
     assert query.quantity("How tall is the Liberation Monument?") == query.Quantity((), "measure")
     assert query.quantity("what time did the reception begin?") == query.Quantity((), "clock")
     assert query.quantity("what time zone is tokyo in") is None
+    assert query.quantity("which bash version does the guide require?") == query.Quantity((), "version")
+    assert query.VERSION.findall("TLS 1.2 and 1.3, ASVS 4.0.3, version 5, in 2019") == ["1.2", "1.3", "4.0.3", "version 5"]
     assert query.MEASURED.search("a 60-metre tower") and query.MEASURED.search("600 mm") and not query.MEASURED.search("the 75th")
     assert query.CLOCK.search("began at 7 p.m.") and query.CLOCK.search("at 19:30") and not query.CLOCK.search("on June 19")
     for asked in ("How tall is the Liberation Monument on Moranbong Hill?",
