@@ -306,7 +306,7 @@ _NOT_A_PLACE = re.compile(r"\b(?:stored|defined|declared|configured|set|kept|sav
                           r"|came|derived|dated|issued|published|posted|written|released)\b", re.IGNORECASE)
 # a place by name: after in / at / near ... ("at the Taedonggang Diplomatic Club"), "the city of Vladivostok",
 # or a dateline's ("Pyongyang, April 23, Juche 109")
-_PLACE_NAMED = re.compile(r"\b(?:in|at|to|from|near|into|outside|inside|on)\s+(?:the\s+)?([A-Z][\w'’-]+)"
+_PLACE_NAMED = re.compile(r"\b(?:in|at|to|from|near|into|outside|inside)\s+(?:the\s+)?([A-Z][\w'’-]+)"
                           r"|\b(?:city|town|village|capital|port|island|resort|county|district|province|region) of ([A-Z][\w'’-]+)"
                           r"|\b([A-Z][\w'’-]+),\s+(?:January|February|March|April|May|June|July|August|September|October"
                           r"|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?\s+\d")

@@ -980,6 +980,8 @@ def test_a_where_question_needs_a_place_the_question_does_not_name(retriever, mo
 
     asked = "In which city was the Treaty on Comprehensive Strategic Partnership signed?"
     assert verdict.unplaced(retriever.ranking(asked), retriever)
+    # "the Treaty on Comprehensive ..." is no place "on" something
+    assert verdict.unplaced(retriever.ranking("in which city was the partnership treaty signed?"), retriever)
     assert retriever.ask(asked).verdict == "related"
     answered = retriever.ask("Where did the Russian ambassador give the reception?", k=1)
     assert answered.verdict == "answered" and "Taedonggang Diplomatic Club" in answered.hits[0].passage.text
