@@ -347,9 +347,10 @@ class StoredIndex:
                                 {"s": source, "g": self.generation})
         return [passage_from_json(d) for (d,) in rows]  # a file's passages get ids in document order
 
-    def rows_of(self, source: str) -> np.ndarray:
-        """The rows of a document's passages (ids from the source index, no passage read)."""
-        ids = self.store.query(f"SELECT pid FROM passages WHERE source = :s AND {VISIBLE}", {"s": source, "g": self.generation})
+    def rows_of(self, source: str, limit: int = -1) -> np.ndarray:
+        """The rows of a document's passages, at most `limit` of them (ids from the source index, no passage read)."""
+        ids = self.store.query(f"SELECT pid FROM passages WHERE source = :s AND {VISIBLE} LIMIT :n",
+                               {"s": source, "g": self.generation, "n": limit})
         return self.rows(np.array([pid for (pid,) in ids], dtype=np.int64))
 
     def ends_of(self, source: str, first: int = 1, last: int = 5) -> list[Passage]:

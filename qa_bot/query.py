@@ -370,9 +370,11 @@ _OTHER_ASK = re.compile(r"\b(?:who|whom|whose|when|where|why|which|how|did|does|
 _NOT_AMOUNT = frozenset("first second third fourth fifth last next final same whole large small huge total".split())
 _AMOUNT_OF = re.compile(r"\b([^\W\d_][\w'-]*)\s+(?:volume|amount|turnover|budget|total)\b", re.IGNORECASE)
 # a keyword query for a count or a price: "Hwasong number of apartments", "ski slopes number", "repairs cost"
-_KEYWORD_COUNT = re.compile(r"\bnumber of\s+(?:the\s+)?(?P<of>[^\W\d_][\w'-]*)"
-                            r"|(?P<end>[^\W\d_][\w'-]*)\s+(?:number|count|total)\s*[?.!]*$"
-                            r"|(?P<cost>[^\W\d_][\w'-]*)\s+(?:cost|costs|price|fee|fees)\s*[?.!]*$", re.IGNORECASE)
+# (not an identifier: "phone number of the embassy", "version number"; a plural before "number": "slopes number")
+_KEYWORD_COUNT = re.compile(r"(?<!\w)(?:(?P<pre>[^\W\d_][\w'-]*)\s+)?number of\s+(?:the\s+)?(?P<of>[^\W\d_][\w'-]*)"
+                            r"|\b(?P<end>[^\W\d_][\w'-]*s)\s+(?:number|count|total)\s*[?.!]*$"
+                            r"|\b(?P<cost>[^\W\d_][\w'-]*)\s+(?:cost|costs|price|fee|fees)\s*[?.!]*$", re.IGNORECASE)
+_IDENTIFIERS = frozenset("phone telephone fax serial account version port room page model isbn id reference case".split())
 _NOT_COUNTED = frozenset("""do does did is are was were has have had must can could will would should shall may might
 of in at on for to per the it they we you i there a an this that these those between by from with""".split())
 _MONEY_QUESTION = re.compile(r"\b(?:cost|costs|price|fee|fees|spend|spent|pay|paid|worth|budget|revenue)\b"
@@ -380,9 +382,11 @@ _MONEY_QUESTION = re.compile(r"\b(?:cost|costs|price|fee|fees|spend|spent|pay|pa
 MONEY = re.compile(r"[$€£¥₽]\s?\d|\d\s?(?:%|percent\b)|\b\d[\d.,]*\s*(?:thousand|million|billion|trillion)?\s*"
                    r"(?:dollars?|euros?|pounds?|rubles?|roubles?|yuan|won|usd|eur|rub)\b", re.IGNORECASE)
 VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+)+(?![\w.]*\d)|\bversion\s+\d+", re.IGNORECASE)  # "4.2", "v1.2.3", "version 5"
-MEASURED = re.compile(rf"(?<![\w.,])\d[\d.,]*\s*(?:-\s*)?(?:{_MEASURE})", re.IGNORECASE)  # "60 metres", "600-millimeter"
-CLOCK = re.compile(r"\b(?:[01]?\d|2[0-3])(?::[0-5]\d)?\s*(?:a\.?m\.?|p\.?m\.?|o'clock|h\b)|\b(?:[01]?\d|2[0-3]):[0-5]\d\b"
-                   r"|\b(?:noon|midnight|morning|afternoon|evening)\b", re.IGNORECASE)  # "7 p.m.", "19:00", "in the evening"
+# "60 metres", "600-millimeter", "150 m", "5 ft", "20 storeys"
+MEASURED = re.compile(rf"(?<![\w.,])\d[\d.,]*\s*(?:-\s*)?(?:{_MEASURE}|(?:m|ft|yd|lbs?|storeys?|stories|floors?)\b)", re.IGNORECASE)
+# "7 p.m.", "7.30 p.m.", "19:00", "18.00", "in the evening"; not "2 amendments"
+CLOCK = re.compile(r"\b(?:[01]?\d|2[0-3])(?:[:.][0-5]\d)?\s*(?:a\.?m\b\.?|p\.?m\b\.?|o'clock|h\b)|\b(?:[01]?\d|2[0-3])[:.][0-5]\d\b(?![.,]\d)"
+                   r"|\b(?:noon|midnight|morning|afternoon|evening)\b", re.IGNORECASE)
 AGE = re.compile(r"\b\d{1,3}[- ]years?[- ]old\b|\baged?\s+\d{1,3}\b|\bborn\b[^.;]{0,40}?\b(?:1[6-9]|20)\d\d\b"
                  r"|\b(?:1[6-9]|20)\d\d\s*[-–]\s*(?:1[6-9]|20)\d\d\b", re.IGNORECASE)  # 39 years old, aged 39, born ... 1984, 1912-1994
 DURATION = re.compile(r"\b(?:(?<![\d.,])\d[\d.,]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
@@ -419,8 +423,8 @@ def quantity(question: str) -> Quantity | None:
     m = _AMOUNT_OF.search(question)  # "Russia DPRK trade volume 2019", "what was the loan amount"
     if m and m.group(1).lower() not in _NOT_COUNTED | _NOT_AMOUNT and not _OTHER_ASK.search(question):
         return Quantity((m.group(1),), "money" if _MONEY_QUESTION.search(question) else "number")
-    m = None if _OTHER_ASK.search(question) else _KEYWORD_COUNT.search(question)
-    if m and (m["of"] or m["end"] or m["cost"]).lower() not in _NOT_COUNTED | _NOT_AMOUNT:
+    m = _KEYWORD_COUNT.search(question) if keyword_query(question) and not asks_contact(question) else None
+    if m and (m["pre"] or "").lower() not in _IDENTIFIERS and (m["of"] or m["end"] or m["cost"]).lower() not in _NOT_COUNTED | _NOT_AMOUNT:
         return Quantity(((m["of"] or m["end"] or m["cost"]),), "money" if m["cost"] else "number")
     if re.search(r"\bhow long (?:did|does|do|will|would|has|have|had|ago)\b", question, re.IGNORECASE):
         return Quantity((), "duration")  # how long did the ride take / has he served
@@ -429,9 +433,11 @@ def quantity(question: str) -> Quantity | None:
     if re.search(r"\b(?:which|what)\s+(?:[\w.+#-]+\s+)?versions?\b(?!\s+of\s+(?:the\s+)?(?:standard|document|guide|report|this)\b)",
                  question, re.IGNORECASE):
         return Quantity((), "version")  # "which bash version does it require": a version number
-    if re.search(r"\bhow (?:tall|high|wide|deep|heavy)\b", question, re.IGNORECASE):
+    if re.search(r"\bhow (?:tall|high|wide|heavy)\b(?!\s+(?:is|was|are|were)\s+(?:the\s+|a\s+|its\s+)?(?:risk|chance|probability"
+                 r"|priority|level|severity|cost|price|demand|bar|standard)s?\b)", question, re.IGNORECASE):
         return Quantity((), "measure")  # "how tall is the monument": a number with its unit, not any number
-    if re.search(r"\b(?:what|which) time\b(?!\s+zones?\b)|\bat what hour\b", question, re.IGNORECASE):
+    if re.search(r"\b(?:what|which) time\b(?!\s+(?:zones?|periods?|frames?|span|scale|of\s+(?:the\s+)?(?:year|day|month))\b)"
+                 r"|\bat what hour\b", question, re.IGNORECASE):
         return Quantity((), "clock")  # "what time did the reception begin": a time of day
     if re.search(r"\bhow old\b", question, re.IGNORECASE):
         return Quantity((), "age")  # "how old is kim jong un": an age or a birth date, not any number
@@ -525,11 +531,12 @@ _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairm
                r"|founder|ceo|director|governor|mayor|commander|spokes(?:man|woman|person))")
 _MAKER = r"who\s+(?:won|designed|built)"  # "who built it": a company or institution can be the name asked for
 # what a sentence that names the maker says besides the name: someone won, designed or built it
-MAKER_WORDS = {"won": "won win wins winner winners victory champion champions prize",
-               "designed": "designed design designer designers architect architects sculptor sculptors",
-               "built": "built build builder builders constructed construction erected"}
+MAKER_WORDS = {"won": "won win wins winner winners victory champion champions prize awarded received defeated beat",
+               "designed": "designed design designer designers architect architects sculptor sculptors created creator "
+                           "developed developer invented inventor authored",
+               "built": "built build builder builders constructed construction erected made produced manufactured"}
 _END = r"(?=\s+(?:who|whom|that|which|in|at|from|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
-_ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,60}}?){_END}"
+_ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,100}}?){_END}"
                         r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?!(?:[\w-]+\s+){0,2}?(?:size|length|format|type|kind|number|version|value|limit|maximum|minimum)\s+of\b)"
                         r"(?P<own>[\w'’ -]{1,60}?)['’]s?\s+names?\b"
                         rf"|\b{_MAKER}\s+(?:the\s+|a\s+)?(?P<did>[\w'’ -]{{1,60}}?){_END}"
@@ -657,7 +664,7 @@ def _one_off(a: str, b: str) -> bool:
     return a[i + 1:] == b[i + 1:] if len(a) == len(b) else (a[i + 1:] == b[i:] if len(a) > len(b) else a[i:] == b[i + 1:])
 
 
-_NAME_WORD = re.compile(r"\bnames?\b", re.IGNORECASE)
+_NAME_LAST = re.compile(r"\bnames?\s*[?.!]*$", re.IGNORECASE)  # keywords ending in "name" ("cookie name maximum size" ask a size)
 
 
 def asks_name(question: str) -> str | None:
@@ -665,8 +672,8 @@ def asks_name(question: str) -> str | None:
     minister"; "who won the ski contest" -> "ski contest"; keywords: "predecessor ambassador name" ->
     "predecessor ambassador"), or None when it wants no name."""
     m = _ASKS_NAME.search(question)
-    if m is None and keyword_query(question) and _NAME_WORD.search(question):  # "Matsegora predecessor ambassador name"
-        return " ".join(_NAME_WORD.sub(" ", question).split())
+    if m is None and keyword_query(question) and _NAME_LAST.search(question):  # "Matsegora predecessor ambassador name"
+        return " ".join(_NAME_LAST.sub(" ", question).split())
     return None if m is None else (m["of"] or m["own"] or m["did"] or m["role"] or m["which"] or "")
 
 

@@ -67,6 +67,7 @@ SEQUENCE_DEPTH = 3  # "who spoke after the ambassador": a passage opening "Next,
 # any passage that uses the abbreviation matches the question as well as the one that defines it
 EXPANSION_DEPTH = 100
 SEQUENCE_AHEAD = 6  # ... else one of this many paragraphs after a top passage about what came before
+YEAR_ROWS = 500  # ... read through the BM25 postings of an undated document of at most this many passages
 YEAR_DOCUMENT = True  # "the 2020 welcome word": a passage of the document of that year first (undated ones too, unlike YEAR_BONUS)
 DEFINITION_DEPTH = 10  # "what is the policy administrator responsible for": a passage opening "Policy administrator (PA): ..." first
 ROLE_DEPTH = 5  # "what position does Im Chon Il hold": the first of this many naming him with an office goes first
@@ -76,8 +77,10 @@ _ASKS_WHAT = re.compile(r"\s*(?:what(?:'s|s|\s+is|\s+are|\s+does|\s+do)|define|e
                         r"(?P<subject>(?:[\w'’-]+\s+){0,4}?[\w'’-]+)(?=\s+(?:responsible|used|for|in|of|on|at|to|do|does|mean"
                         r"|means|stand|stands|refer|refers|exactly)\b|\s*[?.!,]|\s*$)", re.IGNORECASE)
 # a passage that opens by defining something: "Policy administrator (PA): This component ...", "A ZTA is ..."
+# (after "is" an article or "responsible / used ...", not "is shown in Figure 2"; after a dash not "see Section 4")
 _DEFINES = re.compile(r"(?:In\s+[\w -]{1,30},\s+)?(?:(?:an?|the)\s+)?(?P<head>[^\W\d_][\w'’ -]{1,60}?)\s*(?:\((?P<paren>[^()]{1,40})\))?"
-                      r"\s*(?::\s|—|–\s| - | is | are | refers to | means )", re.IGNORECASE)
+                      r"\s*(?::\s|(?:—|–|\s-)(?!\s*see\b)\s*|\s(?:is|are)\s+(?:an?|the|one|any|responsible|used|defined)\b|\srefers to\s|\smeans\s)",
+                      re.IGNORECASE)
 # where a definition may open in a passage: its start, or a list item ("• Policy engine (PE): ...")
 _ITEM_START = re.compile(r"^\W{0,3}|[•▪●◦]\s*")
 _AFTER = re.compile(r"\b(?:after|following)\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+)?([^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*)?)",
@@ -516,8 +519,10 @@ class Retriever:
                 ends = self.index.ends_of(p.source) if hasattr(self.index, "ends_of") else []
                 known[p.source] = _of_year(mine + ends, year)
                 if not known[p.source] and term and not any(q.date for q in mine + ends) and hasattr(self.index, "rows_of"):
-                    # undated: does any of its passages say the year? (its rows' BM25 postings, no text read)
-                    known[p.source] = bool(self.lexical.presence(term, self.index.rows_of(p.source)).any())
+                    # undated: does any of its passages say the year? (its rows' BM25 postings, no text read;
+                    # a document of more than YEAR_ROWS passages is not read: in a long one any year turns up)
+                    rows = self.index.rows_of(p.source, YEAR_ROWS + 1)
+                    known[p.source] = len(rows) <= YEAR_ROWS and bool(self.lexical.presence(term, rows).any())
             return known[p.source]
 
         if of_year(top[0]):

@@ -231,7 +231,8 @@ _ASKS_WHEN = re.compile(r"\s*(?:when\b(?!\s+(?:should|can|could|would|must|may|m
                         r"|since when\b|(?:on |in |by )?(?:what|which) (?:year|date|day|month)\b)", re.IGNORECASE)
 
 
-_KEYWORD_WHEN = re.compile(r"\b(?:date|dates|year|day)\s*[?.!]*$", re.IGNORECASE)  # "Kangdong complex opening date"
+# "Kangdong complex opening date"; not "bash print current date"
+_KEYWORD_WHEN = re.compile(r"\b(?<!current )(?<!today's )(?<!todays )(?<!system )(?:date|dates|year|day)\s*[?.!]*$", re.IGNORECASE)
 
 
 def undated(r, retriever, depth: int = 3) -> bool:
@@ -260,9 +261,9 @@ _ENDS = re.compile(r"[\s?.!]*(?:(?:thx|thanks|thank you|pls|please)\b[\s\w?.!]*)
 
 
 # "how did Kim Jong Un travel to Vladivostok?", "how did he get there": asks the way, which a passage names
-# (not "how do you go back to the previous directory")
+# (not "how do you go back to the previous directory", "how does a request get to the resource", "come to power")
 _HOW_TRAVELLED = re.compile(r"\s*how\s+(?:did|does|will|would)\s+(?!(?:i|you|we|one)\b)(?:[\w'’-]+\s+){1,5}?(?:travel|get|go|come|arrive|journey)"
-                            r"\s+(?:to|there|here|back|home|from)\b", re.IGNORECASE)
+                            r"\s+(?:(?:to|from)\s+(?:the\s+)?(?-i:[A-Z])|there\b|here\b|back\b|home\b)", re.IGNORECASE)
 _WAYS = """train trains rail railway plane planes aircraft airplane jet flight flew fly flying car cars motorcade ship boat
 ferry bus helicopter drove sailed walked foot""".split()
 
@@ -303,15 +304,14 @@ _ASKS_WHERE = re.compile(r"\s*(?:where\s+(?:was|were|did|will|had|has|is|are)\b"
                          r"|hotel|island|region|province|part)\b|(?:which|what)\s+(?:city|town|venue|building|location)\s+"
                          r"(?:was|were|is|are|did|does|will|hosted|held)\b)", re.IGNORECASE)
 _NOT_A_PLACE = re.compile(r"\b(?:stored|defined|declared|configured|set|kept|saved|specified|documented|described|come|comes"
-                          r"|came|derived|dated|issued|published|posted|written|released)\b", re.IGNORECASE)
+                          r"|came|derived|dated|issued|published|posted|written|released|located|installed|found|placed)\b",
+                          re.IGNORECASE)
 # a place by name: after in / at / near ... ("at the Taedonggang Diplomatic Club"), "the city of Vladivostok",
 # or a dateline's ("Pyongyang, April 23, Juche 109")
 _PLACE_NAMED = re.compile(r"\b(?:in|at|to|from|near|into|outside|inside)\s+(?:the\s+)?([A-Z][\w'’-]+)"
                           r"|\b(?:city|town|village|capital|port|island|resort|county|district|province|region) of ([A-Z][\w'’-]+)"
                           r"|\b([A-Z][\w'’-]+),\s+(?:January|February|March|April|May|June|July|August|September|October"
                           r"|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?\s+\d")
-_CALENDAR_WORDS = frozenset("""january february march april may june july august september october november december
-monday tuesday wednesday thursday friday saturday sunday""".split())
 
 
 def unplaced(r, retriever, depth: int = 3) -> bool:
@@ -328,9 +328,11 @@ def unplaced(r, retriever, depth: int = 3) -> bool:
     if not want:
         return False
     asked = question_words(text)
+    about = False  # no top passage about it: the check abstains
     for p in retriever.passages_at(r.rows[:depth]):
         if 3 * len(want & set(lex.tokens(p.text))) < len(want):
             continue
+        about = True
         for sentence in _whole_sentences(p.text):
             if not want & set(lex.tokens(sentence)):
                 continue
@@ -338,7 +340,7 @@ def unplaced(r, retriever, depth: int = 3) -> bool:
                 word = next(g for g in m.groups() if g).lower()
                 if word not in asked and word not in _CALENDAR_WORDS:
                     return False
-    return True
+    return about
 
 
 def meaning(r, depth: int) -> np.ndarray:
@@ -402,15 +404,25 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     return True
 
 
+_NUMBER_OF = re.compile(r"\b(?:number|total|count)\s+of\s+((?:[\w'’-]+\s+){0,2}[\w'’-]+)", re.IGNORECASE)
+
+
 def _counts_one_of(sentence: str, numbers: list[str], want: set[str], lex) -> bool:
     """Whether one of a sentence's numbers counts what is wanted: one of its terms among the four words
     after the number or the three before it ("three summit meetings", "thousands of documents", "visitors
-    numbered 300"); not "three living veterans of the Soviet Army" for soldiers."""
-    for n in numbers:
+    numbered 300"), or after "the number of" ("the number of visitors ... was 3,500"); not "three living
+    veterans of the Soviet Army" for soldiers. Each number is looked at once, at most 50 places in all."""
+    if any(want & set(lex.tokens(m.group(1))) for m in _NUMBER_OF.finditer(sentence)):
+        return True
+    looked = 0
+    for n in dict.fromkeys(numbers):
         for m in re.finditer(rf"(?<![\w.,]){re.escape(n)}(?!\w)", sentence):
             window = sentence[max(0, m.start() - 60):m.start()].split()[-3:] + sentence[m.end():m.end() + 80].split()[:4]
             if want & set(lex.tokens(" ".join(window))):
                 return True
+            looked += 1
+            if looked >= 50:
+                return False
     return False
 
 
