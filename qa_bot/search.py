@@ -879,7 +879,7 @@ class Retriever:
             return "none", 0.0
         if COUNTS_NEED_NUMBERS and verdict.uncounted(r, self):
             return "related", 0.0
-        if NAMES_NEED_NAMES and verdict.unnamed(r, self):
+        if NAMES_NEED_NAMES and (verdict.unnamed(r, self) or verdict.uncalled(r, self)):
             return "related", 0.0
         if DATES_NEED_DATES and verdict.undated(r, self):
             return "related", 0.0

@@ -454,6 +454,42 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     return not any(gives(sentence) for p in retriever.passages_at(r.rows[:depth]) for sentence in _whole_sentences(p.text))
 
 
+# "what were the two typhoons called?", "what is the method known as?": asks what something is called
+_CALLED = re.compile(r"\s*(?:hey\s+)?(?:(?:do\s+(?:you|u)\s+know\s+)?what|how)\s+(?:is|are|was|were)\s+(?:the\s+|a\s+|an\s+)?"
+                     r"(?P<what>[\w'’ -]{1,80}?)\s+(?:called|named|known\s+as)\s*[?.!]*$", re.IGNORECASE)
+_CALLED_AFTER = re.compile(r"\bwhat\s+(?:the\s+|a\s+|an\s+)?(?P<what>[\w'’ -]{1,80}?)\s+(?:is|are|was|were)\s+(?:called|named)\s*[?.!]*$",
+                           re.IGNORECASE)
+_QUOTED = re.compile(r"[\"“][^\"“”]{2,120}[\"”]")
+_CAPITALISED_WORD = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]*")
+
+
+def uncalled(r, retriever, depth: int = 3) -> bool:
+    """A question for what something is called ("what were the two typhoons that hit Pyongyang called?")
+    whose top passages never give a name in a sentence about it: a quoted title ("75 anniversary of the
+    Victory ...") or a capitalised word the question does not hold (not a month or a weekday)."""
+    from .query import question_words
+
+    if r.info.meta or not len(r.rows):
+        return False
+    text = retriever.respell(r.info.text)
+    m = _CALLED.match(text) or _CALLED_AFTER.search(text)
+    if m is None:
+        return False
+    lex = retriever.lexical
+    want = set(lex.tokens(m["what"])) - question_word_terms(retriever)
+    if not want:
+        return False
+    asked = question_words(text)
+    for p in retriever.passages_at(r.rows[:depth]):
+        for sentence in _whole_sentences(p.text):
+            if 2 * len(want & set(lex.tokens(sentence))) < len(want):
+                continue
+            if _QUOTED.search(sentence) or any(w.lower() not in asked and w.lower() not in _CALENDAR_WORDS
+                                               for w in _CAPITALISED_WORD.findall(sentence)):
+                return False
+    return True
+
+
 def _whole_sentences(text: str) -> list[str]:
     """split_sentences, with a piece that ends in "Mr." / "Dr." joined to the next ("Mr. Smith said so.")."""
     from .documents import split_sentences

@@ -789,6 +789,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         query.analyse(text[:1000]), query.answer_type(text), verdict._CHOICE.search(text)
         query.quantity(text[:1000]), query.keyword_query(text), verdict._KEYWORD_WHEN.search(text)
         verdict._ASKS_WHERE.match(text), verdict._HOW_TRAVELLED.match(text), search._ASKS_WHAT.match(text)
+        verdict._CALLED.match(text), verdict._CALLED_AFTER.search(text), verdict._CALLED_AFTER.search("what " * 4000 + "x")
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
@@ -1143,6 +1144,21 @@ def test_a_count_must_stand_next_to_what_is_counted(seeds_settings, tmp_path):
     assert not verdict.uncounted(r, retriever)
     r, _, _ = retriever.decide("how many visitors came to the museum in its first week?")  # "the number of visitors ... was"
     assert not verdict.uncounted(r, retriever)
+
+
+def test_a_question_for_what_something_is_called_needs_a_name_for_it(retriever, monkeypatch):
+    """"What were the two typhoons that hit Pyongyang in 2020 called?": the welcome word tells of two typhoons in
+    August and September, never their names: "related". The jubilee medals are called by a quoted title."""
+    from qa_bot import search, verdict
+
+    asked = "What were the two typhoons that hit Pyongyang in 2020 called?"
+    assert verdict.uncalled(retriever.ranking(asked), retriever)
+    assert retriever.ask(asked).verdict == "related"
+    assert retriever.ask("What were the jubilee medals handed out by the embassy called?").verdict == "answered"
+    assert verdict._CALLED.match("What was Firefox originally called?")["what"] == "Firefox originally"
+    assert not verdict._CALLED.match("why was kim jong uns first visit to russia called historic")
+    monkeypatch.setattr(search, "NAMES_NEED_NAMES", False)
+    assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
 
 
 def test_a_question_for_someones_office_is_answered_where_the_name_stands_with_one(retriever, monkeypatch):
