@@ -547,8 +547,10 @@ class Retriever:
                 if m is None:
                     continue
                 head = set(self.lexical.tokens(m["head"]))
-                # all of the head, and all but at most one word of the subject ("policy engine responsable")
-                if (len(head) >= 2 or (m["paren"] and " " not in m["paren"])) and head <= asked and len(asked - head) <= 1:
+                abbr = set(self.lexical.tokens(m["paren"])) if m["paren"] and " " not in m["paren"] else set()
+                # all of the head, and all but at most one word of the subject ("policy engine responsable"),
+                # or the subject is the abbreviation it is defined with ("what is the PA responsible for")
+                if ((len(head) >= 2 or abbr) and head <= asked and len(asked - head) <= 1) or (abbr and abbr == asked):
                     return j if j > 0 else None
         return None
 

@@ -967,6 +967,11 @@ def test_a_what_is_question_puts_the_passage_that_defines_its_subject_first(seed
     assert "Policy administrator (PA)" in retriever.ask(asked, k=1).hits[0].passage.text
     monkeypatch.setattr(search, "DEFINITION_DEPTH", 0)
     assert "Policy administrator (PA)" not in retriever.ask(asked, k=1).hits[0].passage.text  # the rule, not luck
+    monkeypatch.setattr(search, "DEFINITION_DEPTH", 10)
+    rows = sorted(retriever.ranking(asked).rows, key=lambda row: "(PA)" in retriever.passages[int(row)].text)
+    import numpy as np
+    rows = np.array(rows)  # the defining passage last: found by its abbreviation too
+    assert retriever._definition_at(rows, np.arange(len(rows)), "whats the PA responsible for?") == len(rows) - 1
     assert search._ASKS_WHAT.match("what is the policy engine responsable for in ZTA?")["subject"] == "policy engine responsable"
     for text in ("The policy engine is shown in Figure 2.", "Hash table - see Section 4."):
         m = search._DEFINES.match(text)
