@@ -146,10 +146,6 @@ outlet publisher source signatory signatories position person hold holds
 OFF_TOPIC_COVERED = 0.5
 OFF_TOPIC_DENSE = 0.45
 OFF_TOPIC_DEPTH = 2  # ... for the closest of a metadata question's first two passages (its first is its field line)
-# ... and only when they share at most this many of its topic terms: "How does Im Chon Il see the future of the
-# relationship?" shares his three names and was "none" (round 13: answerable lost 18 -> 12 on the tune sets,
-# near-topic held back 3 fewer, off-topic "none" unchanged)
-OFF_TOPIC_SHARED = 1
 # A first passage this far in meaning (the same dense score) is nothing relevant even when it shares
 # most topic terms ("What is the capital city of Australia?" over "... the border city far away from the
 # capital city of Moscow": 0.11), unless a question rule put it first or the question named its document.
@@ -215,9 +211,8 @@ def document_holds_topic(r, retriever, depth: int = 10) -> bool:
 
 
 def off_topic(r, retriever) -> bool:
-    """A question that shares at most half its topic terms (and at most OFF_TOPIC_SHARED) with the best
-    passages and is not close in meaning to them either ("How do I renew a passport at the embassy?" over
-    diplomatic news)."""
+    """A question that shares at most half its topic terms with the best passages and is not close
+    in meaning to them either ("How do I renew a passport at the embassy?" over diplomatic news)."""
     if r.cos is None or r.sent is None or len(r.rows) == 0:
         return False
     terms, covered = covered_terms(r, retriever)
@@ -226,8 +221,7 @@ def off_topic(r, retriever) -> bool:
     # (any other question's first passage is the one it matched, as before)
     depth = min(OFF_TOPIC_DEPTH if r.info.meta else 1, len(r.rows))
     dense = float(np.max(meaning(r, depth)))
-    return (bool(terms) and len(covered) <= OFF_TOPIC_COVERED * len(terms) and len(covered) <= OFF_TOPIC_SHARED
-            and dense < OFF_TOPIC_DENSE)
+    return bool(terms) and len(covered) <= OFF_TOPIC_COVERED * len(terms) and dense < OFF_TOPIC_DENSE
 
 
 # asks when, as its first words ("when face-to-face meetings are rare" inside a question asks how, not

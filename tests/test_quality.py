@@ -102,8 +102,6 @@ def test_off_topic_question_above_the_score_floor_is_not_found(retriever):
     assert retriever.ask(q).verdict == "none"
     # a question in the documents' own words with few shared terms stays answered
     assert retriever.ask("Where can I follow the embassy on social media?").verdict == "answered"
-    # one that shares several of its terms with them (his three names) is not nothing relevant
-    assert retriever.ask("How does Im Chon Il see the future of the relashionship?").verdict != "none"
 
 
 def test_a_passage_sharing_the_words_but_not_the_meaning_is_nothing_relevant(retriever):
@@ -702,7 +700,6 @@ def test_a_publisher_question_is_not_off_topic_because_its_first_passage_is_the_
     from qa_bot import verdict
 
     monkeypatch.setattr(verdict, "OFF_TOPIC_DEPTH", 1)
-    monkeypatch.setattr(verdict, "OFF_TOPIC_SHARED", 99)  # it shares two topic terms: the guard would not look
     assert retriever.ask(asked, k=1).verdict == "none"
 
 
@@ -758,7 +755,7 @@ def test_a_document_named_by_title_is_on_topic_for_a_metadata_question(retriever
         assert retriever.ask(asked, k=1).verdict == "none", asked
 
 
-def test_only_a_metadata_question_looks_past_its_first_passage_for_the_off_topic_guard(retriever, monkeypatch):
+def test_only_a_metadata_question_looks_past_its_first_passage_for_the_off_topic_guard(retriever):
     """Not a metadata question: its first passage is the one it matched, so a question about sanctions
     the seeds never mention, ranked with a passage far in meaning first, is "nothing relevant" however
     close the second is; a metadata question's first passage is its field line, so it looks at two."""
@@ -773,8 +770,6 @@ def test_only_a_metadata_question_looks_past_its_first_passage_for_the_off_topic
     assert close[1] < verdict.OFF_TOPIC_DENSE <= close[0]
     order = np.array([1, 0] + list(range(2, len(r.rows))))
     swapped = replace(r, rows=r.rows[order], score=r.score[order], cos=r.cos[order], sent=r.sent[order], lex=r.lex[order])
-    assert not verdict.off_topic(swapped, retriever)  # it shares "north korea": no longer "none" (round 13)
-    monkeypatch.setattr(verdict, "OFF_TOPIC_SHARED", 99)
     assert verdict.off_topic(swapped, retriever)
     assert not verdict.off_topic(replace(swapped, info=replace(r.info, meta="author")), retriever)
 
@@ -937,7 +932,6 @@ def test_how_tall_needs_a_measure_and_what_time_a_time_of_day(retriever):
     assert query.quantity("How tall is the Liberation Monument?") == query.Quantity((), "measure")
     assert query.quantity("what time did the reception begin?") == query.Quantity((), "clock")
     assert query.quantity("what time zone is tokyo in") is None
-    assert query.quantity("Taedonggang reception start time") == query.Quantity((), "clock")  # keywords
     assert query.quantity("which bash version does the guide require?") == query.Quantity((), "version")
     assert query.VERSION.findall("TLS 1.2 and 1.3, ASVS 4.0.3, version 5, in 2019") == ["1.2", "1.3", "4.0.3", "version 5"]
     assert query.MEASURED.search("a 60-metre tower") and query.MEASURED.search("600 mm") and not query.MEASURED.search("the 75th")
