@@ -437,7 +437,9 @@ def quantity(question: str) -> Quantity | None:
                  r"|priority|level|severity|cost|price|demand|bar|standard)s?\b)", question, re.IGNORECASE):
         return Quantity((), "measure")  # "how tall is the monument": a number with its unit, not any number
     if re.search(r"\b(?:what|which) time\b(?!\s+(?:zones?|periods?|frames?|span|scale|of\s+(?:the\s+)?(?:year|day|month))\b)"
-                 r"|\bat what hour\b", question, re.IGNORECASE):
+                 r"|\bat what hour\b", question, re.IGNORECASE) or (
+            keyword_query(question) and re.search(r"\b(?:start|starting|opening|closing|end|finish|departure|arrival)\s+time\s*[?.!]*$",
+                                                  question, re.IGNORECASE)):  # "Taedonggang reception start time"
         return Quantity((), "clock")  # "what time did the reception begin": a time of day
     if re.search(r"\bhow old\b", question, re.IGNORECASE):
         return Quantity((), "age")  # "how old is kim jong un": an age or a birth date, not any number
