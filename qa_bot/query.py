@@ -371,9 +371,9 @@ _NOT_AMOUNT = frozenset("first second third fourth fifth last next final same wh
 _AMOUNT_OF = re.compile(r"\b([^\W\d_][\w'-]*)\s+(?:volume|amount|turnover|budget|total)\b", re.IGNORECASE)
 # a keyword query for a count or a price: "Hwasong number of apartments", "ski slopes number", "repairs cost"
 # (not an identifier: "phone number of the embassy", "version number"; a plural before "number": "slopes number")
-_KEYWORD_COUNT = re.compile(r"(?<!\w)(?:(?P<pre>[^\W\d_][\w'-]*)\s+)?number of\s+(?:the\s+)?(?P<of>[^\W\d_][\w'-]*)"
-                            r"|\b(?P<end>[^\W\d_][\w'-]*s)\s+(?:number|count|total)\s*[?.!]*$"
-                            r"|\b(?P<cost>[^\W\d_][\w'-]*)\s+(?:cost|costs|price|fee|fees)\s*[?.!]*$", re.IGNORECASE)
+_KEYWORD_COUNT = re.compile(r"(?<![\w'-])(?:(?P<pre>[^\W\d_][\w'-]*)\s+)?number of\s+(?:the\s+)?(?P<of>[^\W\d_][\w'-]*)"
+                            r"|(?<![\w'-])(?P<end>[^\W\d_][\w'-]*s)\s+(?:number|count|total)\s*[?.!]*$"
+                            r"|(?<![\w'-])(?P<cost>[^\W\d_][\w'-]*)\s+(?:cost|costs|price|fee|fees)\s*[?.!]*$", re.IGNORECASE)
 _IDENTIFIERS = frozenset("phone telephone fax serial account version port room page model isbn id reference case".split())
 _NOT_COUNTED = frozenset("""do does did is are was were has have had must can could will would should shall may might
 of in at on for to per the it they we you i there a an this that these those between by from with""".split())
@@ -381,7 +381,8 @@ _MONEY_QUESTION = re.compile(r"\b(?:cost|costs|price|fee|fees|spend|spent|pay|pa
                              r"|\bthe value of\b", re.IGNORECASE)
 MONEY = re.compile(r"[$€£¥₽]\s?\d|\d\s?(?:%|percent\b)|\b\d[\d.,]*\s*(?:thousand|million|billion|trillion)?\s*"
                    r"(?:dollars?|euros?|pounds?|rubles?|roubles?|yuan|won|usd|eur|rub)\b", re.IGNORECASE)
-VERSION = re.compile(r"(?<![\w.])v?\d+(?:\.\d+)+(?![\w.]*\d)|\bversion\s+\d+", re.IGNORECASE)  # "4.2", "v1.2.3", "version 5"
+# "4.2", "v1.2.3", "version 5", "v17" (possessive: "1.1.1...1a1" was quadratic); a product's own number ("Python 3") below
+VERSION = re.compile(r"(?<![\w.])v?\d++(?:\.\d+)++(?![\w.]*\d)|\bversion\s+\d+|\bv\d+\b", re.IGNORECASE)
 # "60 metres", "600-millimeter", "150 m", "5 ft", "20 storeys"
 MEASURED = re.compile(rf"(?<![\w.,])\d[\d.,]*\s*(?:-\s*)?(?:{_MEASURE}|(?:m|ft|yd|lbs?|storeys?|stories|floors?)\b)", re.IGNORECASE)
 # "7 p.m.", "7.30 p.m.", "19:00", "18.00", "in the evening"; not "2 amendments"
@@ -430,9 +431,10 @@ def quantity(question: str) -> Quantity | None:
         return Quantity((), "duration")  # how long did the ride take / has he served
     if re.search(r"\bhow long\b", question, re.IGNORECASE):
         return Quantity((), "number")  # a time or a length: "how long is the treaty", "how long a password"
-    if re.search(r"\b(?:which|what)\s+(?:[\w.+#-]+\s+)?versions?\b(?!\s+of\s+(?:the\s+)?(?:standard|document|guide|report|this)\b)",
-                 question, re.IGNORECASE):
-        return Quantity((), "version")  # "which bash version does it require": a version number
+    m = re.search(r"\b(?:which|what)\s+(?:(?P<product>[\w.+#-]+)\s+)?versions?\b(?!\s+of\s+(?:the\s+)?(?:standard|document|guide"
+                  r"|report|this)\b)", question, re.IGNORECASE)
+    if m:  # "which bash version does it require": a version number ("4.2", or "Bash 4")
+        return Quantity((m["product"],) if m["product"] else (), "version")
     if re.search(r"\bhow (?:tall|high|wide|heavy)\b(?!\s+(?:is|was|are|were)\s+(?:the\s+|a\s+|its\s+)?(?:risk|chance|probability"
                  r"|priority|level|severity|cost|price|demand|bar|standard)s?\b)", question, re.IGNORECASE):
         return Quantity((), "measure")  # "how tall is the monument": a number with its unit, not any number

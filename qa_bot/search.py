@@ -711,11 +711,11 @@ class Retriever:
     def _title_terms(self, source: str, title: str | None) -> frozenset[str]:
         """A document's title as BM25 terms, kept per document (a retriever serves one generation)."""
         memo = self.__dict__.setdefault("_titles_memo", {})
-        found = memo.get(source)
+        found = memo.get((source, title))
         if found is None:
             if len(memo) >= 100_000:
                 memo.clear()
-            found = memo[source] = frozenset(self.lexical.tokens(title or ""))
+            found = memo[(source, title)] = frozenset(self.lexical.tokens(title or ""))
         return found
 
     def _named_by_title(self, titles: dict[str, str | None], text: str) -> str | None:

@@ -262,8 +262,8 @@ _ENDS = re.compile(r"[\s?.!]*(?:(?:thx|thanks|thank you|pls|please)\b[\s\w?.!]*)
 
 # "how did Kim Jong Un travel to Vladivostok?", "how did he get there": asks the way, which a passage names
 # (not "how do you go back to the previous directory", "how does a request get to the resource", "come to power")
-_HOW_TRAVELLED = re.compile(r"\s*how\s+(?:did|does|will|would)\s+(?!(?:i|you|we|one)\b)(?:[\w'’-]+\s+){1,5}?(?:travel|get|go|come|arrive|journey)"
-                            r"\s+(?:(?:to|from)\s+(?:the\s+)?(?-i:[A-Z])|there\b|here\b|back\b|home\b)", re.IGNORECASE)
+_HOW_TRAVELLED = re.compile(r"\s*how\s+(?:did|will|would)\s+(?!(?:i|you|we|one)\b)(?:[\w'’-]+\s+){1,5}?(?:travel|get|go|come|arrive|journey)"
+                            r"\s+(?:(?:to|from)\s+(?:the\s+)?(?P<to>\w)|there\b|here\b|back\b|home\b)", re.IGNORECASE)
 _WAYS = """train trains rail railway plane planes aircraft airplane jet flight flew fly flying car cars motorcade ship boat
 ferry bus helicopter drove sailed walked foot""".split()
 
@@ -283,7 +283,9 @@ def unchosen(r, retriever, depth: int = 3) -> bool:
         offered = [set(lex.tokens(w)) for w in m.groups()]
         if not all(offered):  # a stop word ("more or less", "this or that"): no answer offered
             return False
-    elif _HOW_TRAVELLED.match(text):  # "how did he get to Vladivostok?": the ways there are the answers offered
+    elif (t := _HOW_TRAVELLED.match(text)) and (not t["to"] or t["to"].isupper() or text == text.lower()):
+        # "how did he get to Vladivostok?": the ways there are the answers offered (a place by name; in a question
+        # typed all in lower case any word: "how did kim get to vladivostok")
         offered = [set(lex.tokens(" ".join(_WAYS)))]
     else:
         return False
@@ -383,6 +385,8 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
         return False
     asked = question_words(r.info.text)
     pattern = {"money": MONEY, "duration": DURATION, "age": AGE, "measure": MEASURED, "clock": CLOCK, "version": VERSION}.get(q.unit)
+    if q.unit == "version" and q.words:  # "which python version": "Python 3" is one too
+        pattern = re.compile(rf"{VERSION.pattern}|\b{re.escape(q.words[0])}\s*v?\d+(?:\.\d+)*", re.IGNORECASE)
 
     if pattern is None and any(MEASURE_WORD.fullmatch(w) for w in q.words):
         pattern = NUMBER  # "how many kilometres long": the measure is the answer
@@ -454,38 +458,50 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     return not any(gives(sentence) for p in retriever.passages_at(r.rows[:depth]) for sentence in _whole_sentences(p.text))
 
 
-# "what were the two typhoons called?", "what is the method known as?": asks what something is called
-_CALLED = re.compile(r"\s*(?:hey\s+)?(?:(?:do\s+(?:you|u)\s+know\s+)?what|how)\s+(?:is|are|was|were)\s+(?:the\s+|a\s+|an\s+)?"
+# "what were the two typhoons called?", "what is the method known as?": asks what something is called (not "how
+# is main called", which asks how it is invoked, nor "what happens when the destructor is called")
+_CALLED = re.compile(r"\s*(?:hey\s+)?(?:do\s+(?:you|u)\s+know\s+)?what\s+(?:is|are|was|were)\s+(?:the\s+|a\s+|an\s+)?"
                      r"(?P<what>[\w'’ -]{1,80}?)\s+(?:called|named|known\s+as)\s*[?.!]*$", re.IGNORECASE)
 _CALLED_AFTER = re.compile(r"\bwhat\s+(?:the\s+|a\s+|an\s+)?(?P<what>[\w'’ -]{1,80}?)\s+(?:is|are|was|were)\s+(?:called|named)\s*[?.!]*$",
                            re.IGNORECASE)
-_QUOTED = re.compile(r"[\"“][^\"“”]{2,120}[\"”]")
+_NOT_WHAT = re.compile(r"^(?:happens?|happened|does|do|did|gets?|got|goes|occurs?)\b|\b(?:when|if|once|whenever|after|before"
+                       r"|while|until)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"[\"“`‘«][^\"“”`’»]{2,120}[\"”`’»]")  # "a title", `code`, ‘quoted’
+_CALLED_IN = re.compile(r"\b(?:called|named|known\s+as|termed|dubbed)\s+[`'\"‘“]?(?P<name>[\w.:()-]+)", re.IGNORECASE)
+_FUNCTION = frozenset("the a an by after for in on at to from as with and or of it its this that".split())
 _CAPITALISED_WORD = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'’-]*")
 
 
 def uncalled(r, retriever, depth: int = 3) -> bool:
     """A question for what something is called ("what were the two typhoons that hit Pyongyang called?")
-    whose top passages never give a name in a sentence about it: a quoted title ("75 anniversary of the
-    Victory ...") or a capitalised word the question does not hold (not a month or a weekday)."""
+    whose top passages never give a name in a sentence about it: a quoted title or `code`, the word after
+    "called / named / known as" ("is called pip"), or a capitalised word the question does not hold (not a
+    month; a sentence's first word when it is rare in the corpus)."""
     from .query import question_words
 
     if r.info.meta or not len(r.rows):
         return False
     text = retriever.respell(r.info.text)
     m = _CALLED.match(text) or _CALLED_AFTER.search(text)
-    if m is None:
+    if m is None or _NOT_WHAT.search(m["what"]):
         return False
     lex = retriever.lexical
     want = set(lex.tokens(m["what"])) - question_word_terms(retriever)
     if not want:
         return False
     asked = question_words(text)
+    said = set(re.findall(r"[\w'’-]+", text))  # as typed: "is called String" names it though the question says "string"
     for p in retriever.passages_at(r.rows[:depth]):
         for sentence in _whole_sentences(p.text):
             if 2 * len(want & set(lex.tokens(sentence))) < len(want):
                 continue
-            if _QUOTED.search(sentence) or any(w.lower() not in asked and w.lower() not in _CALENDAR_WORDS
-                                               for w in _CAPITALISED_WORD.findall(sentence)):
+            if _QUOTED.search(sentence):
+                return False
+            if any(c["name"].lower() not in _FUNCTION and c["name"] not in said for c in _CALLED_IN.finditer(sentence)):
+                return False
+            first = re.match(r"\W*([A-Z][\w'’-]*)", sentence)
+            words = _CAPITALISED_WORD.findall(sentence) + ([first.group(1)] if first and retriever.is_rare(first.group(1)) else [])
+            if any(w.lower() not in asked and w.lower() not in _CALENDAR_WORDS for w in words):
                 return False
     return True
 
