@@ -131,8 +131,8 @@ def counts(text: str) -> list[str]:
 
 # Two capitalised words in a row, not at the very start: a rough person-or-organisation name.
 NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b")
-_PLACE_PREPOSITIONS = "in|at|to|from|near|across|into|outside|inside"
-PLACE = re.compile(rf"\b(?:{_PLACE_PREPOSITIONS})\s+(?:the\s+)?[A-Z][\w'-]+")
+PLACE_PREPOSITIONS = "in|at|to|from|near|across|into|outside|inside"
+PLACE = re.compile(rf"\b(?:{PLACE_PREPOSITIONS})\s+(?:the\s+)?[A-Z][\w'-]+")
 
 
 @dataclass(frozen=True)
@@ -565,9 +565,9 @@ as since with from by of to our we his her their its these those that this some 
 across over under through throughout despite following according upon amid towards toward against around about last every
 each many several most such other if although though because so yet thus hence here now once""".split())
 # month and day names are capitalised without naming anyone
-_CALENDAR = frozenset(list(_MONTHS) + "monday tuesday wednesday thursday friday saturday sunday".split())
+CALENDAR = frozenset(list(_MONTHS) + "monday tuesday wednesday thursday friday saturday sunday".split())
 _WHO_DID = re.compile(rf"\b{_MAKER}\b", re.IGNORECASE)
-_PLACED = re.compile(rf"\b(?:{_PLACE_PREPOSITIONS}|via)\s+(?:the\s+)?$", re.IGNORECASE)
+_PLACED = re.compile(rf"\b(?:{PLACE_PREPOSITIONS}|via)\s+(?:the\s+)?$", re.IGNORECASE)
 # a quoted run of 3-12 words ("National Contest of Amateur Skiers--2026"); a title when most are capitalised
 _QUOTED_TITLE = re.compile(r"[\"“][^\"“”\s]{1,40}(?:\s+[^\"“”\s]{1,40}){2,11}[\"”]")
 _TITLE_SMALL = frozenset("of the and a an in on at for to with by from".split())
@@ -704,7 +704,7 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
         if _PLACED.search(before + " ") or re.match(r"\s*\d", sentence[m.end():m.end() + 8]):
             continue
         words = [re.match(r"[A-Za-z]+", w).group().lower() for w in m.group().split()]
-        words = [w for w in words if w not in _CALENDAR]
+        words = [w for w in words if w not in CALENDAR]
         titled = bool(_HONORIFIC.search(before))
         opens = (not before and m.start() < 40) or (before and before[-1] in _SENTENCE_END)
         if not titled and opens and (len(words) == 1 or words[0] in _OPENERS):

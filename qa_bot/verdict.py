@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .lexical import TOKEN, passage_text
-from .query import DATE, DOCUMENT_NOUNS, HONORIFICS, MAKER_WORDS, NAME, NUMBER, PART_WORDS, has_type
+from .query import (CALENDAR, DATE, DOCUMENT_NOUNS, HONORIFICS, MAKER_WORDS, NAME, NUMBER, PART_WORDS, PLACE_PREPOSITIONS,
+                    has_type)
 
 _NUMBER = re.compile(r"\d+(?:[.,/:-]\d+)*")
 _NAME_WORD = re.compile(r"(?<=[\w,] )[A-Z][\w'-]+")  # a capitalised word that does not start the question
@@ -295,8 +296,6 @@ def unchosen(r, retriever, depth: int = 3) -> bool:
     return not any(terms & have for terms in offered)
 
 
-_CALENDAR_WORDS = frozenset("""january february march april may june july august september october november december
-monday tuesday wednesday thursday friday saturday sunday""".split())
 # asks where, as its first words ("where was the treaty signed", "in which city was it held"); not where a
 # user can find or do something ("where can I get the code", "where does it reach its minimum"); nor (below)
 # where a thing is kept in a program ("where are string literals stored"), where a word comes from, or where a
@@ -310,7 +309,7 @@ _NOT_A_PLACE = re.compile(r"\b(?:stored|defined|declared|configured|set|kept|sav
                           re.IGNORECASE)
 # a place by name: after in / at / near ... ("at the Taedonggang Diplomatic Club"), "the city of Vladivostok",
 # or a dateline's ("Pyongyang, April 23, Juche 109")
-_PLACE_NAMED = re.compile(r"\b(?:in|at|to|from|near|into|outside|inside)\s+(?:the\s+)?([A-Z][\w'’-]+)"
+_PLACE_NAMED = re.compile(rf"\b(?:{PLACE_PREPOSITIONS})\s+(?:the\s+)?([A-Z][\w'’-]+)"
                           r"|\b(?:city|town|village|capital|port|island|resort|county|district|province|region) of ([A-Z][\w'’-]+)"
                           r"|\b([A-Z][\w'’-]+),\s+(?:January|February|March|April|May|June|July|August|September|October"
                           r"|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?\s+\d")
@@ -340,7 +339,7 @@ def unplaced(r, retriever, depth: int = 3) -> bool:
                 continue
             for m in _PLACE_NAMED.finditer(sentence):
                 word = next(g for g in m.groups() if g).lower()
-                if word not in asked and word not in _CALENDAR_WORDS:
+                if word not in asked and word not in CALENDAR:
                     return False
     return about
 
@@ -501,7 +500,7 @@ def uncalled(r, retriever, depth: int = 3) -> bool:
                 return False
             first = re.match(r"\W*([A-Z][\w'’-]*)", sentence)
             words = _CAPITALISED_WORD.findall(sentence) + ([first.group(1)] if first and retriever.is_rare(first.group(1)) else [])
-            if any(w.lower() not in asked and w.lower() not in _CALENDAR_WORDS for w in words):
+            if any(w.lower() not in asked and w.lower() not in CALENDAR for w in words):
                 return False
     return True
 

@@ -950,24 +950,20 @@ def test_how_tall_needs_a_measure_and_what_time_a_time_of_day(retriever):
         assert retriever.ask(asked).verdict == "related", asked
 
 
-def test_a_what_is_question_puts_the_passage_that_defines_its_subject_first(seeds_settings, tmp_path, monkeypatch):
+def test_a_what_is_question_puts_the_passage_that_defines_its_subject_first(encoder, tmp_path, monkeypatch):
     """"What is the policy administrator responsible for?": a passage or list item that opens by defining the
     subject ("• Policy administrator (PA): This component ...") goes before passages that only mention it
     (in NIST SP 800-207 it ranked 8th behind them). "X is shown in Figure 2" or "X - see Section 4" defines nothing."""
-    from qa_bot import engine, search
+    from qa_bot import search
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "zt.txt").write_text(
+    retriever = _folder(tmp_path, encoder, {"zt.txt": (
         "In every zero trust deployment each request for access passes the policy administrator, so what the policy "
         "administrator is responsible for decides how well the deployment works.\n\n"
         "Figure 2 lists the core components. The component descriptions follow. • Policy engine (PE): This component "
         "makes the ultimate decision to grant access to a resource for a given subject, using enterprise policy. "
         "• Policy administrator (PA): This component establishes and shuts down the communication path between a "
         "subject and a resource, by commands to the enforcement points.\n\n"
-        "Enterprises often ask what the policy administrator is responsible for when they plan a zero trust deployment.\n",
-        encoding="utf-8")
-    retriever = engine.open_retriever(dataclasses.replace(seeds_settings, docs=docs, index=tmp_path / "index"), progress=False)
+        "Enterprises often ask what the policy administrator is responsible for when they plan a zero trust deployment.\n")})
     asked = "What is the policy administrator responsible for?"
     assert "Policy administrator (PA)" in retriever.ask(asked, k=1).hits[0].passage.text
     monkeypatch.setattr(search, "DEFINITION_DEPTH", 0)
@@ -984,14 +980,13 @@ def test_a_what_is_question_puts_the_passage_that_defines_its_subject_first(seed
     assert search._DEFINES.match("In mathematics, a Hermitian matrix is a complex square matrix")["head"] == "Hermitian matrix"
 
 
-def test_a_question_naming_a_documents_year_is_answered_from_that_document(retriever, seeds_settings, tmp_path,
-                                                                              monkeypatch):
+def test_a_question_naming_a_documents_year_is_answered_from_that_document(retriever, encoder, tmp_path, monkeypatch):
     """"Which website is the 2020 ambassador's greeting posted on?": of the two undated welcome letters, the one
     that says "The year 2020 challenged us" (000) is meant, though the 2019 letter (001) and a news list ranked
     above it. In an undated document the year is looked for in every passage (its BM25 postings), not only the
     candidates and its first and last passages."""
     import numpy as np
-    from qa_bot import engine, search
+    from qa_bot import search
 
     asked = "Which website is the 2020 ambassador's greeting posted on?"
     assert retriever.ask(asked, k=1).hits[0].passage.source.startswith("000_")
@@ -1000,15 +995,12 @@ def test_a_question_naming_a_documents_year_is_answered_from_that_document(retri
     assert not retriever.ask(asked, k=1).hits[0].passage.source.startswith("000_")  # the rule, not luck
     monkeypatch.setattr(search, "YEAR_DOCUMENT", True)
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
     filler = "".join(f"Paragraph {w} of the letter speaks of friendship and of cooperation in general terms.\n\n"
                      for w in ("one", "two", "three", "four", "five", "six", "seven", "eight"))
-    (docs / "a_letter.txt").write_text("Welcome word\n\nDear friends, our embassy greets you on this website.\n\n"
-                                       + filler + filler.replace("Paragraph", "Part"), encoding="utf-8")
-    (docs / "b_letter.txt").write_text("Welcome word\n\n" + filler[:200] + "\n\nThe year 2020 challenged us all.\n\n"
-                                       + filler + filler.replace("Paragraph", "Part"), encoding="utf-8")
-    other = engine.open_retriever(dataclasses.replace(seeds_settings, docs=docs, index=tmp_path / "index"), progress=False)
+    filler += filler.replace("Paragraph", "Part")
+    other = _folder(tmp_path, encoder, {
+        "a_letter.txt": "Welcome word\n\nDear friends, our embassy greets you on this website.\n\n" + filler,
+        "b_letter.txt": "Welcome word\n\n" + filler[:200] + "\n\nThe year 2020 challenged us all.\n\n" + filler})
     b_rows = other.index.rows_of("b_letter.txt")
     assert len(b_rows) > 12 and len(other.index.rows_of("b_letter.txt", 3)) == 3
     # candidates: the other letter first, then this one's passages without the one saying 2020
@@ -1134,18 +1126,15 @@ def test_a_word_that_starts_like_a_measure_is_counted_as_itself(seeds_settings, 
     assert verdict.uncounted(r, retriever)
 
 
-def test_a_count_must_stand_next_to_what_is_counted(seeds_settings, tmp_path):
+def test_a_count_must_stand_next_to_what_is_counted(encoder, tmp_path):
     """"How many Soviet soldiers died?" over "three veterans of the Soviet Army": the sentence names the
     Soviets and a number, but the number counts veterans. The same sentence answers how many veterans."""
-    from qa_bot import engine, verdict
+    from qa_bot import verdict
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "medals.txt").write_text(
+    retriever = _folder(tmp_path, encoder, {"medals.txt": (
         "The Chairman and three living veterans of the Soviet Army have received jubilee medals.\n\n"
         "The embassy staff catalogued thousands of documents in the archive.\n\n"
-        "The number of visitors to the museum in its first week was 3,500.\n", encoding="utf-8")
-    retriever = engine.open_retriever(dataclasses.replace(seeds_settings, docs=docs, index=tmp_path / "index"), progress=False)
+        "The number of visitors to the museum in its first week was 3,500.\n")})
     r, _, _ = retriever.decide("how many soviet soldiers died?")
     assert verdict.uncounted(r, retriever)
     r, _, _ = retriever.decide("how many veterans of the soviet army received jubilee medals?")
@@ -1171,19 +1160,16 @@ def test_a_question_for_what_something_is_called_needs_a_name_for_it(retriever, 
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
 
 
-def test_a_name_in_lower_case_or_code_answers_what_it_is_called(seeds_settings, tmp_path):
+def test_a_name_in_lower_case_or_code_answers_what_it_is_called(encoder, tmp_path):
     """"What is the Python package installer called?" is answered by "is called pip" (lower case), a `code` name
     or a quoted one; "what happens when the destructor is called" asks no name. "Which bash version" is
     answered by "Bash 4"."""
-    from qa_bot import engine, verdict
+    from qa_bot import verdict
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "tools.txt").write_text(
+    retriever = _folder(tmp_path, encoder, {"tools.txt": (
         "The package installer for Python is called pip.\n\n"
         "The helper that trims whitespace from a line is `strip_ws`.\n\n"
-        "The scripts in this guide need Bash 4 or newer.\n", encoding="utf-8")
-    retriever = engine.open_retriever(dataclasses.replace(seeds_settings, docs=docs, index=tmp_path / "index"), progress=False)
+        "The scripts in this guide need Bash 4 or newer.\n")})
     for asked in ("What is the Python package installer called?", "what is the helper that trims whitespace called?"):
         assert not verdict.uncalled(retriever.ranking(asked), retriever), asked
     assert not verdict._CALLED.match("What happens when the destructor is called?") or \
