@@ -10,8 +10,9 @@ tests/data/seeds_blind9_questions.jsonl, 10 for tests/data/seeds_blind10_questio
 tests/data/seeds_blind11_questions.jsonl, 12 for tests/data/seeds_blind12_questions.jsonl, 13 for
 tests/data/seeds_blind13_questions.jsonl, 14 for tests/data/seeds_blind14_questions.jsonl, 15 for
 tests/data/realdocs_blind_questions.jsonl, 16 for tests/data/seeds_blind15_questions.jsonl, 17 for
-tests/data/realdocs_blind16_questions.jsonl, 18 for tests/data/seeds_blind16_questions.jsonl and 19 for
-tests/data/realdocs_blind17_questions.jsonl.
+tests/data/realdocs_blind16_questions.jsonl, 18 for tests/data/seeds_blind16_questions.jsonl, 19 for
+tests/data/realdocs_blind17_questions.jsonl, 20 for tests/data/seeds_blind17_questions.jsonl and 21 for
+tests/data/realdocs_blind18_questions.jsonl.
 
 Usage: python scripts/split_blind.py [PATH [SEED]]
 """
