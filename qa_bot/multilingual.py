@@ -15,6 +15,7 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -45,9 +46,28 @@ RELATED_COSINE = 0.76  # a best raw e5 cosine at least this high is never "nothi
 # reached the old 4.2 over the seeds, so every answer there was only "related"). So in these
 # languages "answered" means "on the folder's subject": near-topic questions (the same people,
 # a detail no document gives) have the margins, z-scores and gaps of answerable ones (0.039-0.090
-# against 0.020-0.141 over the seeds), and no signal here tells them apart.
+# against 0.020-0.141 over the seeds), and no signal here tells them apart by meaning. Round 14: what
+# does tell many of them apart is the kind of answer asked for ("сколько стоил ремонт", "언제 임명되었나요"),
+# which no top passage gives (KINDS below); with that check the margin asks less (0.045 -> 0.02: Korean
+# answerable questions at rank 1 with margins 0.019-0.044 were all "related").
 NONE_MARGIN = 0.01
-ANSWER_MARGIN = 0.045
+ANSWER_MARGIN = 0.02
+KIND_DEPTH = 3  # the kind of answer asked for must be in one of this many top passages, as for English questions
+# What a Russian or Korean question asks for, by its question words (the first that matches): the passage
+# side is English, so the same shapes as for English questions tell whether a top passage gives it.
+KINDS = [
+    ("money", re.compile(r"сколько\s+(?:стои\w*|денег|потрат\w*|было\s+потрачено|заплати\w*)|стоимост\w*|во\s+сколько\s+обош"
+                         r"|\bсумм[аыу]\b|\bцен[аыу]\b|얼마(?!\s*(?:나|동안))|비용|금액|가격|액수|피해액|요금|입장료", re.IGNORECASE)),
+    ("age", re.compile(r"сколько\s+лет\s+(?:ему|ей|им|было)\b|\bвозраст\w*|몇\s*살|나이|몇\s*년생|연세", re.IGNORECASE)),
+    ("duration", re.compile(r"сколько\s+(?:лет|длил\w*|продолжал\w*|времени|дней|часов|минут|недель|месяцев)|как\s+долго|\bсрок\w*"
+                            r"|얼마나\s*(?:오래|걸|지속|머물|계속)|얼마\s*동안|며칠\s*동안|몇\s*(?:시간|일|주|개월|년)\s*(?:동안|간)|기간",
+                            re.IGNORECASE)),
+    ("date", re.compile(r"\bкогда\b|в\s+каком\s+(?:году|месяце)|с\s+какого\s+(?:года|времени)|какого\s+числа|в\s+какой\s+день"
+                        r"|\bдат[аыу]\b|언제|몇\s*년(?:도)?에|어느\s*해|몇\s*월|며칠에|몇\s*일에|날짜|연도", re.IGNORECASE)),
+    ("count", re.compile(r"\bсколько\b|\bколичеств\w*|\bчисленност\w*|몇", re.IGNORECASE)),
+    ("place", re.compile(r"\bгде\b|\bкуда\b|\bоткуда\b|в\s+как(?:ом|ой)\s+(?:город\w*|мест\w*|здани\w*|отел\w*|зал\w*|стран\w*)"
+                         r"|어디|어느\s*(?:장소|건물|도시|호텔|곳|나라|지역)", re.IGNORECASE)),
+]
 BACKGROUND = Path(__file__).resolve().parent / "background.txt"
 BACKGROUND_VECTORS = BACKGROUND.with_name("background_e5.npz")  # scripts/background_vectors.py
 _lock = threading.Lock()
@@ -454,11 +474,33 @@ def rerank(retriever, ranking, question: str):
                    margin=None if off is None or not len(off) else nearest - float((off @ q).max()))
 
 
-def verdict(ranking) -> str:
+def asks_for(question: str) -> str | None:
+    """The kind of answer a Russian or Korean question asks for ("сколько стоил" -> money, "언제" ->
+    date), or None when its words name none."""
+    return next((kind for kind, pattern in KINDS if pattern.search(question)), None)
+
+
+def gives(text: str, kind: str, question: str) -> bool:
+    """Whether an English passage holds an answer of `kind` that the question does not already give."""
+    from .query import AGE, DATE, DURATION, MONEY, PLACE, counts, new_to_question, question_words
+
+    asked = question_words(question)
+    if kind == "count":
+        return any(new_to_question(n, asked) for n in counts(text))
+    pattern = {"money": MONEY, "age": AGE, "duration": DURATION, "date": DATE, "place": PLACE}[kind]
+    return any(new_to_question(m.group(), asked) for m in pattern.finditer(text))
+
+
+def verdict(ranking, retriever=None, question: str = "") -> str:
     """none when the best passage does not stand out from the rest (a z-score) or an everyday sentence
-    on another subject is as close (the margin); answered when the margin is wide, else related."""
+    on another subject is as close (the margin); related when the question asks for a kind of answer
+    (a cost, a date, a count ...) that none of the top passages gives, or the margin is narrow; else
+    answered."""
     z = ranking.confidence or 0.0
     margin = ranking.margin if ranking.margin is not None else 1.0
     if len(ranking.rows) == 0 or z < NONE_BELOW or margin < NONE_MARGIN:
         return "none"
+    kind = asks_for(question) if retriever is not None else None
+    if kind and not any(gives(p.text, kind, question) for p in retriever.passages_at(ranking.rows[:KIND_DEPTH])):
+        return "related"
     return "answered" if margin >= ANSWER_MARGIN else "related"

@@ -927,7 +927,7 @@ class Retriever:
             found = multilingual.rerank(self, r, q) if len(self.passages) else r
             if found is None:  # its vectors are being prepared in the background
                 return r, self.judge(r)[0], multilingual.preparing() or multilingual.HINT
-            return found, multilingual.verdict(found), None
+            return found, multilingual.verdict(found, self, q), None
         r = self.ranking(q, info)
         return r, self.judge(r)[0], None
 

