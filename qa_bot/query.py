@@ -350,7 +350,7 @@ def meta_type(question: str) -> str:
     if _META_PUBLISHER.search(question) or (outlet and (not outlet["other"] or outlet["news"] or _DOCUMENT_ITSELF.search(question))):
         return "publisher"
     if (_META_AUTHOR.search(question) or (_META_AUTHOR_BODY.search(question) and _NAMES_DOCUMENT.search(question))
-            or _ROLE_SIGNED.search(question)):
+            or _ROLE_SIGNED.search(question)) and not _SIGNED_AGREEMENT.search(question):
         return "author"
     if _META_DATE.search(question):
         return "date"
@@ -533,12 +533,19 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 # a name, which a passage answers only by giving one (a role or a place is not enough).
 _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairman|chairwoman|president|premier|winner"
                r"|founder|ceo|director|governor|mayor|commander|spokes(?:man|woman|person))")
-_MAKER = r"who\s+(?:won|designed|built)"  # "who built it": a company or institution can be the name asked for
+_MAKER = r"who\s+(?:won|designed|built|signed)"  # "who built it": a company or institution can be the name asked for
 # what a sentence that names the maker says besides the name: someone won, designed or built it
 MAKER_WORDS = {"won": "won win wins winner winners victory champion champions prize awarded received defeated beat",
                "designed": "designed design designer designers architect architects sculptor sculptors created creator "
                            "developed developer invented inventor authored",
-               "built": "built build builder builders constructed construction erected made produced manufactured"}
+               "built": "built build builder builders constructed construction erected made produced manufactured",
+               "signed": "signed sign signs signing signature signatures signatory signatories concluded inked"}
+# "who signed the treaty / the 1949 agreement": a signing the documents report, not who signed one of them
+_AGREEMENT = (r"(?:treaty|treaties|agreement|agreements|declaration|accord|accords|pact|protocol|memorandum|contract|convention"
+              r"|charter|deal|communiqu[eé]|armistice|ceasefire)")
+_SIGNED_AGREEMENT = re.compile(rf"\bwho\s+signed\s+(?:the\s+|a\s+|an\s+|this\s+|that\s+)?(?:(?!(?:that|which|who|about|on|of|for|in|to"
+                               rf"|marking|mentioning|mentions|word|note|page|{_DOCUMENT_NOUN})\b)[\w'’-]+\s+){{0,6}}?"
+                               rf"{_AGREEMENT}\b", re.IGNORECASE)  # not "who signed the letter about the 1949 agreement"
 _END = r"(?=\s+(?:who|whom|that|which|in|at|from|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
 _ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|an\s+|his\s+|her\s+|their\s+|its\s+)?(?P<of>[\w'’ -]{{1,100}}?){_END}"
                         r"|\bwhat(?:'s|\s+is|\s+was|\s+were|\s+are)\s+(?:the\s+)?(?!(?:[\w-]+\s+){0,2}?(?:size|length|format|type|kind|number|version|value|limit|maximum|minimum)\s+of\b)"
