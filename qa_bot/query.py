@@ -251,11 +251,12 @@ _ASKS_OFFICES = re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+){0,3}?(?:officials|
 
 # "Who attended the reception from the Russian side?", "who came from the north korean side": who was there,
 # which a report says with "present there were ...", "invited to the reception were ...", "guests"
-_ASKS_ATTENDANCE = re.compile(r"\b(?:who|which\s+(?:[\w-]+\s+){0,3}?(?:people|guests|officials|members|delegates))\b.{0,60}?"
+_ASKS_ATTENDANCE = re.compile(r"\b(?:who|which\s+(?:[\w-]+\s+){0,3}?(?:people|persons?|guests?|officials?|members?|delegates?|ministers?"
+                              r"|leaders?|diplomats?|representatives?|dignitar(?:y|ies)))\b.{0,60}?"
                               r"\b(?:attend\w*|(?:came|come) (?:to|from)(?! (?:power|the conclusion|terms|an? agreement|light|mind))|"
                               r"present|invited|guests?|took part in the|participated in the|showed up|turned up|was there|"
                               r"were there|(?:was|were) at)\b|\b(?:attendees|guest list)\b")
-_EVENT = re.compile(r"\b(?:reception|ceremony|meeting|party|banquet|event|concert|celebration|funeral|conference|dinner"
+EVENT = re.compile(r"\b(?:reception|ceremony|meeting|party|banquet|event|concert|celebration|funeral|conference|dinner"
                     r"|lunch|gala|rally|parade|festival|wedding|summit|talks|forum)s?\b")  # not "service", "session"
 ATTENDANCE = re.compile(r"\b(?:present|invited|attended|attending|guests?|participants?|took part|participated|"
                         r"were there|was there|joined|in attendance)\b", re.IGNORECASE)
@@ -263,7 +264,7 @@ ATTENDANCE = re.compile(r"\b(?:present|invited|attended|attending|guests?|partic
 
 def answer_type(question: str) -> str:
     q = question.lower()
-    if _ASKS_ATTENDANCE.search(q) and _EVENT.search(q):
+    if _ASKS_ATTENDANCE.search(q) and EVENT.search(q):
         return "attendance"
     if re.search(r"\b(?:how (?:many|much|long|old|far|often)|what (?:number|percentage|share|amount)|number of)\b", q):
         return "number"

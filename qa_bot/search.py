@@ -18,7 +18,7 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import (DATE, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason, asks_role,
+from .query import (ATTENDANCE, DATE, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason, asks_role,
                     clean_question, document_part, has_type, meta_type, named_year, shows_role, spells_out)
 
 CANDIDATES = 100
@@ -53,6 +53,7 @@ DOCUMENT_PARTS = True  # "how does the letter open / end" answered by its first 
 YEAR_BONUS = 0.03  # added to a passage of the document a question names by its year ("the 2023 article")
 TYPE_BONUS = 0.02  # added to a passage holding what a who/when/how-many question asks for
 REASON_DEPTH = 3  # a why-question: the best of the top three passages that gives a reason ("in order to") goes first
+ATTENDANCE_DEPTH = 3  # "who was invited to the reception": the best of the top three saying who was there goes first
 META_BONUS = 0.0  # added to a header/signature passage for a question about the document itself
 NAV_PENALTY = 0.05  # taken from a navigation passage (table of contents, "more articles" list): never the answer itself
 BONUS_DEPTH = 30
@@ -477,6 +478,8 @@ class Retriever:
         fused_first = int(order[0]) if len(order) else -1
         if REASON_DEPTH and asks_reason(info.text) and len(order) > 1:
             order, score = _promote(order, score, self._reason_first(cand, order))
+        if ATTENDANCE_DEPTH and info.answer_type == "attendance" and len(order) > 1:
+            order, score = _promote(order, score, self._attendance_first(cand, order))
         if SEQUENCE_DEPTH and len(order) > 1 and (after := _AFTER.search(info.text)):
             order, score = _promote(order, score, self._next_first(cand, order, after.group(1)))
         if EXPANSION_DEPTH and len(order) > 1 and (short := asks_expansion(info.text)):
@@ -564,6 +567,12 @@ class Retriever:
         """For a why-question: the position of the best of the top REASON_DEPTH passages that gives a
         reason ("in order to", "because", "thanks to") when the first gives none, to go first; else None."""
         return _first_holding(self.passages_at(cand[order[:REASON_DEPTH]]), REASON.search)
+
+    def _attendance_first(self, cand: np.ndarray, order: np.ndarray) -> int | None:
+        """For "who was invited to the reception": the position of the best of the top ATTENDANCE_DEPTH
+        passages that says who was there ("Invited to the reception were ...", "Present there were ..."),
+        when the first does not, to go first; else None."""
+        return _first_holding(self.passages_at(cand[order[:ATTENDANCE_DEPTH]]), ATTENDANCE.search)
 
     def _next_first(self, cand: np.ndarray, order: np.ndarray, before: str) -> int | None:
         """"Who spoke after the ambassador?": when the first passage is about what came before (it

@@ -1306,8 +1306,25 @@ def test_who_attended_an_event_is_answered_by_the_line_that_says_who_was_there(r
 
     asked = "who from the russian side attended the reception"
     typed = rank(asked)
-    monkeypatch.setattr(query, "_EVENT", re.compile(r"(?!)"))
+    monkeypatch.setattr(query, "EVENT", re.compile(r"(?!)"))
     assert typed == 0 < rank(asked)  # the type, not luck
+
+
+def test_the_line_saying_who_was_invited_goes_first_among_the_top_three(retriever, monkeypatch):
+    """"Who from the DPRK was invited to the reception?": the report's opening line about the reception
+    matches better than the short line that answers ("Invited to the reception were DPRK Foreign Minister
+    Choe Son Hui ..."), which is among the top three and goes first."""
+    from qa_bot import search
+
+    assert query.answer_type("which minister was a guest at the reception for the anniversary?") == "attendance"
+    assert query.answer_type("which minister spoke at the reception?") != "attendance"
+    for asked in ("who from the dprk was invited to the reception the russian ambassador gave?",
+                  "which minister was a guest at the reception for the anniversary?"):
+        first = retriever.passages[int(retriever.ranking(asked).rows[0])]
+        assert first.text.startswith("Invited to the reception were"), (asked, first.text)
+    monkeypatch.setattr(search, "ATTENDANCE_DEPTH", 0)
+    first = retriever.passages[int(retriever.ranking("which minister was a guest at the reception for the anniversary?").rows[0])]
+    assert not first.text.startswith("Invited to the reception were")
 
 
 def test_what_an_abbreviation_stands_for_is_answered_where_it_is_spelt_out(seeds_settings, tmp_path, monkeypatch):
