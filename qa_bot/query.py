@@ -373,8 +373,10 @@ _AMOUNT_OF = re.compile(r"\b([^\W\d_][\w'-]*)\s+(?:volume|amount|turnover|budget
 # a keyword query for a count or a price: "Hwasong number of apartments", "ski slopes number", "repairs cost"
 # (not an identifier: "phone number of the embassy", "version number"; a plural before "number": "slopes number")
 _KEYWORD_COUNT = re.compile(r"(?<![\w'-])(?:(?P<pre>[^\W\d_][\w'-]*)\s+)?number of\s+(?:the\s+)?(?P<of>[^\W\d_][\w'-]*)"
-                            r"|(?<![\w'-])(?P<end>[^\W\d_][\w'-]*s)\s+(?:number|count|total)\s*[?.!]*$"
+                            r"|(?<![\w'-])(?P<end>[^\W\d_][\w'-]*s)(?:\s+of\s+[^\W\d_][\w'-]*)?\s+(?:number|count|total)\s*[?.!]*$"
                             r"|(?<![\w'-])(?P<cost>[^\W\d_][\w'-]*)\s+(?:cost|costs|price|fee|fees)\s*[?.!]*$", re.IGNORECASE)
+_KEYWORD_DURATION = re.compile(r"\b(?:duration|time|length)\s+(?:in\s+)?(?:seconds|minutes|hours|days|weeks|months|years)\b"
+                               r"|\bduration\s*[?.!]*$", re.IGNORECASE)
 _IDENTIFIERS = frozenset("phone telephone fax serial account version port room page model isbn id reference case".split())
 _NOT_COUNTED = frozenset("""do does did is are was were has have had must can could will would should shall may might
 of in at on for to per the it they we you i there a an this that these those between by from with""".split())
@@ -428,6 +430,8 @@ def quantity(question: str) -> Quantity | None:
     m = _KEYWORD_COUNT.search(question) if keyword_query(question) and not asks_contact(question) else None
     if m and (m["pre"] or "").lower() not in _IDENTIFIERS and (m["of"] or m["end"] or m["cost"]).lower() not in _NOT_COUNTED | _NOT_AMOUNT:
         return Quantity(((m["of"] or m["end"] or m["cost"]),), "money" if m["cost"] else "number")
+    if keyword_query(question) and _KEYWORD_DURATION.search(question):
+        return Quantity((), "duration")  # "SCH test campaign duration hours", "training time hours per language"
     if re.search(r"\bhow long (?:did|does|do|will|would|has|have|had|ago)\b", question, re.IGNORECASE):
         return Quantity((), "duration")  # how long did the ride take / has he served
     if re.search(r"\bhow long\b", question, re.IGNORECASE):

@@ -819,6 +819,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         query._KEYWORD_COUNT.search("a'" * 500)
         multilingual.asks_for(text), multilingual.asks_for("сколько " * 5000 + "x"), multilingual.asks_for("몇 " * 8000)
         query._SIGNED_AGREEMENT.search("who signed the " + "a " * 8000 + "x"), query._SIGNED_AGREEMENT.search(text)
+        query._KEYWORD_DURATION.search(text), query._KEYWORD_COUNT.search("as of " * 3000 + "count")
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
@@ -972,6 +973,11 @@ def test_keyword_queries_ask_for_a_count_a_date_or_a_name_by_their_words(retriev
                        "embassy phone number", "bash line count", "page number of the amendments"):
         assert query.quantity(identifier) is None, identifier  # an identifier or a singular: no count asked
     assert retriever.ask("Hwasong fifth stage number of apartments").verdict == "related"  # the project, no count
+    assert query.quantity("SCH source lines of code count") == query.Quantity(("lines",), "number")
+    assert query.quantity("SCH test campaign duration hours") == query.Quantity((), "duration")
+    assert query.quantity("Vladivostok talks duration") == query.Quantity((), "duration")
+    assert query.quantity("what is the time in hours") is None  # not keywords
+    assert retriever.ask("Vladivostok summit talks duration hours").verdict == "related"  # dated, never timed
     assert retriever.ask("Kim Jong Un Vladivostok trip dates").verdict == "answered"  # "between April 24 and 26"
 
 
