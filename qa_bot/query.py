@@ -700,14 +700,20 @@ def asks_maker(question: str) -> str:
     return m.group().split()[-1].lower() if m else ""
 
 
+_PART_OF_NAME = re.compile(r"\b(?:first|full|given|last|family|middle|sur)\s*names?\b|\bsurname\b|\binitials?\b", re.IGNORECASE)
+
+
 def has_name(sentence: str, question: str, known: Container[str], organisations: bool = False) -> bool:
     """Whether a sentence gives a person's or thing's name the question does not: two or more
     capitalised words after any institution or title word in their run ("Foreign Minister Choe Son
     Hui"), one after a title ("Ambassador Smith", "Dr. Lee"), or one `known` (the model's vocabulary)
     lacks ("Matsegora"). With `organisations` ("who built it?") an institution's name counts too. A
     sentence's opening word ("The", "In"), a place after "in" / "at" / "to", a word before a
-    number ("Juche 108") and the words of a quoted title ("National Contest of Amateur Skiers") do not count."""
+    number ("Juche 108") and the words of a quoted title ("National Contest of Amateur Skiers") do not count;
+    nor does a name holding a rare word of the question ("Alexander Matsegora" for "who came before
+    Matsegora?"), the person it names, unless it asks for part of that name ("Matsegora's first name")."""
     asked = question_words(question)
+    own = not _PART_OF_NAME.search(question)  # "what is Matsegora's first name" asks for part of the name it gives
     titles = _quoted_titles(sentence) if '"' in sentence or "“" in sentence else []
     for m in _CAPITALISED.finditer(sentence):
         if any(a <= m.start() < b for a, b in titles):
@@ -727,6 +733,8 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
             words = words[cut + 1:]
         if not words or all(w in asked for w in words):
             continue
+        if own and any(len(w) >= 5 and (w in asked or w + "s" in asked) and w not in known for w in words):
+            continue  # "Alexander Matsegora" for a question about Matsegora: the person it names, not another
         if len(words) >= 2 or titled or words[0] not in known:
             return True
     return False
