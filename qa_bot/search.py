@@ -894,6 +894,8 @@ class Retriever:
             return "related", 0.0
         if DATES_NEED_DATES and verdict.undated(r, self):
             return "related", 0.0
+        if NAMES_NEED_NAMES and verdict.unprevious(r, self):
+            return "related", 0.0
         if CHOICES_NEED_ONE and verdict.unchosen(r, self):
             return "related", 0.0
         if PLACES_NEED_PLACES and verdict.unplaced(r, self):

@@ -254,6 +254,28 @@ def undated(r, retriever, depth: int = 3) -> bool:
                    for p in retriever.passages_at(r.rows[:depth]))
 
 
+# "what job did she have before she became foreign minister?", "his previous posting", "Choe Son Hui career":
+# an office held before, which a text gives only by saying so ("formerly", "served as", "until ...")
+_ASKS_BEFORE = re.compile(r"\b(?:job|jobs|post|posts|position|positions|posting|postings|role|roles|office|title)\b"
+                          r".{0,60}?\bbefore\s+(?:he|she|they|becom\w*|being|taking|joining|his|her|their)\b"
+                          r"|\b(?:previous|former|prior|earlier|past)\s+(?:job|jobs|post|posts|position|positions|posting|postings"
+                          r"|role|roles|office|offices|career|appointment)s?\b|\bcareer\b", re.IGNORECASE)
+_SAYS_BEFORE = re.compile(r"\b(?:former|formerly|previous|previously|earlier|prior|before|served|serving|until|had been|"
+                          r"was appointed|became|career|worked|working)\b", re.IGNORECASE)
+
+
+def unprevious(r, retriever, depth: int = 3) -> bool:
+    """A question for an office held before ("what job did Choe Son Hui have before she became foreign
+    minister?") whose top passages never say one was held before: they name the person with today's office."""
+    from .documents import split_sentences
+    from .query import ROLE_WORDS
+
+    if not len(r.rows) or not _ASKS_BEFORE.search(retriever.respell(r.info.text)):
+        return False
+    return not any(_SAYS_BEFORE.search(sentence) and any(w in ROLE_WORDS for w in re.findall(r"[^\W\d_]+", sentence.lower()))
+                   for p in retriever.passages_at(r.rows[:depth]) for sentence in split_sentences(p.text))
+
+
 # "did he go by train or by plane?", "is it bilateral or multilateral": the two words offered as answers
 _CHOICE = re.compile(r"(?<![\w-])([^\W\d_][\w-]*)(?:\s*,\s*|\s+)or\s+(?:(?:by|in|at|on|to|with|from|a|an|the)\s+"
                      r"|did\s+(?:he|she|they|it|we)\s+)?([^\W\d_][\w-]*)", re.IGNORECASE)

@@ -820,6 +820,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         multilingual.asks_for(text), multilingual.asks_for("сколько " * 5000 + "x"), multilingual.asks_for("몇 " * 8000)
         query._SIGNED_AGREEMENT.search("who signed the " + "a " * 8000 + "x"), query._SIGNED_AGREEMENT.search(text)
         query._KEYWORD_DURATION.search(text), query._KEYWORD_COUNT.search("as of " * 3000 + "count")
+        verdict._ASKS_BEFORE.search(text), verdict._ASKS_BEFORE.search("job " * 5000 + "x")
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
@@ -849,6 +850,23 @@ def test_a_why_question_puts_the_passage_that_gives_a_reason_first(retriever, mo
     assert "in order to reaffirm" in retriever.ask(asked, k=1).hits[0].passage.text
     monkeypatch.setattr(search, "REASON_DEPTH", 0)
     assert "in order to reaffirm" not in retriever.ask(asked, k=1).hits[0].passage.text  # the rule, not luck
+
+
+def test_an_office_held_before_needs_a_text_that_says_so(retriever, monkeypatch):
+    """"What job did Im Chon Il have before he became vice-minister?": the seeds name him with today's office
+    only; the passage is shown as related, not claimed. His office today stays answered."""
+    from qa_bot import search, verdict
+
+    for asked in ("what job did im chon il have before he became vice-minister?", "Choe Son Hui previous post",
+                  "what was matsegora's previous posting"):
+        assert verdict._ASKS_BEFORE.search(asked), asked
+    for other in ("what did he do before his visit", "what position does Im Chon Il hold", "who spoke before her"):
+        assert not verdict._ASKS_BEFORE.search(other), other
+    asked = "what job did im chon il have before he became vice-minister?"
+    assert retriever.ask(asked).verdict == "related"
+    assert retriever.ask("what position does Im Chon Il hold").verdict == "answered"
+    monkeypatch.setattr(search, "NAMES_NEED_NAMES", False)
+    assert retriever.ask(asked).verdict == "answered"
 
 
 def test_who_signed_a_treaty_is_a_question_about_the_signing_not_the_document(retriever, monkeypatch):
