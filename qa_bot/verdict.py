@@ -276,6 +276,25 @@ def unprevious(r, retriever, depth: int = 3) -> bool:
                    for p in retriever.passages_at(r.rows[:depth]) for sentence in split_sentences(p.text))
 
 
+# "what did Putin say about China?", "what does the ambassador think about the Olympic Games": what was said
+# about something, which a text that never mentions it cannot give
+_SAID_ABOUT = re.compile(r"\b(?:say|says|said|think|thinks|thought|tell|tells|told|write|writes|wrote|speak|speaks|spoke|talk"
+                         r"|talks|talked|feel|feels|felt)\s+(?:\w+\s+)?about\s+(?P<about>[^?.!]{1,80})", re.IGNORECASE)
+
+
+def unsaid(r, retriever, depth: int = 3) -> bool:
+    """"What did Putin say about China?" when no top passage holds half of what it asks about ("China"):
+    about the same people, not about that."""
+    m = _SAID_ABOUT.search(r.info.text) if len(r.rows) else None
+    if m is None:
+        return False
+    lex = retriever.lexical
+    want = set(lex.tokens(retriever.respell(m["about"]))) - question_word_terms(retriever)
+    if not want:
+        return False
+    return not any(2 * len(want & passage_terms(retriever, int(row))) >= len(want) for row in r.rows[:depth])
+
+
 # "did he go by train or by plane?", "is it bilateral or multilateral": the two words offered as answers
 _CHOICE = re.compile(r"(?<![\w-])([^\W\d_][\w-]*)(?:\s*,\s*|\s+)or\s+(?:(?:by|in|at|on|to|with|from|a|an|the)\s+"
                      r"|did\s+(?:he|she|they|it|we)\s+)?([^\W\d_][\w-]*)", re.IGNORECASE)

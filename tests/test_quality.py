@@ -821,6 +821,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         query._SIGNED_AGREEMENT.search("who signed the " + "a " * 8000 + "x"), query._SIGNED_AGREEMENT.search(text)
         query._KEYWORD_DURATION.search(text), query._KEYWORD_COUNT.search("as of " * 3000 + "count")
         verdict._ASKS_BEFORE.search(text), verdict._ASKS_BEFORE.search("job " * 5000 + "x")
+        verdict._SAID_ABOUT.search(text), verdict._SAID_ABOUT.search("said " * 5000 + "x")
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
@@ -866,6 +867,20 @@ def test_an_office_held_before_needs_a_text_that_says_so(retriever, monkeypatch)
     assert retriever.ask(asked).verdict == "related"
     assert retriever.ask("what position does Im Chon Il hold").verdict == "answered"
     monkeypatch.setattr(search, "NAMES_NEED_NAMES", False)
+    assert retriever.ask(asked).verdict == "answered"
+
+
+def test_what_someone_said_about_a_subject_no_passage_mentions_is_only_related(retriever, monkeypatch):
+    """"What did Kim Jong Un say about the Olympic Games?": the seeds quote him, never on the Olympics."""
+    from qa_bot import search, verdict
+
+    assert verdict._SAID_ABOUT.search("what did Putin say about China?")["about"] == "China"
+    assert verdict._SAID_ABOUT.search("what does the ambassador think about the talks") and \
+        not verdict._SAID_ABOUT.search("what is the article about?")
+    asked = "what did kim jong un say about the olympic games in pyongyang?"
+    assert retriever.ask(asked).verdict == "related"
+    assert retriever.ask("what did the ambassador say about the pandemic?").verdict == "answered"
+    monkeypatch.setattr(search, "SAID_NEEDS_SUBJECT", False)
     assert retriever.ask(asked).verdict == "answered"
 
 
