@@ -988,9 +988,9 @@ def test_a_question_offering_two_answers_needs_a_passage_with_one(retriever, mon
     assert not verdict.unchosen(retriever.ranking("How did Kim Jong Un come to power in North Korea?"), retriever)
     assert not verdict._HOW_TRAVELLED.match("How does an access request get to the resource?")
     assert not verdict.unchosen(retriever.ranking("did they meet more or less often?"), retriever)  # no answer offered
-    for asked in ("what was discussed or agreed at the talks between kim jong un and putin?",
+    for other in ("what was discussed or agreed at the talks between kim jong un and putin?",
                   "what did the ambassador say or write about the friendship?"):  # "or" joining verbs offers no answer
-        assert not verdict.unchosen(retriever.ranking(asked), retriever), asked
+        assert not verdict.unchosen(retriever.ranking(other), retriever), other
     monkeypatch.setattr(search, "CHOICES_NEED_ONE", False)
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
 
