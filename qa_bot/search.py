@@ -98,6 +98,7 @@ NAMES_NEED_NAMES = True  # "related" when a question wants a name ("the name of 
 DATES_NEED_DATES = True  # "related" when a question asks when and no top passage about it gives a date (or is dated)
 CHOICES_NEED_ONE = True  # "related" when a question offers two answers ("by train or by plane?") and no top passage has either
 PLACES_NEED_PLACES = True  # "related" when a question asks where and no top sentence about it names a place it does not
+ORDINALS_NEED_ORDINALS = True  # "related" when a question names "the second summit" and no top passage says "second" / "2nd"
 SAID_NEEDS_SUBJECT = True  # "related" when a question asks what was said about something no top passage mentions
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
@@ -898,6 +899,8 @@ class Retriever:
         if NAMES_NEED_NAMES and verdict.unprevious(r, self):
             return "related", 0.0
         if SAID_NEEDS_SUBJECT and verdict.unsaid(r, self):
+            return "related", 0.0
+        if ORDINALS_NEED_ORDINALS and verdict.unordinal(r, self):
             return "related", 0.0
         if CHOICES_NEED_ONE and verdict.unchosen(r, self):
             return "related", 0.0

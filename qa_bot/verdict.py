@@ -295,6 +295,28 @@ def unsaid(r, retriever, depth: int = 3) -> bool:
     return not any(2 * len(want & passage_terms(retriever, int(row))) >= len(want) for row in r.rows[:depth])
 
 
+# "where did the second summit take place?": an occasion named by its ordinal, which a passage about another
+# one (the first summit) does not answer
+_ORDINALS = {"second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th", "sixth": "6th", "seventh": "7th",
+             "eighth": "8th", "ninth": "9th", "tenth": "10th"}
+_ORDINAL = re.compile(r"\b(" + "|".join(list(_ORDINALS) + list(_ORDINALS.values())) + r")\b(?![\s-]+(?:largest|biggest|"
+                      r"time|half|hand|place|language|highest|most|floor|quarter|day|person|edition|paragraph|sentence))",
+                      re.IGNORECASE)
+
+
+def unordinal(r, retriever, depth: int = 3) -> bool:
+    """A question about an occasion by its ordinal ("the second summit", "the 3rd congress") when no top
+    passage holds that ordinal, in words or figures: about the same kind of event, another occasion."""
+    if not len(r.rows):
+        return False
+    asked = {m.group(1).lower() for m in _ORDINAL.finditer(r.info.text)}
+    if not asked:
+        return False
+    forms = [{w, _ORDINALS.get(w, w)} | {k for k, v in _ORDINALS.items() if v == w} for w in asked]
+    texts = [p.text.lower() for p in retriever.passages_at(r.rows[:depth])]
+    return not any(all(any(re.search(rf"\b{re.escape(f)}\b", t) for f in form) for form in forms) for t in texts)
+
+
 # "did he go by train or by plane?", "is it bilateral or multilateral": the two words offered as answers
 _CHOICE = re.compile(r"(?<![\w-])([^\W\d_][\w-]*)(?:\s*,\s*|\s+)or\s+(?:(?:by|in|at|on|to|with|from|a|an|the)\s+"
                      r"|did\s+(?:he|she|they|it|we)\s+)?([^\W\d_][\w-]*)", re.IGNORECASE)

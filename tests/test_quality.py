@@ -821,7 +821,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         query._SIGNED_AGREEMENT.search("who signed the " + "a " * 8000 + "x"), query._SIGNED_AGREEMENT.search(text)
         query._KEYWORD_DURATION.search(text), query._KEYWORD_COUNT.search("as of " * 3000 + "count")
         verdict._ASKS_BEFORE.search(text), verdict._ASKS_BEFORE.search("job " * 5000 + "x")
-        verdict._SAID_ABOUT.search(text), verdict._SAID_ABOUT.search("said " * 5000 + "x")
+        verdict._SAID_ABOUT.search(text), verdict._SAID_ABOUT.search("said " * 5000 + "x"), verdict._ORDINAL.findall(text)
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
@@ -881,6 +881,20 @@ def test_what_someone_said_about_a_subject_no_passage_mentions_is_only_related(r
     assert retriever.ask(asked).verdict == "related"
     assert retriever.ask("what did the ambassador say about the pandemic?").verdict == "answered"
     monkeypatch.setattr(search, "SAID_NEEDS_SUBJECT", False)
+    assert retriever.ask(asked).verdict == "answered"
+
+
+def test_an_occasion_named_by_its_ordinal_needs_a_passage_that_names_it_so(retriever, monkeypatch):
+    """"In which city did Kim Jong Un and Putin hold their second summit?": the seeds tell of the first one
+    (Vladivostok) only; "the fifth stage in Hwasong" is in the text and stays answered."""
+    from qa_bot import search, verdict
+
+    assert [m.group(1) for m in verdict._ORDINAL.finditer("the second summit and the 3rd congress")] == ["second", "3rd"]
+    assert not verdict._ORDINAL.search("the second largest city") and not verdict._ORDINAL.search("for a second time")
+    asked = "in which city did kim jong un and putin hold their second summit?"
+    assert retriever.ask(asked).verdict == "related"
+    assert retriever.ask("when was the groundbreaking for the fifth stage in hwasong").verdict == "answered"
+    monkeypatch.setattr(search, "ORDINALS_NEED_ORDINALS", False)
     assert retriever.ask(asked).verdict == "answered"
 
 
