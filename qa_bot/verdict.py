@@ -239,7 +239,10 @@ _KEYWORD_WHEN = re.compile(r"\b(?<!current )(?<!today's )(?<!todays )(?<!system 
 def undated(r, retriever, depth: int = 3) -> bool:
     """A question that asks when ("When did Matsegora take up his post?", "Kangdong complex opening date")
     whose top passages never give a date the question does not, in their text or as their dateline, in a
-    passage that holds at least half its topic terms: about the same people and events, not when it happened."""
+    passage that holds at least half its topic terms: about the same people and events, not when it happened.
+    When something was built, founded, opened or born (_MADE) needs the date in a sentence that says so: "when
+    was the monument built?" is not answered by the day its lighting was renovated."""
+    from .documents import split_sentences
     from .query import has_type, keyword_query
 
     if r.info.meta or len(r.rows) == 0 or not (_ASKS_WHEN.match(r.info.text) or _KEYWORD_WHEN.search(r.info.text)
@@ -249,9 +252,23 @@ def undated(r, retriever, depth: int = 3) -> bool:
     want = set(lex.tokens(retriever.respell(r.info.text))) - question_word_terms(retriever)
     if not want:
         return False
-    return not any(2 * len(want & set(lex.tokens(p.text))) >= len(want)
-                   and has_type(f"{p.text} {p.date or ''}", "date", r.info.text)
+    made = next((group for group in _MADE if re.search(rf"\b(?:{group})\b", r.info.text, re.IGNORECASE)), None)
+
+    def dated(p) -> bool:
+        if made is None:
+            return has_type(f"{p.text} {p.date or ''}", "date", r.info.text)
+        return any(re.search(rf"\b(?:{made})\b", sentence, re.IGNORECASE) and has_type(sentence, "date", r.info.text)
+                   for sentence in split_sentences(p.text))
+
+    return not any(2 * len(want & set(lex.tokens(p.text))) >= len(want) and dated(p)
                    for p in retriever.passages_at(r.rows[:depth]))
+
+
+# when something was made, founded, opened or born: the words that say so, one group each
+_MADE = ("built|build|erected|erect|constructed|construct|construction|completed|raised",
+         "founded|found|established|establish|establishment|formed|set up|created|creation",
+         "opened|open|opening|inaugurated|inauguration|unveiled|unveiling|launched|launch|first visitors|welcomed",
+         "born")
 
 
 # "what job did she have before she became foreign minister?", "his previous posting", "Choe Son Hui career":

@@ -135,8 +135,13 @@ def test_a_when_question_needs_a_date_in_a_passage_about_it(retriever, monkeypat
                      "how are bilateral contacts carried out when face-to-face meetings are rare"):
         assert not verdict.undated(retriever.ranking(answered), retriever), answered
         assert retriever.ask(answered).verdict == "answered", answered
+    # when something was built, founded, opened or born: a date in a sentence that says so, not any date of it
+    built = "when was the liberation monument on moranbong hill built?"  # its lighting was renovated in 2020
+    assert retriever.ask(built).verdict == "related"
+    assert retriever.ask("when did the embassy museum open?").verdict == "answered"  # "welcomed its first visitors"
     monkeypatch.setattr(search, "DATES_NEED_DATES", False)
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
+    assert retriever.ask(built).verdict == "answered"
     # "when" for a condition asks for no date
     for condition in ("When is a matrix with only real entries Hermitian?", "when should I rotate the keys?"):
         assert not verdict._ASKS_WHEN.match(condition), condition
