@@ -858,49 +858,51 @@ def test_a_why_question_puts_the_passage_that_gives_a_reason_first(retriever, mo
     assert "in order to reaffirm" not in retriever.ask(asked, k=1).hits[0].passage.text  # the rule, not luck
 
 
+def _related_by(retriever, monkeypatch, flag: str, asked: str, answered: str) -> None:
+    """`asked` is "related" and `answered` answered; with search.`flag` off `asked` is answered: the check
+    holds it back, not the verdict model."""
+    from qa_bot import search
+
+    assert retriever.ask(asked).verdict == "related", asked
+    assert retriever.ask(answered).verdict == "answered", answered
+    monkeypatch.setattr(search, flag, False)
+    assert retriever.ask(asked).verdict == "answered", asked
+
+
 def test_an_office_held_before_needs_a_text_that_says_so(retriever, monkeypatch):
     """"What job did Im Chon Il have before he became vice-minister?": the seeds name him with today's office
     only; the passage is shown as related, not claimed. His office today stays answered."""
-    from qa_bot import search, verdict
+    from qa_bot import verdict
 
     for asked in ("what job did im chon il have before he became vice-minister?", "Choe Son Hui previous post",
                   "what was matsegora's previous posting"):
         assert verdict._ASKS_BEFORE.search(asked), asked
     for other in ("what did he do before his visit", "what position does Im Chon Il hold", "who spoke before her"):
         assert not verdict._ASKS_BEFORE.search(other), other
-    asked = "what job did im chon il have before he became vice-minister?"
-    assert retriever.ask(asked).verdict == "related"
-    assert retriever.ask("what position does Im Chon Il hold").verdict == "answered"
-    monkeypatch.setattr(search, "NAMES_NEED_NAMES", False)
-    assert retriever.ask(asked).verdict == "answered"
+    _related_by(retriever, monkeypatch, "NAMES_NEED_NAMES", "what job did im chon il have before he became vice-minister?",
+                "what position does Im Chon Il hold")
 
 
 def test_what_someone_said_about_a_subject_no_passage_mentions_is_only_related(retriever, monkeypatch):
     """"What did Kim Jong Un say about the Olympic Games?": the seeds quote him, never on the Olympics."""
-    from qa_bot import search, verdict
+    from qa_bot import verdict
 
     assert verdict._SAID_ABOUT.search("what did Putin say about China?")["about"] == "China"
     assert verdict._SAID_ABOUT.search("what does the ambassador think about the talks") and \
         not verdict._SAID_ABOUT.search("what is the article about?")
-    asked = "what did kim jong un say about the olympic games in pyongyang?"
-    assert retriever.ask(asked).verdict == "related"
-    assert retriever.ask("what did the ambassador say about the pandemic?").verdict == "answered"
-    monkeypatch.setattr(search, "SAID_NEEDS_SUBJECT", False)
-    assert retriever.ask(asked).verdict == "answered"
+    _related_by(retriever, monkeypatch, "SAID_NEEDS_SUBJECT", "what did kim jong un say about the olympic games in pyongyang?",
+                "what did the ambassador say about the pandemic?")
 
 
 def test_an_occasion_named_by_its_ordinal_needs_a_passage_that_names_it_so(retriever, monkeypatch):
     """"In which city did Kim Jong Un and Putin hold their second summit?": the seeds tell of the first one
     (Vladivostok) only; "the fifth stage in Hwasong" is in the text and stays answered."""
-    from qa_bot import search, verdict
+    from qa_bot import verdict
 
     assert [m.group(1) for m in verdict._ORDINAL.finditer("the second summit and the 3rd congress")] == ["second", "3rd"]
     assert not verdict._ORDINAL.search("the second largest city") and not verdict._ORDINAL.search("for a second time")
-    asked = "in which city did kim jong un and putin hold their second summit?"
-    assert retriever.ask(asked).verdict == "related"
-    assert retriever.ask("when was the groundbreaking for the fifth stage in hwasong").verdict == "answered"
-    monkeypatch.setattr(search, "ORDINALS_NEED_ORDINALS", False)
-    assert retriever.ask(asked).verdict == "answered"
+    _related_by(retriever, monkeypatch, "ORDINALS_NEED_ORDINALS", "in which city did kim jong un and putin hold their second summit?",
+                "when was the groundbreaking for the fifth stage in hwasong")
 
 
 def test_who_signed_a_treaty_is_a_question_about_the_signing_not_the_document(retriever, monkeypatch):
