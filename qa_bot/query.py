@@ -258,8 +258,9 @@ _ASKS_ATTENDANCE = re.compile(r"\b(?:who|which\s+(?:[\w-]+\s+){0,3}?(?:people|pe
                               r"were there|(?:was|were) at)\b|\b(?:attendees|guest list)\b")
 EVENT = re.compile(r"\b(?:reception|ceremony|meeting|party|banquet|event|concert|celebration|funeral|conference|dinner"
                     r"|lunch|gala|rally|parade|festival|wedding|summit|talks|forum)s?\b")  # not "service", "session"
-ATTENDANCE = re.compile(r"\b(?:present|invited|attended|attending|guests?|participants?|took part|participated|"
-                        r"were there|was there|joined|in attendance)\b", re.IGNORECASE)
+ATTENDANCE = re.compile(r"\b(?:present\s+(?:there|at|were|was|in)|(?:were|was|are|is)\s+present|invited|attended|attending|"
+                        r"guests?|participants?|took part|participated|were there|was there|joined|in attendance)\b",
+                        re.IGNORECASE)  # "Present there were ...", not "the present situation"
 
 
 def answer_type(question: str) -> str:

@@ -18,7 +18,7 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import (ATTENDANCE, DATE, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason, asks_role,
+from .query import (ATTENDANCE, DATE, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason, asks_role,
                     clean_question, document_part, has_type, meta_type, named_year, shows_role, spells_out)
 
 CANDIDATES = 100
@@ -481,7 +481,7 @@ class Retriever:
         if REASON_DEPTH and asks_reason(info.text) and len(order) > 1:
             order, score = _promote(order, score, self._reason_first(cand, order))
         if ATTENDANCE_DEPTH and info.answer_type == "attendance" and len(order) > 1:
-            order, score = _promote(order, score, self._attendance_first(cand, order))
+            order, score = _promote(order, score, self._attendance_first(cand, order, info.text))
         if SEQUENCE_DEPTH and len(order) > 1 and (after := _AFTER.search(info.text)):
             order, score = _promote(order, score, self._next_first(cand, order, after.group(1)))
         if EXPANSION_DEPTH and len(order) > 1 and (short := asks_expansion(info.text)):
@@ -570,11 +570,27 @@ class Retriever:
         reason ("in order to", "because", "thanks to") when the first gives none, to go first; else None."""
         return _first_holding(self.passages_at(cand[order[:REASON_DEPTH]]), REASON.search)
 
-    def _attendance_first(self, cand: np.ndarray, order: np.ndarray) -> int | None:
+    def _attendance_first(self, cand: np.ndarray, order: np.ndarray, question: str) -> int | None:
         """For "who was invited to the reception": the position of the best of the top ATTENDANCE_DEPTH
-        passages that says who was there ("Invited to the reception were ...", "Present there were ..."),
-        when the first does not, to go first; else None."""
-        return _first_holding(self.passages_at(cand[order[:ATTENDANCE_DEPTH]]), ATTENDANCE.search)
+        passages that says who was there ("Invited to the reception were ...", "Present there were ...") at
+        an event the question names, in it or in the paragraph before it, when the first does not, to go
+        first; else None."""
+        events = {m.group().rstrip("s") for m in EVENT.finditer(question.lower())}
+        if not events:
+            return None
+        rows = [int(row) for row in cand[order[:ATTENDANCE_DEPTH]]]
+
+        def at_event(j: int, p: Passage) -> bool:
+            if not ATTENDANCE.search(p.text):
+                return False
+            before = self.passages_at([rows[j] - 1]) if rows[j] > 0 else []
+            nearby = p.text + "".join(f" {b.text}" for b in before if b.source == p.source)
+            return any(m.group().rstrip("s") in events for m in EVENT.finditer(nearby.lower()))
+
+        top = self.passages_at(rows)
+        if at_event(0, top[0]):
+            return None
+        return next((j for j, p in enumerate(top) if at_event(j, p)), None)
 
     def _next_first(self, cand: np.ndarray, order: np.ndarray, before: str) -> int | None:
         """"Who spoke after the ambassador?": when the first passage is about what came before (it

@@ -220,7 +220,9 @@ def off_topic(r, retriever) -> bool:
     # the closest of the same top passages whose terms count: a metadata question's first passage is
     # the signature or publisher line put there for the field asked, not the one it matched in meaning
     # (any other question's first passage is the one it matched, as before)
-    depth = min(OFF_TOPIC_DEPTH if r.info.meta else 1, len(r.rows))
+    # (a passage a question rule moved first, "Invited to the reception were ...", likewise: the one it matched
+    # in meaning is now second)
+    depth = min(OFF_TOPIC_DEPTH if r.info.meta or r.moved else 1, len(r.rows))
     dense = float(np.max(meaning(r, depth)))
     return bool(terms) and len(covered) <= OFF_TOPIC_COVERED * len(terms) and dense < OFF_TOPIC_DENSE
 

@@ -1388,6 +1388,11 @@ def test_the_line_saying_who_was_invited_goes_first_among_the_top_three(retrieve
                   "which minister was a guest at the reception for the anniversary?"):
         first = retriever.passages[int(retriever.ranking(asked).rows[0])]
         assert first.text.startswith("Invited to the reception were"), (asked, first.text)
+    # not a line about who was at another event: the talks last year, the dancing party (review of round 14)
+    for other, first in (("which russian ministers attended the talks last year", "Between June and August"),
+                         ("who was invited to the dancing party on the 16th", "A dancing party")):
+        assert retriever.passages[int(retriever.ranking(other).rows[0])].text.startswith(first), other
+    assert not query.ATTENDANCE.search("the present situation on the peninsula")
     monkeypatch.setattr(search, "ATTENDANCE_DEPTH", 0)
     first = retriever.passages[int(retriever.ranking("which minister was a guest at the reception for the anniversary?").rows[0])]
     assert not first.text.startswith("Invited to the reception were")
