@@ -98,6 +98,7 @@ NAMES_NEED_NAMES = True  # "related" when a question wants a name ("the name of 
 DATES_NEED_DATES = True  # "related" when a question asks when and no top passage about it gives a date (or is dated)
 CHOICES_NEED_ONE = True  # "related" when a question offers two answers ("by train or by plane?") and no top passage has either
 PLACES_NEED_PLACES = True  # "related" when a question asks where and no top sentence about it names a place it does not
+PREVIOUS_NEEDS_SAYING = True  # "related" when a question asks for an office held before and no top sentence says one was
 ORDINALS_NEED_ORDINALS = True  # "related" when a question names "the second summit" and no top passage says "second" / "2nd"
 SAID_NEEDS_SUBJECT = True  # "related" when a question asks what was said about something no top passage mentions
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
@@ -912,7 +913,7 @@ class Retriever:
             return "related", 0.0
         if DATES_NEED_DATES and verdict.undated(r, self):
             return "related", 0.0
-        if NAMES_NEED_NAMES and verdict.unprevious(r, self):
+        if PREVIOUS_NEEDS_SAYING and verdict.unprevious(r, self):
             return "related", 0.0
         if SAID_NEEDS_SUBJECT and verdict.unsaid(r, self):
             return "related", 0.0

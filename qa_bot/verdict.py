@@ -275,10 +275,10 @@ _MADE = ("built|build|erected|erect|constructed|construct|construction|completed
 
 # "what job did she have before she became foreign minister?", "his previous posting", "Choe Son Hui career":
 # an office held before, which a text gives only by saying so ("formerly", "served as", "until ...")
-_ASKS_BEFORE = re.compile(r"\b(?:job|jobs|post|posts|position|positions|posting|postings|role|roles|office|title)\b"
+_ASKS_BEFORE = re.compile(r"\b(?:job|jobs|post|posts|position|positions|posting|postings|office|title)\b"
                           r".{0,60}?\bbefore\s+(?:he|she|they|becom\w*|being|taking|joining|his|her|their)\b"
                           r"|\b(?:previous|former|prior|earlier|past)\s+(?:job|jobs|post|posts|position|positions|posting|postings"
-                          r"|role|roles|office|offices|career|appointment)s?\b|\bcareer\b", re.IGNORECASE)
+                          r"|office|offices|career|appointment)s?\b", re.IGNORECASE)
 _SAYS_BEFORE = re.compile(r"\b(?:former|formerly|previous|previously|earlier|prior|before|served|serving|until|had been|"
                           r"was appointed|became|career|worked|working)\b", re.IGNORECASE)
 
@@ -318,9 +318,13 @@ def unsaid(r, retriever, depth: int = 3) -> bool:
 # one (the first summit) does not answer
 _ORDINALS = {"second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th", "sixth": "6th", "seventh": "7th",
              "eighth": "8th", "ninth": "9th", "tenth": "10th"}
-_ORDINAL = re.compile(r"\b(" + "|".join(list(_ORDINALS) + list(_ORDINALS.values())) + r")\b(?![\s-]+(?:largest|biggest|"
-                      r"time|half|hand|place|language|highest|most|floor|quarter|day|person|edition|paragraph|sentence))",
-                      re.IGNORECASE)
+_OCCASION = (r"summits?|meetings?|congress(?:es)?|visits?|trips?|talks|sessions?|plenums?|plenary|rounds?|conferences?"
+             r"|forums?|receptions?|ceremon(?:y|ies)|festivals?|contests?|competitions?|championships?|games|elections?"
+             r"|terms?|tours?|stages?|phases?|editions?")
+# an ordinal before an occasion ("the second summit", "the 3rd DPRK-Russia summit"), not "who spoke second",
+# "the 2nd tenet", "on the 3rd", "the second largest"
+_ORDINAL = re.compile(r"\b(" + "|".join(list(_ORDINALS) + list(_ORDINALS.values())) + r")[\s-]+(?:(?!(?:at|the|in|of|on|to|for|with|by|a|an|and|or|from)\b)[\w'’-]+\s+){0,2}?"
+                      rf"(?:{_OCCASION})\b", re.IGNORECASE)
 
 
 def unordinal(r, retriever, depth: int = 3) -> bool:
