@@ -301,17 +301,22 @@ _SAID_ABOUT = re.compile(r"\b(?:say|says|said|think|thinks|thought|tell|tells|to
                          r"|talks|talked|feel|feels|felt)\s+(?:\w+\s+)?about\s+(?P<about>[^?.!]{1,80})", re.IGNORECASE)
 
 
+SAID_CLOSE = 0.4  # a top sentence this close in meaning to the subject speaks of it in other words ("covid": "coronavirus")
+
+
 def unsaid(r, retriever, depth: int = 3) -> bool:
-    """"What did Putin say about China?" when no top passage holds half of what it asks about ("China"):
-    about the same people, not about that."""
+    """"What did Putin say about China?" when no top passage holds half of what it asks about ("China")
+    nor a sentence close to it in meaning: about the same people, not about that."""
     m = _SAID_ABOUT.search(r.info.text) if len(r.rows) else None
     if m is None:
         return False
     lex = retriever.lexical
-    want = set(lex.tokens(retriever.respell(m["about"]))) - question_word_terms(retriever)
-    if not want:
+    subject = retriever.respell(m["about"])
+    want = set(lex.tokens(subject)) - question_word_terms(retriever)
+    rows = np.asarray(r.rows[:depth], dtype=np.int64)
+    if not want or any(2 * len(want & passage_terms(retriever, int(row))) >= len(want) for row in rows):
         return False
-    return not any(2 * len(want & passage_terms(retriever, int(row))) >= len(want) for row in r.rows[:depth])
+    return float(np.max(retriever.dense_scores(rows, np.asarray(retriever.encoder.encode_query(subject), dtype=np.float32)))) < SAID_CLOSE
 
 
 # "where did the second summit take place?": an occasion named by its ordinal, which a passage about another

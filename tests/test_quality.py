@@ -885,14 +885,17 @@ def test_an_office_held_before_needs_a_text_that_says_so(retriever, monkeypatch)
 
 
 def test_what_someone_said_about_a_subject_no_passage_mentions_is_only_related(retriever, monkeypatch):
-    """"What did Kim Jong Un say about the Olympic Games?": the seeds quote him, never on the Olympics."""
-    from qa_bot import verdict
+    """"What did Kim Jong Un say about the Olympics?": the seeds quote him, never on the Olympics."""
+    from qa_bot import search, verdict
 
     assert verdict._SAID_ABOUT.search("what did Putin say about China?")["about"] == "China"
     assert verdict._SAID_ABOUT.search("what does the ambassador think about the talks") and \
         not verdict._SAID_ABOUT.search("what is the article about?")
-    _related_by(retriever, monkeypatch, "SAID_NEEDS_SUBJECT", "what did kim jong un say about the olympic games in pyongyang?",
+    _related_by(retriever, monkeypatch, "SAID_NEEDS_SUBJECT", "what did kim jong un say about the olympics?",
                 "what did the ambassador say about the pandemic?")
+    # in other words than the text's: "covid" is the coronavirus the press statement speaks of (review of round 14)
+    monkeypatch.setattr(search, "SAID_NEEDS_SUBJECT", True)
+    assert retriever.ask("what did the press statement say about covid").verdict == "answered"
 
 
 def test_an_occasion_named_by_its_ordinal_needs_a_passage_that_names_it_so(retriever, monkeypatch):
