@@ -95,6 +95,11 @@ _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|
           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
 DATE = re.compile(rf"\b(?:{_MONTH}\.? \d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}\b|(?:1[6-9]|20)\d\d\b|\d{{4}}-\d\d-\d\d)"
                   r"|\b(?:yesterday|today|last (?:week|month|year)|in the (?:\d0s|century))\b", re.IGNORECASE)
+# a day of the month by itself, as dated news gives it: "on the 11th", "between the 15th and the 17th"; not "on the
+# 76th anniversary" (no day) or "the 3rd congress" (a noun follows)
+DAY_OF_MONTH = re.compile(r"\b(?:on|since|from|until|till|by|between|and)\s+the\s+(?:[12]?\d|3[01])(?:st|nd|rd|th)\b"
+                          r"(?=\s*(?:[,.;:)]|$)|\s+(?:on|in|at|of|and|to|for|as|when|with|from|by|until|this|last|next|the)\b)",
+                          re.IGNORECASE)
 _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|thousands?"
                  r"|millions?|billions?|dozens?|several|many|few|half")  # "thousands of documents" counts them
 NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS}|percent)\b", re.IGNORECASE)
@@ -532,6 +537,8 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
     pattern = {"date": DATE, "number": NUMBER, "place": PLACE}.get(kind)
     if pattern is None:
         return True
+    if kind == "date" and any(new_to_question(m.group(), qwords) for m in DAY_OF_MONTH.finditer(text)):
+        return True  # "gave a reception ... on the 11th": a dated news item's day
     return any(new_to_question(m.group(), qwords) for m in pattern.finditer(text))
 
 

@@ -243,9 +243,10 @@ def undated(r, retriever, depth: int = 3) -> bool:
     whose top passages never give a date the question does not, in their text or as their dateline, in a
     passage that holds at least half its topic terms: about the same people and events, not when it happened.
     When something was built, founded, opened or born (_MADE) needs the date in a sentence that says so: "when
-    was the monument built?" is not answered by the day its lighting was renovated."""
+    was the monument built?" is not answered by the day its lighting was renovated, nor by the passage's
+    dateline."""
     from .documents import split_sentences
-    from .query import has_type, keyword_query
+    from .query import keyword_query
 
     if r.info.meta or len(r.rows) == 0 or not (_ASKS_WHEN.match(r.info.text) or _KEYWORD_WHEN.search(r.info.text)
                                                and keyword_query(r.info.text)):
@@ -267,9 +268,11 @@ def undated(r, retriever, depth: int = 3) -> bool:
 
 
 # when something was made, founded, opened or born: the words that say so, one group each
-_MADE = ("built|build|erected|erect|constructed|construct|construction|completed|raised",
+_MADE = ("built|build|erected|erect|constructed|construct|construction|completed|raised|groundbreaking|broke ground|began"
+         "|begun|started|commenced",
          "founded|found|established|establish|establishment|formed|set up|created|creation",
-         "opened|open|opening|inaugurated|inauguration|unveiled|unveiling|launched|launch|first visitors|welcomed",
+         "opened|open|opening|inaugurated|inauguration|unveiled|unveiling|launched|launch|first visitors|welcomed"
+         "|groundbreaking|broke ground|began|begun|started|commenced",
          "born")
 
 

@@ -139,6 +139,13 @@ def test_a_when_question_needs_a_date_in_a_passage_about_it(retriever, monkeypat
     built = "when was the liberation monument on moranbong hill built?"  # its lighting was renovated in 2020
     assert retriever.ask(built).verdict == "related"
     assert retriever.ask("when did the embassy museum open?").verdict == "answered"  # "welcomed its first visitors"
+    assert retriever.ask("when did construction start on hwasong fifth stage").verdict == "answered"  # the groundbreaking
+    # a dated item's day of the month is a date: "gave a reception ... on the 11th" (review of round 14)
+    assert retriever.ask("on what day was the reception for the 76th anniversary held?").verdict == "answered"
+    assert [m.group() for m in query.DAY_OF_MONTH.finditer("a reception on the 11th on the occasion of the 76th "
+                                                           "anniversary, held between the 15th and the 17th.")] == \
+        ["on the 11th", "between the 15th", "and the 17th"]
+    assert not query.DAY_OF_MONTH.search("on the 3rd congress") and not query.DAY_OF_MONTH.search("on the 76th anniversary")
     monkeypatch.setattr(search, "DATES_NEED_DATES", False)
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
     assert retriever.ask(built).verdict == "answered"
@@ -827,6 +834,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         query._KEYWORD_DURATION.search(text), query._KEYWORD_COUNT.search("as of " * 3000 + "count")
         verdict._ASKS_BEFORE.search(text), verdict._ASKS_BEFORE.search("job " * 5000 + "x")
         verdict._SAID_ABOUT.search(text), verdict._SAID_ABOUT.search("said " * 5000 + "x"), verdict._ORDINAL.findall(text)
+        verdict._ORDINAL.search("second " + "x " * 8000), query.DAY_OF_MONTH.findall("on the 1st " * 4000)
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
