@@ -708,6 +708,8 @@ def asks_maker(question: str) -> str:
     return m.group().split()[-1].lower() if m else ""
 
 
+_OTHER_PERSON = re.compile(r"\b(?:before|after|predecessors?|successors?|succeeded|replaced|preceded|previous|former|next"
+                           r"|deputy|wife|husband|son|daughter|father|mother|brother|sister)\b", re.IGNORECASE)
 _PART_OF_NAME = re.compile(r"\b(?:first|full|given|last|family|middle|sur)\s*names?\b|\bsurname\b|\binitials?\b", re.IGNORECASE)
 
 
@@ -718,10 +720,12 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
     lacks ("Matsegora"). With `organisations` ("who built it?") an institution's name counts too. A
     sentence's opening word ("The", "In"), a place after "in" / "at" / "to", a word before a
     number ("Juche 108") and the words of a quoted title ("National Contest of Amateur Skiers") do not count;
-    nor does a name holding a rare word of the question ("Alexander Matsegora" for "who came before
-    Matsegora?"), the person it names, unless it asks for part of that name ("Matsegora's first name")."""
+    nor, for a question about someone else than the person it names ("who came before Matsegora?"), a name
+    holding a rare word of the question ("Alexander Matsegora"), unless it asks for part of that name."""
     asked = question_words(question)
-    own = not _PART_OF_NAME.search(question)  # "what is Matsegora's first name" asks for part of the name it gives
+    # "who was ambassador before Matsegora?" asks for someone else than the person it names; "what is Matsegora's
+    # first name" or "the name of ambassador Matsegora" for that person's name
+    own = bool(_OTHER_PERSON.search(question)) and not _PART_OF_NAME.search(question)
     titles = _quoted_titles(sentence) if '"' in sentence or "“" in sentence else []
     for m in _CAPITALISED.finditer(sentence):
         if any(a <= m.start() < b for a, b in titles):

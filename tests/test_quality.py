@@ -962,6 +962,9 @@ def test_a_question_that_wants_a_name_is_answered_only_by_a_name(retriever, monk
         assert retriever.ask(before).verdict == "related", before
     assert query.has_name("Ambassador of Russia Alexander Matsegora", "what is Matsegora's first name", set())
     assert not query.has_name("Ambassador of Russia Alexander Matsegora", "who came before Matsegora", set())
+    for his in ("what is the name of ambassador matsegora", "whats matsegoras name"):  # his own name (review of round 14)
+        assert query.has_name("Ambassador of Russia Alexander Matsegora", his, set()), his
+        assert retriever.ask(his).verdict == "answered", his
     assert query.asks_name("who is the author") is None and query.asks_name("Who was invited?") is None
     known = {"ambassador", "made", "speech", "supreme", "people", "assembly", "brendan"}
     assert query.has_name("Ambassador Alexandr Matsegora made a speech.", "name of the ambassador", known)
