@@ -379,7 +379,7 @@ _AMOUNT_OF = re.compile(r"\b([^\W\d_][\w'-]*)\s+(?:volume|amount|turnover|budget
 # a keyword query for a count or a price: "Hwasong number of apartments", "ski slopes number", "repairs cost"
 # (not an identifier: "phone number of the embassy", "version number"; a plural before "number": "slopes number")
 _KEYWORD_COUNT = re.compile(r"(?<![\w'-])(?:(?P<pre>[^\W\d_][\w'-]*)\s+)?number of\s+(?:the\s+)?(?P<of>[^\W\d_][\w'-]*)"
-                            r"|(?<![\w'-])(?P<end>[^\W\d_][\w'-]*s)(?:\s+of\s+[^\W\d_][\w'-]*)?\s+(?:number|count|total)\s*[?.!]*$"
+                            r"|(?<![\w'-])(?P<end>[^\W\d_][\w'-]*s)\s+(?:number|count|total)\s*[?.!]*$"
                             r"|(?<![\w'-])(?P<cost>[^\W\d_][\w'-]*)\s+(?:cost|costs|price|fee|fees)\s*[?.!]*$", re.IGNORECASE)
 _KEYWORD_DURATION = re.compile(r"\b(?:duration|time|length)\s+(?:in\s+)?(?:seconds|minutes|hours|days|weeks|months|years)\b"
                                r"|\bduration\s*[?.!]*$", re.IGNORECASE)
@@ -556,7 +556,8 @@ MAKER_WORDS = {"won": "won win wins winner winners victory champion champions pr
 # "who signed the treaty / the 1949 agreement": a signing the documents report, not who signed one of them
 _AGREEMENT = (r"(?:treaty|treaties|agreement|agreements|declaration|accord|accords|pact|protocol|memorandum|contract|convention"
               r"|charter|deal|communiqu[eé]|armistice|ceasefire)")
-_SIGNED_AGREEMENT = re.compile(rf"\bwho\s+signed\s+(?:the\s+|a\s+|an\s+|this\s+|that\s+)?(?:(?!(?:that|which|who|about|on|of|for|in|to"
+_SIGNED_AGREEMENT = re.compile(rf"\bwho\s+signed\s+(?:the\s+|a\s+|an\s+)?(?!(?:this|that|these|attached|enclosed|above)\b)"
+                               rf"(?:(?!(?:that|which|who|about|on|of|for|in|to|attached|enclosed|above"
                                rf"|marking|mentioning|mentions|word|note|page|{_DOCUMENT_NOUN})\b)[\w'’-]+\s+){{0,6}}?"
                                rf"{_AGREEMENT}\b", re.IGNORECASE)  # not "who signed the letter about the 1949 agreement"
 _END = r"(?=\s+(?:who|whom|that|which|in|at|from|during|when|to|on|by)\b|\s*[?.!,]|\s*$)"
