@@ -57,14 +57,18 @@ KIND_DEPTH = 3  # the kind of answer asked for must be in one of this many top p
 # side is English, so the same shapes as for English questions tell whether a top passage gives it.
 KINDS = [
     ("money", re.compile(r"сколько\s+(?:стои\w*|денег|потрат\w*|было\s+потрачено|заплати\w*)|стоимост\w*|во\s+сколько\s+обош"
-                         r"|\bсумм[аыу]\b|\bцен[аыу]\b|얼마(?!\s*(?:나|동안))|비용|금액|가격|액수|피해액|요금|입장료", re.IGNORECASE)),
+                         r"|\bсумм[аыу]\b|\bцен[аыу]\b|얼마(?!\s*(?:나|동안|전|후))|비용|금액|가격|액수|피해액|요금|입장료",
+                         re.IGNORECASE)),  # not 얼마 전 "a while ago"
     ("age", re.compile(r"сколько\s+лет\s+(?:ему|ей|им|было)\b|\bвозраст\w*|몇\s*살|나이|몇\s*년생|연세", re.IGNORECASE)),
-    ("duration", re.compile(r"сколько\s+(?:лет|длил\w*|продолжал\w*|времени|дней|часов|минут|недель|месяцев)|как\s+долго|\bсрок\w*"
+    ("duration", re.compile(r"сколько\s+(?:длил\w*|продолжал\w*|времени|дней|часов|минут|недель|месяцев)|как\s+долго|\bсрок\w*"
                             r"|얼마나\s*(?:오래|걸|지속|머물|계속)|얼마\s*동안|며칠\s*동안|몇\s*(?:시간|일|주|개월|년)\s*(?:동안|간)|기간",
                             re.IGNORECASE)),
-    ("date", re.compile(r"\bкогда\b|в\s+каком\s+(?:году|месяце)|с\s+какого\s+(?:года|времени)|какого\s+числа|в\s+какой\s+день"
-                        r"|\bдат[аыу]\b|언제|몇\s*년(?:도)?에|어느\s*해|몇\s*월|며칠에|몇\s*일에|날짜|연도", re.IGNORECASE)),
-    ("count", re.compile(r"\bсколько\b|\bколичеств\w*|\bчисленност\w*|몇", re.IGNORECASE)),
+    # "когда" after a comma joins a clause ("что делали, когда встречи были редкими?"): no date asked
+    ("date", re.compile(r"(?<!,)(?<!,\s)\bкогда\b|в\s+каком\s+(?:году|месяце)|с\s+какого\s+(?:года|времени)|какого\s+числа"
+                        r"|в\s+какой\s+день|\bдат[аыу]\b|언제|몇\s*년(?:도)?에|어느\s*해|몇\s*월|며칠에|몇\s*일에|날짜|연도",
+                        re.IGNORECASE)),
+    # not "сколько лет" (years since: an anniversary answers), 몇몇 "some", 몇 시 "what time", 몇 번째 "which one"
+    ("count", re.compile(r"\bсколько\b(?!\s+лет)|\bколичеств\w*|\bчисленност\w*|(?<!몇)몇(?!\s*(?:몇|시|번째))", re.IGNORECASE)),
     ("place", re.compile(r"\bгде\b|\bкуда\b|\bоткуда\b|в\s+как(?:ом|ой)\s+(?:город\w*|мест\w*|здани\w*|отел\w*|зал\w*|стран\w*)"
                          r"|어디|어느\s*(?:장소|건물|도시|호텔|곳|나라|지역)", re.IGNORECASE)),
 ]
@@ -482,13 +486,14 @@ def asks_for(question: str) -> str | None:
 
 def gives(text: str, kind: str, question: str) -> bool:
     """Whether an English passage holds an answer of `kind` that the question does not already give."""
-    from .query import AGE, DATE, DURATION, MONEY, PLACE, counts, new_to_question, question_words
+    from .query import UNIT_PATTERNS, counts, has_type, new_to_question, question_words
+    from .verdict import place_named
 
+    if kind in ("date", "place"):  # the English checks' shapes: a day of the month, "the city of X", a dateline
+        return has_type(text, "date", question) if kind == "date" else bool(place_named(text, question_words(question)))
     asked = question_words(question)
-    if kind == "count":
-        return any(new_to_question(n, asked) for n in counts(text))
-    pattern = {"money": MONEY, "age": AGE, "duration": DURATION, "date": DATE, "place": PLACE}[kind]
-    return any(new_to_question(m.group(), asked) for m in pattern.finditer(text))
+    found = counts(text) if kind == "count" else [m.group() for m in UNIT_PATTERNS[kind].finditer(text)]
+    return any(new_to_question(n, asked) for n in found)
 
 
 def verdict(ranking, retriever=None, question: str = "") -> str:

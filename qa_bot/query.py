@@ -408,6 +408,10 @@ DURATION = re.compile(r"\b(?:(?<![\d.,])\d[\d.,]*|one|two|three|four|five|six|se
                       re.IGNORECASE)
 
 
+# the shape of each kind of quantity a question can ask for (a count is `counts`)
+UNIT_PATTERNS = {"money": MONEY, "duration": DURATION, "age": AGE, "measure": MEASURED, "clock": CLOCK, "version": VERSION}
+
+
 @dataclass(frozen=True)
 class Quantity:
     """What a quantity question asks for: the words it counts (may be empty) and the kind of number."""

@@ -431,11 +431,19 @@ def unplaced(r, retriever, depth: int = 3) -> bool:
         for sentence in _whole_sentences(p.text):
             if not want & set(lex.tokens(sentence)):
                 continue
-            for m in _PLACE_NAMED.finditer(sentence):
-                word = next(g for g in m.groups() if g).lower()
-                if word not in asked and word not in CALENDAR:
-                    return False
+            if place_named(sentence, asked):
+                return False
     return about
+
+
+def place_named(sentence: str, asked: set[str]) -> str | None:
+    """The first place a sentence names (after in / at / to ..., "the city of X", a dateline) that is not one
+    of the question's words `asked`, or None."""
+    for m in _PLACE_NAMED.finditer(sentence):
+        word = next(g for g in m.groups() if g).lower()
+        if word not in asked and word not in CALENDAR:
+            return word
+    return None
 
 
 def meaning(r, depth: int) -> np.ndarray:
@@ -463,8 +471,7 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     sentence in the top `depth` passages; a question that names nothing to count needs one of
     its topic terms in that sentence instead."""
     from .documents import split_sentences
-    from .query import (AGE, CLOCK, DURATION, MEASURE_WORD, MEASURED, MONEY, VERSION, counts, new_to_question, quantity,
-                        question_words)
+    from .query import MEASURE_WORD, UNIT_PATTERNS, VERSION, counts, new_to_question, quantity, question_words
 
     q = quantity(r.info.text)
     if q is None or len(r.rows) == 0:
@@ -477,7 +484,7 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     if not want:
         return False
     asked = question_words(r.info.text)
-    pattern = {"money": MONEY, "duration": DURATION, "age": AGE, "measure": MEASURED, "clock": CLOCK, "version": VERSION}.get(q.unit)
+    pattern = UNIT_PATTERNS.get(q.unit)
     if q.unit == "version" and q.words:  # "which python version": "Python 3" is one too
         pattern = re.compile(rf"{VERSION.pattern}|\b{re.escape(q.words[0])}\s*v?\d+(?:\.\d+)*", re.IGNORECASE)
 

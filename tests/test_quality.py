@@ -275,6 +275,10 @@ def test_a_russian_or_korean_question_wanting_a_cost_or_count_no_passage_gives_i
     assert multilingual.asks_for("Когда открылся музей?") == "date"
     assert multilingual.asks_for("Где прошли переговоры?") == "place"
     assert multilingual.asks_for("Что сказал посол?") is None
+    for other in ("얼마 전에 열린 리셉션에서 누가 연설했나요?", "몇몇 관리들은 무엇을 했나요?", "Сколько лет исполнилось отношениям?",
+                  "Что делали дипломаты, когда встречи были редкими?"):  # "a while ago", "some", years since, "when" joining
+        assert multilingual.asks_for(other) is None, other
+    assert multilingual.gives("Kim Jong Un met Putin in the coastal city of Vladivostok.", "place", "어디에서 만났나요?")
     assert multilingual.gives("The repairs cost 3 million rubles.", "money", "Сколько стоил ремонт?")
     assert not multilingual.gives("The repairs took place in 2020.", "money", "Сколько стоил ремонт?")
     assert not multilingual.gives("It opened in 2019.", "date", "Музей открылся в 2019 году?")  # the question's own year
