@@ -408,6 +408,10 @@ DURATION = re.compile(r"\b(?:(?<![\d.,])\d[\d.,]*|one|two|three|four|five|six|se
                       re.IGNORECASE)
 
 
+# a visit's dates give how long it lasted ("between April 24 and 26"), though not how long talks during it did
+VISIT = re.compile(r"\b(?:visit|visits|trip|trips|stay|stays|tour|journey|визит\w*|поездк\w*|방문|여행|순방)", re.IGNORECASE)
+DATE_SPAN = re.compile(rf"\b(?:between|from)\s+{_MONTH}\.?\s+\d{{1,2}}\s*(?:and|to|until|till|-|–)\s*(?:{_MONTH}\.?\s+)?\d{{1,2}}\b",
+                       re.IGNORECASE)
 # the shape of each kind of quantity a question can ask for (a count is `counts`)
 UNIT_PATTERNS = {"money": MONEY, "duration": DURATION, "age": AGE, "measure": MEASURED, "clock": CLOCK, "version": VERSION}
 

@@ -471,7 +471,7 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     sentence in the top `depth` passages; a question that names nothing to count needs one of
     its topic terms in that sentence instead."""
     from .documents import split_sentences
-    from .query import MEASURE_WORD, UNIT_PATTERNS, VERSION, counts, new_to_question, quantity, question_words
+    from .query import DATE_SPAN, MEASURE_WORD, UNIT_PATTERNS, VERSION, VISIT, counts, new_to_question, quantity, question_words
 
     q = quantity(r.info.text)
     if q is None or len(r.rows) == 0:
@@ -485,6 +485,8 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
         return False
     asked = question_words(r.info.text)
     pattern = UNIT_PATTERNS.get(q.unit)
+    if q.unit == "duration" and VISIT.search(r.info.text):  # "how long was his visit": "between April 24 and 26"
+        pattern = re.compile(f"{pattern.pattern}|{DATE_SPAN.pattern}", re.IGNORECASE)
     if q.unit == "version" and q.words:  # "which python version": "Python 3" is one too
         pattern = re.compile(rf"{VERSION.pattern}|\b{re.escape(q.words[0])}\s*v?\d+(?:\.\d+)*", re.IGNORECASE)
 

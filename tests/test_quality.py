@@ -1059,6 +1059,9 @@ def test_keyword_queries_ask_for_a_count_a_date_or_a_name_by_their_words(retriev
     assert query.quantity("Vladivostok talks duration") == query.Quantity((), "duration")
     assert query.quantity("what is the time in hours") is None  # not keywords
     assert retriever.ask("Vladivostok summit talks duration hours").verdict == "related"  # dated, never timed
+    # a visit's dates give how long it lasted, though not how long talks during it did (review of round 14)
+    for visit in ("vladivostok visit duration", "how long did kim jong un's visit to vladivostok last"):
+        assert retriever.ask(visit).verdict == "answered", visit
     assert retriever.ask("Kim Jong Un Vladivostok trip dates").verdict == "answered"  # "between April 24 and 26"
 
 
