@@ -49,7 +49,7 @@ RELATED_COSINE = 0.76  # a best raw e5 cosine at least this high is never "nothi
 # against 0.020-0.141 over the seeds), and no signal here tells them apart by meaning. Round 14: what
 # does tell many of them apart is the kind of answer asked for ("сколько стоил ремонт", "언제 임명되었나요"),
 # which no top passage gives (KINDS below); with that check the margin asks less (0.045 -> 0.02: Korean
-# answerable questions at rank 1 with margins 0.019-0.044 were all "related").
+# answerable questions at rank 1 with margins of 0.02-0.044 were "related").
 NONE_MARGIN = 0.01
 ANSWER_MARGIN = 0.02
 KIND_DEPTH = 3  # the kind of answer asked for must be in one of this many top passages, as for English questions
