@@ -486,14 +486,14 @@ def asks_for(question: str) -> str | None:
 
 def gives(text: str, kind: str, question: str) -> bool:
     """Whether an English passage holds an answer of `kind` that the question does not already give."""
-    from .query import DATE_SPAN, UNIT_PATTERNS, VISIT, counts, has_type, new_to_question, question_words
+    from .query import DATE_SPAN, UNIT_PATTERNS, asks_visit_length, counts, has_type, new_to_question, question_words
     from .verdict import place_named
 
     if kind in ("date", "place"):  # the English checks' shapes: a day of the month, "the city of X", a dateline
         return has_type(text, "date", question) if kind == "date" else bool(place_named(text, question_words(question)))
     asked = question_words(question)
     found = counts(text) if kind == "count" else [m.group() for m in UNIT_PATTERNS[kind].finditer(text)]
-    if kind == "duration" and VISIT.search(question):  # "как долго продолжался визит": its dates
+    if kind == "duration" and asks_visit_length(question):  # "как долго продолжался визит": its dates
         found += [m.group() for m in DATE_SPAN.finditer(text)]
     return any(new_to_question(n, asked) for n in found)
 

@@ -263,7 +263,7 @@ _ASKS_ATTENDANCE = re.compile(r"\b(?:who|which\s+(?:[\w-]+\s+){0,3}?(?:people|pe
                               r"were there|(?:was|were) at)\b|\b(?:attendees|guest list)\b")
 EVENT = re.compile(r"\b(?:reception|ceremony|meeting|party|banquet|event|concert|celebration|funeral|conference|dinner"
                     r"|lunch|gala|rally|parade|festival|wedding|summit|talks|forum)s?\b")  # not "service", "session"
-ATTENDANCE = re.compile(r"\b(?:present\s+(?:there|at|were|was|in)|(?:were|was|are|is)\s+present|invited|attended|attending|"
+ATTENDANCE = re.compile(r"\b(?:present\s+(?:there|at|were|was|in)|(?:were|was)\s+present|invited|attended|attending|"
                         r"guests?|participants?|took part|participated|were there|was there|joined|in attendance)\b",
                         re.IGNORECASE)  # "Present there were ...", not "the present situation"
 
@@ -409,9 +409,18 @@ DURATION = re.compile(r"\b(?:(?<![\d.,])\d[\d.,]*|one|two|three|four|five|six|se
 
 
 # a visit's dates give how long it lasted ("between April 24 and 26"), though not how long talks during it did
-VISIT = re.compile(r"\b(?:visit|visits|trip|trips|stay|stays|tour|journey|визит\w*|поездк\w*|방문|여행|순방)", re.IGNORECASE)
+VISIT = re.compile(r"\b(?:visit|visits|trip|trips|stay|stays|stayed|tour|journey|визит\w*|поездк\w*|провел\w*|провёл\w*"
+                   r"|пробыл\w*)\b|방문|여행|순방|머물|체류", re.IGNORECASE)
+# ... but not how long talks, a meeting or a ceremony during it lasted
+_DURING_VISIT = re.compile(r"\b(?:talks|meeting|meetings|negotiations|summit|ceremony|reception|speech|переговор\w*|встреч\w*)\b"
+                           r"|회담|회의|협상", re.IGNORECASE)
 DATE_SPAN = re.compile(rf"\b(?:between|from)\s+{_MONTH}\.?\s+\d{{1,2}}\s*(?:and|to|until|till|-|–)\s*(?:{_MONTH}\.?\s+)?\d{{1,2}}\b",
                        re.IGNORECASE)
+def asks_visit_length(question: str) -> bool:
+    """"How long was his visit?", "Сколько дней длился визит?": a visit's own length, which its dates give."""
+    return bool(VISIT.search(question)) and not _DURING_VISIT.search(question)
+
+
 # the shape of each kind of quantity a question can ask for (a count is `counts`)
 UNIT_PATTERNS = {"money": MONEY, "duration": DURATION, "age": AGE, "measure": MEASURED, "clock": CLOCK, "version": VERSION}
 

@@ -268,20 +268,19 @@ def undated(r, retriever, depth: int = 3) -> bool:
 
 
 # when something was made, founded, opened or born: the words that say so, one group each
-_MADE = ("built|build|erected|erect|constructed|construct|construction|completed|raised|groundbreaking|broke ground|began"
-         "|begun|started|commenced",
+_STARTED = "groundbreaking|broke ground|began|begun|started|commenced"  # a start says when it was built or opened
+_MADE = (f"built|build|erected|erect|constructed|construct|construction|completed|raised|{_STARTED}",
          "founded|found|established|establish|establishment|formed|set up|created|creation",
-         "opened|open|opening|inaugurated|inauguration|unveiled|unveiling|launched|launch|first visitors|welcomed"
-         "|groundbreaking|broke ground|began|begun|started|commenced",
+         f"opened|open|opening|inaugurated|inauguration|unveiled|unveiling|launched|launch|first visitors|welcomed|{_STARTED}",
          "born")
 
 
 # "what job did she have before she became foreign minister?", "his previous posting", "Choe Son Hui career":
 # an office held before, which a text gives only by saying so ("formerly", "served as", "until ...")
 _ASKS_BEFORE = re.compile(r"\b(?:job|jobs|post|posts|position|positions|posting|postings|office|title)\b"
-                          r".{0,60}?\bbefore\s+(?:he|she|they|becom\w*|being|taking|joining|his|her|their)\b"
-                          r"|\b(?:previous|former|prior|earlier|past)\s+(?:job|jobs|post|posts|position|positions|posting|postings"
-                          r"|office|offices|career|appointment)s?\b", re.IGNORECASE)
+                          r".{0,60}?\bbefore\s+(?:he|she|they|becom\w*|his|her|their)\b"
+                          r"|\b(?:previous|former|prior|earlier|past)\s+(?:job|jobs|post|posts|posting|postings"
+                          r"|office|offices|career|appointment)s?\b", re.IGNORECASE)  # not "the previous position in bash"
 _SAYS_BEFORE = re.compile(r"\b(?:former|formerly|previous|previously|earlier|prior|before|served|serving|until|had been|"
                           r"was appointed|became|career|worked|working)\b", re.IGNORECASE)
 
@@ -304,7 +303,8 @@ _SAID_ABOUT = re.compile(r"\b(?:say|says|said|think|thinks|thought|tell|tells|to
                          r"|talks|talked|feel|feels|felt)\s+(?:\w+\s+)?about\s+(?P<about>[^?.!]{1,80})", re.IGNORECASE)
 
 
-SAID_CLOSE = 0.4  # a top sentence this close in meaning to the subject speaks of it in other words ("covid": "coronavirus")
+SAID_CLOSE = 0.4  # a top passage this close in meaning to the subject (its blend of passage and best-sentence cosine)
+# speaks of it in other words ("covid": "coronavirus")
 
 
 def unsaid(r, retriever, depth: int = 3) -> bool:
@@ -328,11 +328,12 @@ _ORDINALS = {"second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th", "
              "eighth": "8th", "ninth": "9th", "tenth": "10th"}
 _OCCASION = (r"summits?|meetings?|congress(?:es)?|visits?|trips?|talks|sessions?|plenums?|plenary|rounds?|conferences?"
              r"|forums?|receptions?|ceremon(?:y|ies)|festivals?|contests?|competitions?|championships?|games|elections?"
-             r"|terms?|tours?|stages?|phases?|editions?")
+             r"|tours?|stages?|phases?|editions?")
 # an ordinal before an occasion ("the second summit", "the 3rd DPRK-Russia summit"), not "who spoke second",
 # "the 2nd tenet", "on the 3rd", "the second largest"
-_ORDINAL = re.compile(r"\b(" + "|".join(list(_ORDINALS) + list(_ORDINALS.values())) + r")[\s-]+(?:(?!(?:at|the|in|of|on|to|for|with|by|a|an|and|or|from)\b)[\w'’-]+\s+){0,2}?"
-                      rf"(?:{_OCCASION})\b", re.IGNORECASE)
+_ORDINAL = re.compile(r"\b(" + "|".join(list(_ORDINALS) + list(_ORDINALS.values())) + r")(?:\s+|-)"
+                      r"(?:(?!(?:at|the|in|of|on|to|for|with|by|a|an|and|or|from)\b)[\w'’]+(?:-[\w'’]+)*\s+){0,2}?"
+                      rf"(?:{_OCCASION})\b", re.IGNORECASE)  # separators that cannot overlap: linear on "second-----..."
 
 
 def unordinal(r, retriever, depth: int = 3) -> bool:
@@ -471,7 +472,8 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     sentence in the top `depth` passages; a question that names nothing to count needs one of
     its topic terms in that sentence instead."""
     from .documents import split_sentences
-    from .query import DATE_SPAN, MEASURE_WORD, UNIT_PATTERNS, VERSION, VISIT, counts, new_to_question, quantity, question_words
+    from .query import (DATE_SPAN, MEASURE_WORD, UNIT_PATTERNS, VERSION, asks_visit_length, counts, new_to_question, quantity,
+                        question_words)
 
     q = quantity(r.info.text)
     if q is None or len(r.rows) == 0:
@@ -485,7 +487,7 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
         return False
     asked = question_words(r.info.text)
     pattern = UNIT_PATTERNS.get(q.unit)
-    if q.unit == "duration" and VISIT.search(r.info.text):  # "how long was his visit": "between April 24 and 26"
+    if q.unit == "duration" and asks_visit_length(r.info.text):  # "how long was his visit": "between April 24 and 26"
         pattern = re.compile(f"{pattern.pattern}|{DATE_SPAN.pattern}", re.IGNORECASE)
     if q.unit == "version" and q.words:  # "which python version": "Python 3" is one too
         pattern = re.compile(rf"{VERSION.pattern}|\b{re.escape(q.words[0])}\s*v?\d+(?:\.\d+)*", re.IGNORECASE)

@@ -839,6 +839,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         verdict._ASKS_BEFORE.search(text), verdict._ASKS_BEFORE.search("job " * 5000 + "x")
         verdict._SAID_ABOUT.search(text), verdict._SAID_ABOUT.search("said " * 5000 + "x"), verdict._ORDINAL.findall(text)
         verdict._ORDINAL.search("second " + "x " * 8000), query.DAY_OF_MONTH.findall("on the 1st " * 4000)
+        verdict._ORDINAL.search("second" + "-" * 30000), query.VISIT.search("visit" * 6000)
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
@@ -890,7 +891,8 @@ def test_an_office_held_before_needs_a_text_that_says_so(retriever, monkeypatch)
                   "what was matsegora's previous posting"):
         assert verdict._ASKS_BEFORE.search(asked), asked
     for other in ("what did he do before his visit", "what position does Im Chon Il hold", "who spoke before her",
-                  "what was the role of commander kim il sung before he founded the dprk", "what did he say about his career"):
+                  "what was the role of commander kim il sung before he founded the dprk", "what did he say about his career",
+                  "how do i jump back to the previous position in bash", "what happens to a job before being disowned"):
         assert not verdict._ASKS_BEFORE.search(other), other
     _related_by(retriever, monkeypatch, "PREVIOUS_NEEDS_SAYING", "what job did im chon il have before he became vice-minister?",
                 "what position does Im Chon Il hold")
@@ -918,7 +920,7 @@ def test_an_occasion_named_by_its_ordinal_needs_a_passage_that_names_it_so(retri
     assert [m.group(1) for m in verdict._ORDINAL.finditer("the second summit and the 3rd DPRK-Russia congress")] == \
         ["second", "3rd"]
     for other in ("the second largest city", "for a second time", "who spoke second at the reception", "the 2nd tenet",
-                  "what happened on the 3rd", "who gave the second speech"):
+                  "what happened on the 3rd", "who gave the second speech", "the second term in the decomposition"):
         assert not verdict._ORDINAL.search(other), other
     _related_by(retriever, monkeypatch, "ORDINALS_NEED_ORDINALS", "in which city did kim jong un and putin hold their second summit?",
                 "when was the groundbreaking for the fifth stage in hwasong")
@@ -1062,6 +1064,8 @@ def test_keyword_queries_ask_for_a_count_a_date_or_a_name_by_their_words(retriev
     # a visit's dates give how long it lasted, though not how long talks during it did (review of round 14)
     for visit in ("vladivostok visit duration", "how long did kim jong un's visit to vladivostok last"):
         assert retriever.ask(visit).verdict == "answered", visit
+    assert retriever.ask("how long did the talks during kim jong un's visit to vladivostok last").verdict == "related"
+    assert query.VISIT.search("visitors") is None and query.VISIT.search("the tournament") is None
     assert retriever.ask("Kim Jong Un Vladivostok trip dates").verdict == "answered"  # "between April 24 and 26"
 
 
