@@ -478,6 +478,14 @@ def rerank(retriever, ranking, question: str):
                    margin=None if off is None or not len(off) else nearest - float((off @ q).max()))
 
 
+# when something was built, founded, opened or born, in Russian and Korean: the English words that must say so
+# beside the date are verdict.MADE_WORDS' group at the same place
+MADE_NATIVE = (re.compile(r"построен\w*|построил\w*|возвед\w*|сооруж\w*|지어|건설|건립|세워|세운|완공", re.IGNORECASE),
+        re.compile(r"основан\w*|основал\w*|создан\w*|учрежд\w*|설립|창립|창설|결성", re.IGNORECASE),
+        re.compile(r"открыл\w*|открыт\w*|открыва\w*|открыти\w*|개장|개관|문을\s*열|개원|개통|개막", re.IGNORECASE),
+        re.compile(r"родил\w*|태어|출생", re.IGNORECASE))
+
+
 def asks_for(question: str) -> str | None:
     """The kind of answer a Russian or Korean question asks for ("сколько стоил" -> money, "언제" ->
     date), or None when its words name none."""
@@ -487,10 +495,17 @@ def asks_for(question: str) -> str | None:
 def gives(text: str, kind: str, question: str) -> bool:
     """Whether an English passage holds an answer of `kind` that the question does not already give."""
     from .query import DATE_SPAN, UNIT_PATTERNS, asks_visit_length, counts, has_type, new_to_question, question_words
-    from .verdict import place_named
+    from .documents import split_sentences
+    from .verdict import MADE_WORDS, place_named
 
-    if kind in ("date", "place"):  # the English checks' shapes: a day of the month, "the city of X", a dateline
-        return has_type(text, "date", question) if kind == "date" else bool(place_named(text, question_words(question)))
+    if kind == "date":  # the English check's shapes (a day of the month too); when it was built ...: where it says so
+        made = next((MADE_WORDS[i] for i, words in enumerate(MADE_NATIVE) if words.search(question)), None)
+        if made is None:
+            return has_type(text, "date", question)
+        return any(re.search(rf"\b(?:{made})\b", sentence, re.IGNORECASE) and has_type(sentence, "date", question)
+                   for sentence in split_sentences(text))
+    if kind == "place":  # "the city of X", after in / at / to ..., a dateline
+        return bool(place_named(text, question_words(question)))
     asked = question_words(question)
     found = counts(text) if kind == "count" else [m.group() for m in UNIT_PATTERNS[kind].finditer(text)]
     if kind == "duration" and asks_visit_length(question):  # "как долго продолжался визит": its dates

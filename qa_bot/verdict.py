@@ -242,7 +242,7 @@ def undated(r, retriever, depth: int = 3) -> bool:
     """A question that asks when ("When did Matsegora take up his post?", "Kangdong complex opening date")
     whose top passages never give a date the question does not, in their text or as their dateline, in a
     passage that holds at least half its topic terms: about the same people and events, not when it happened.
-    When something was built, founded, opened or born (_MADE) needs the date in a sentence that says so: "when
+    When something was built, founded, opened or born (MADE_WORDS) needs the date in a sentence that says so: "when
     was the monument built?" is not answered by the day its lighting was renovated, nor by the passage's
     dateline."""
     from .documents import split_sentences
@@ -255,7 +255,7 @@ def undated(r, retriever, depth: int = 3) -> bool:
     want = set(lex.tokens(retriever.respell(r.info.text))) - question_word_terms(retriever)
     if not want:
         return False
-    made = next((group for group in _MADE if re.search(rf"\b(?:{group})\b", r.info.text, re.IGNORECASE)), None)
+    made = next((group for group in MADE_WORDS if re.search(rf"\b(?:{group})\b", r.info.text, re.IGNORECASE)), None)
 
     def dated(p) -> bool:
         if made is None:
@@ -269,7 +269,7 @@ def undated(r, retriever, depth: int = 3) -> bool:
 
 # when something was made, founded, opened or born: the words that say so, one group each
 _STARTED = "groundbreaking|broke ground|began|begun|started|commenced"  # a start says when it was built or opened
-_MADE = (f"built|build|erected|erect|constructed|construct|construction|completed|raised|{_STARTED}",
+MADE_WORDS = (f"built|build|erected|erect|constructed|construct|construction|completed|raised|{_STARTED}",
          "founded|found|established|establish|establishment|formed|set up|created|creation",
          f"opened|open|opening|inaugurated|inauguration|unveiled|unveiling|launched|launch|first visitors|welcomed|{_STARTED}",
          "born")

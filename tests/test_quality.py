@@ -287,6 +287,8 @@ def test_a_russian_or_korean_question_wanting_a_cost_or_count_no_passage_gives_i
         assert hint is None and verdict == "related", q
     for q in ("Когда открылся музей посольства?", "대사관 직원들은 몇 건의 문서를 정리했나요?"):
         assert retriever.decide(q)[1] == "answered", q
+    # when it was built: a date where an English sentence says so, not any date (second review of round 14)
+    assert retriever.decide("Когда был построен дипломатический клуб Тэдонган?")[1] == "related"
     monkeypatch.setattr(multilingual, "KINDS", [])  # without the check the cost question reads as answered
     assert retriever.decide("Сколько стоил билет в музей посольства?")[1] == "answered"
 
