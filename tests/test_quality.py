@@ -842,6 +842,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         verdict._SAID_ABOUT.search(text), verdict._SAID_ABOUT.search("said " * 5000 + "x"), verdict._ORDINAL.findall(text)
         verdict._ORDINAL.search("second " + "x " * 8000), query.DAY_OF_MONTH.findall("on the 1st " * 4000)
         verdict._ORDINAL.search("second" + "-" * 30000), query.VISIT.search("visit" * 6000)
+        [words.search("построен" * 4000) for words in multilingual.MADE_NATIVE]
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
