@@ -583,7 +583,7 @@ _ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|
                         r"(?P<own>[\w'’ -]{1,60}?)['’]s?\s+names?\b"
                         rf"|\b{_MAKER}\s+(?:the\s+|a\s+)?(?P<did>[\w'’ -]{{1,60}}?){_END}"
                         # "who was the first Soviet ambassador", "who were the architects": one person (or team) by name
-                        rf"|\bwho\s+(?:is|was|were|are)\s+(?:the\s+|[\w-]+['’]s\s+)(?P<role>(?:[\w-]+\s+){{0,4}}?{_ONE_PERSON})\b"
+                        rf"|\bwho\s+(?:is|was|were|are)\s+(?:the\s+|[\w-]+['’]s\s+)?(?P<role>(?:[\w-]+\s+){{0,4}}?{_ONE_PERSON})\b"
                         r"|\bwhich\s+(?P<which>(?:[\w-]+\s+){0,2}?(?:architects?|designers?|sculptors?))\b", re.IGNORECASE)
 # Words of institutions, offices and regions: a run of capitalised words holding one ("Supreme People's
 # Assembly", "Deputy Minister", "Far East") names no person.
@@ -763,7 +763,7 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
             words = words[cut + 1:]
         if not words or all(w in asked for w in words):
             continue
-        if own and any(len(w) >= 5 and (w in asked or w + "s" in asked) and w not in known for w in words):
+        if own and any(len(w) >= 3 and (w in asked or w + "s" in asked) and w not in known for w in words):
             continue  # "Alexander Matsegora" for a question about Matsegora: the person it names, not another
         if len(words) >= 2 or titled or words[0] not in known:
             return True
