@@ -481,9 +481,9 @@ def rerank(retriever, ranking, question: str):
 # when something was built, founded, opened or born, in Russian and Korean: the English words that must say so
 # beside the date are verdict.MADE_WORDS' group at the same place
 MADE_NATIVE = (re.compile(r"построен\w*|построил\w*|возвед\w*|сооруж\w*|지어|건설|건립|세워|세운|완공", re.IGNORECASE),
-        re.compile(r"основан\w*|основал\w*|создан\w*|учрежд\w*|설립|창립|창설|결성", re.IGNORECASE),
-        re.compile(r"открыл\w*|открыт\w*|открыва\w*|открыти\w*|개장|개관|문을\s*열|개원|개통|개막", re.IGNORECASE),
-        re.compile(r"родил\w*|태어|출생", re.IGNORECASE))
+               re.compile(r"основан\w*|основал\w*|создан\w*|учрежд\w*|설립|창립|창설|결성", re.IGNORECASE),
+               re.compile(r"открыл\w*|открыт\w*|открыва\w*|открыти\w*|개장|개관|문을\s*열|개원|개통|개막", re.IGNORECASE),
+               re.compile(r"родил\w*|태어|출생", re.IGNORECASE))
 
 
 def asks_for(question: str) -> str | None:
@@ -494,8 +494,8 @@ def asks_for(question: str) -> str | None:
 
 def gives(text: str, kind: str, question: str) -> bool:
     """Whether an English passage holds an answer of `kind` that the question does not already give."""
-    from .query import DATE_SPAN, UNIT_PATTERNS, asks_visit_length, counts, has_type, new_to_question, question_words
     from .documents import split_sentences
+    from .query import DATE_SPAN, UNIT_PATTERNS, asks_visit_length, counts, has_type, new_to_question, question_words
     from .verdict import MADE_WORDS, place_named
 
     if kind == "date":  # the English check's shapes (a day of the month too); when it was built ...: where it says so

@@ -416,6 +416,8 @@ _DURING_VISIT = re.compile(r"\b(?:talks|meeting|meetings|negotiations|summit|cer
                            r"|회담|회의|협상", re.IGNORECASE)
 DATE_SPAN = re.compile(rf"\b(?:between|from)\s+{_MONTH}\.?\s+\d{{1,2}}\s*(?:and|to|until|till|-|–)\s*(?:{_MONTH}\.?\s+)?\d{{1,2}}\b",
                        re.IGNORECASE)
+
+
 def asks_visit_length(question: str) -> bool:
     """"How long was his visit?", "Сколько дней длился визит?": a visit's own length, which its dates give."""
     return bool(VISIT.search(question)) and not _DURING_VISIT.search(question)

@@ -18,8 +18,8 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import (ATTENDANCE, DATE, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason, asks_role,
-                    clean_question, document_part, has_type, meta_type, named_year, shows_role, spells_out)
+from .query import (ATTENDANCE, DATE, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason,
+                    asks_role, clean_question, document_part, has_type, meta_type, named_year, shows_role, spells_out)
 
 CANDIDATES = 100
 # From this many passages BM25 finds its candidates in a worker thread while the question is

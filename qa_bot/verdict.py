@@ -293,18 +293,20 @@ def unprevious(r, retriever, depth: int = 3) -> bool:
 
     if not len(r.rows) or not _ASKS_BEFORE.search(retriever.respell(r.info.text)):
         return False
-    return not any(_SAYS_BEFORE.search(sentence) and any(w in ROLE_WORDS for w in re.findall(r"[^\W\d_]+", sentence.lower()))
-                   for p in retriever.passages_at(r.rows[:depth]) for sentence in split_sentences(p.text))
+
+    def says_before(sentence: str) -> bool:
+        return bool(_SAYS_BEFORE.search(sentence)) and any(w in ROLE_WORDS for w in re.findall(r"[^\W\d_]+", sentence.lower()))
+
+    return not any(says_before(sentence) for p in retriever.passages_at(r.rows[:depth]) for sentence in split_sentences(p.text))
 
 
 # "what did Putin say about China?", "what does the ambassador think about the Olympic Games": what was said
 # about something, which a text that never mentions it cannot give
 _SAID_ABOUT = re.compile(r"\b(?:say|says|said|think|thinks|thought|tell|tells|told|write|writes|wrote|speak|speaks|spoke|talk"
                          r"|talks|talked|feel|feels|felt)\s+(?:\w+\s+)?about\s+(?P<about>[^?.!]{1,80})", re.IGNORECASE)
-
-
-SAID_CLOSE = 0.4  # a top passage this close in meaning to the subject (its blend of passage and best-sentence cosine)
-# speaks of it in other words ("covid": "coronavirus")
+# a top passage this close in meaning to the subject (its blend of passage and best-sentence cosine) speaks of it in
+# other words ("covid": "coronavirus")
+SAID_CLOSE = 0.4
 
 
 def unsaid(r, retriever, depth: int = 3) -> bool:
@@ -319,7 +321,8 @@ def unsaid(r, retriever, depth: int = 3) -> bool:
     rows = np.asarray(r.rows[:depth], dtype=np.int64)
     if not want or any(2 * len(want & passage_terms(retriever, int(row))) >= len(want) for row in rows):
         return False
-    return float(np.max(retriever.dense_scores(rows, np.asarray(retriever.encoder.encode_query(subject), dtype=np.float32)))) < SAID_CLOSE
+    q = np.asarray(retriever.encoder.encode_query(subject), dtype=np.float32)
+    return float(np.max(retriever.dense_scores(rows, q))) < SAID_CLOSE
 
 
 # "where did the second summit take place?": an occasion named by its ordinal, which a passage about another
@@ -472,8 +475,8 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     sentence in the top `depth` passages; a question that names nothing to count needs one of
     its topic terms in that sentence instead."""
     from .documents import split_sentences
-    from .query import (DATE_SPAN, MEASURE_WORD, UNIT_PATTERNS, VERSION, asks_visit_length, counts, new_to_question, quantity,
-                        question_words)
+    from .query import (DATE_SPAN, MEASURE_WORD, UNIT_PATTERNS, VERSION, asks_visit_length, counts, new_to_question,
+                        quantity, question_words)
 
     q = quantity(r.info.text)
     if q is None or len(r.rows) == 0:
