@@ -571,6 +571,12 @@ _CALLED = re.compile(r"\s*(?:hey\s+)?(?:do\s+(?:you|u)\s+know\s+)?what\s+(?:is|a
                      r"(?P<what>[\w'’ -]{1,80}?)\s+(?:called|named|known\s+as)\s*[?.!]*$", re.IGNORECASE)
 _CALLED_AFTER = re.compile(r"\bwhat\s+(?:the\s+|a\s+|an\s+)?(?P<what>[\w'’ -]{1,80}?)\s+(?:is|are|was|were)\s+(?:called|named)\s*[?.!]*$",
                            re.IGNORECASE)
+# "what are the titles of the new films from the studio?", "science film studio new film titles": names asked for too
+_TITLES_OF = re.compile(r"\btitles\s+of\s+(?:the\s+|his\s+|her\s+|their\s+|its\s+)?(?P<what>[\w'’ -]{1,80}?)"
+                        r"(?=\s{0,3}[?.!]*$|\s+(?:from|by|that|which|who|released|made|produced|shown|screened)\b)"
+                        r"|\btitles[?.!\s]{0,3}$", re.IGNORECASE)  # keywords ending in "titles": the words before it
+_OWN_TITLES = re.compile(rf"\b(?:{'|'.join(DOCUMENT_NOUNS)}|articles|items|headlines?|sections?|chapters?|pages?|posts|stories"
+                         r"|documents|reports|letters|messages|statements|news)\b", re.IGNORECASE)
 _NOT_WHAT = re.compile(r"^(?:happens?|happened|does|do|did|gets?|got|goes|occurs?)\b|\b(?:when|if|once|whenever|after|before"
                        r"|while|until)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"[\"“`‘«][^\"“”`’»]{2,120}[\"”`’»]")  # "a title", `code`, ‘quoted’
@@ -584,16 +590,22 @@ def uncalled(r, retriever, depth: int = 3) -> bool:
     whose top passages never give a name in a sentence about it: a quoted title or `code`, the word after
     "called / named / known as" ("is called pip"), or a capitalised word the question does not hold (not a
     month; a sentence's first word when it is rare in the corpus)."""
-    from .query import question_words
+    from .query import keyword_query, question_words
 
     if r.info.meta or not len(r.rows):
         return False
     text = retriever.respell(r.info.text)
     m = _CALLED.match(text) or _CALLED_AFTER.search(text)
-    if m is None or _NOT_WHAT.search(m["what"]):
+    what = m["what"] if m else None
+    titles = m is None and (t := _TITLES_OF.search(text)) is not None and bool(t["what"] or keyword_query(text))
+    if titles:  # titles are quoted, or said to be called so; a capitalised word is the studio's own name
+        what = t["what"] or " ".join(text[:t.start()].split()[-8:])
+        if _OWN_TITLES.search(what):
+            return False  # "the titles of the latest articles": the documents' own titles and headlines
+    if what is None or _NOT_WHAT.search(what):
         return False
     lex = retriever.lexical
-    want = set(lex.tokens(m["what"])) - question_word_terms(retriever)
+    want = set(lex.tokens(what)) - question_word_terms(retriever)
     if not want:
         return False
     asked = question_words(text)
@@ -606,6 +618,8 @@ def uncalled(r, retriever, depth: int = 3) -> bool:
                 return False
             if any(c["name"].lower() not in _FUNCTION and c["name"] not in said for c in _CALLED_IN.finditer(sentence)):
                 return False
+            if titles:
+                continue
             first = re.match(r"\W*([A-Z][\w'’-]*)", sentence)
             words = _CAPITALISED_WORD.findall(sentence) + ([first.group(1)] if first and retriever.is_rare(first.group(1)) else [])
             if any(w.lower() not in asked and w.lower() not in CALENDAR for w in words):

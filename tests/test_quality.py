@@ -843,6 +843,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         verdict._ORDINAL.search("second " + "x " * 8000), query.DAY_OF_MONTH.findall("on the 1st " * 4000)
         verdict._ORDINAL.search("second" + "-" * 30000), query.VISIT.search("visit" * 6000)
         [words.search("построен" * 4000) for words in multilingual.MADE_NATIVE]
+        verdict._TITLES_OF.search(text), verdict._TITLES_OF.search("a " * 8000 + "titles"), verdict._OWN_TITLES.search(text)
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
@@ -1301,8 +1302,14 @@ def test_a_question_for_what_something_is_called_needs_a_name_for_it(retriever, 
     assert retriever.ask("What were the jubilee medals handed out by the embassy called?").verdict == "answered"
     assert verdict._CALLED.match("What was Firefox originally called?")["what"] == "Firefox originally"
     assert not verdict._CALLED.match("why was kim jong uns first visit to russia called historic")
+    # titles: quoted, or said to be called so (the studio's own capitalised name is none); not the documents' own
+    films = "what are the titles of the new science films from the documentary film studio"
+    assert verdict._TITLES_OF.search(films)["what"] == "new science films"
+    assert retriever.ask(films).verdict == "related"
+    assert retriever.ask("what are the titles of the latest articles").verdict == "answered"  # their headlines
     monkeypatch.setattr(search, "NAMES_NEED_NAMES", False)
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
+    assert retriever.ask(films).verdict == "answered"
 
 
 def test_a_name_in_lower_case_or_code_answers_what_it_is_called(encoder, tmp_path):
