@@ -100,6 +100,7 @@ CHOICES_NEED_ONE = True  # "related" when a question offers two answers ("by tra
 PLACES_NEED_PLACES = True  # "related" when a question asks where and no top sentence about it names a place it does not
 PREVIOUS_NEEDS_SAYING = True  # "related" when a question asks for an office held before and no top sentence says one was
 ORDINALS_NEED_ORDINALS = True  # "related" when a question names "the second summit" and no top passage says "second" / "2nd"
+THINGS_NEED_MENTION = True  # "related" when a question asks what gifts were given / food served and no top passage says so
 SAID_NEEDS_SUBJECT = True  # "related" when a question asks what was said about something no top passage mentions
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
@@ -918,6 +919,8 @@ class Retriever:
         if SAID_NEEDS_SUBJECT and verdict.unsaid(r, self):
             return "related", 0.0
         if ORDINALS_NEED_ORDINALS and verdict.unordinal(r, self):
+            return "related", 0.0
+        if THINGS_NEED_MENTION and verdict.unmentioned(r, self):
             return "related", 0.0
         if CHOICES_NEED_ONE and verdict.unchosen(r, self):
             return "related", 0.0

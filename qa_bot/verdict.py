@@ -352,6 +352,31 @@ def unordinal(r, retriever, depth: int = 3) -> bool:
     return not any(all(any(re.search(rf"\b{re.escape(f)}\b", t) for f in form) for form in forms) for t in texts)
 
 
+# "what gifts did Putin and Kim exchange?", "what did they eat at the banquet?": a question for a kind of thing
+# that a text gives only by saying so (something given; something eaten or served)
+THINGS = (
+    (re.compile(r"\b(?:what|which)\s+(?:\w+\s+)?(?:gifts?|presents?|souvenirs?)\b|\b(?:gifts?|presents?|souvenirs?)\s+"
+                r"(?:exchanged|given|received|swapped)\b|\bgifts?\s*[?.!]*$", re.IGNORECASE),
+     re.compile(r"\b(?:gifts?|gifted|presents|presented|souvenirs?|handed|donat\w*|bestowed)\b", re.IGNORECASE)),
+    (re.compile(r"\bwhat\s+(?:\w+\s+)?(?:food|foods|dishes|meals?|menu|cuisine|drinks?)\b|\bwhat\s+did\s+(?:[\w'’-]+\s+){1,6}?"
+                r"(?:eat|drink)\b|\b(?:food|dishes|menu)\s+(?:was\s+|were\s+)?served\b", re.IGNORECASE),
+     re.compile(r"\b(?:food|foods|dish|dishes|meals?|menu|cuisine|served|ate|eat|eaten|drank|drinks?|dinner|lunch|breakfast"
+                r"|banquet|feast|delicac\w+)\b", re.IGNORECASE)),
+)
+
+
+def unmentioned(r, retriever, depth: int = 3) -> bool:
+    """A question for a gift ("what gifts did Putin and Kim exchange?") or for food ("what was served at the
+    reception?") when no top passage says something was given, or eaten or served: about the same meeting,
+    not that."""
+    if not len(r.rows):
+        return False
+    for asks, says in THINGS:
+        if asks.search(r.info.text):
+            return not any(says.search(p.text) for p in retriever.passages_at(r.rows[:depth]))
+    return False
+
+
 # "did he go by train or by plane?", "is it bilateral or multilateral": the two words offered as answers
 _CHOICE = re.compile(r"(?<![\w-])([^\W\d_][\w-]*)(?:\s*,\s*|\s+)or\s+(?:(?:by|in|at|on|to|with|from|a|an|the)\s+"
                      r"|did\s+(?:he|she|they|it|we)\s+)?([^\W\d_][\w-]*)", re.IGNORECASE)

@@ -844,6 +844,8 @@ def test_question_rules_are_quick_on_long_hostile_text():
         verdict._ORDINAL.search("second" + "-" * 30000), query.VISIT.search("visit" * 6000)
         [words.search("построен" * 4000) for words in multilingual.MADE_NATIVE]
         verdict._TITLES_OF.search(text), verdict._TITLES_OF.search("a " * 8000 + "titles"), verdict._OWN_TITLES.search(text)
+        [(asks.search(text), says.search(text)) for asks, says in verdict.THINGS]
+        verdict.THINGS[1][0].search("what did " + "a " * 8000 + "x")
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
@@ -928,6 +930,14 @@ def test_an_occasion_named_by_its_ordinal_needs_a_passage_that_names_it_so(retri
         assert not verdict._ORDINAL.search(other), other
     _related_by(retriever, monkeypatch, "ORDINALS_NEED_ORDINALS", "in which city did kim jong un and putin hold their second summit?",
                 "when was the groundbreaking for the fifth stage in hwasong")
+
+
+def test_a_question_for_gifts_or_food_needs_a_passage_that_says_something_was_given_or_served(retriever, monkeypatch):
+    """"What gifts did Putin give Kim Jong Un in Vladivostok?": the seeds tell of the summit, never of gifts;
+    "what gifts were given to the ninth congress" is answered by the ceremony of donating rocket launchers."""
+    assert retriever.ask("what food was served at the reception for the 76th anniversary?").verdict == "related"
+    _related_by(retriever, monkeypatch, "THINGS_NEED_MENTION", "what gifts did putin give kim jong un in vladivostok?",
+                "what gifts were given to the ninth congress of the workers party?")
 
 
 def test_who_signed_a_treaty_is_a_question_about_the_signing_not_the_document(retriever, monkeypatch):
