@@ -103,6 +103,12 @@ ORDINALS_NEED_ORDINALS = True  # "related" when a question names "the second sum
 THINGS_NEED_MENTION = True  # "related" when a question asks what gifts were given / food served and no top passage says so
 SAID_NEEDS_SUBJECT = True  # "related" when a question asks what was said about something no top passage mentions
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
+# the checks that make a verdict "related", in order: (the flag above that switches it, its function in verdict.py);
+# the flag is read when a question is judged, so a test can switch one off
+_RELATED_CHECKS = (("COUNTS_NEED_NUMBERS", "uncounted"), ("NAMES_NEED_NAMES", "unnamed"), ("NAMES_NEED_NAMES", "uncalled"),
+                   ("DATES_NEED_DATES", "undated"), ("PREVIOUS_NEEDS_SAYING", "unprevious"), ("SAID_NEEDS_SUBJECT", "unsaid"),
+                   ("ORDINALS_NEED_ORDINALS", "unordinal"), ("THINGS_NEED_MENTION", "unmentioned"),
+                   ("CHOICES_NEED_ONE", "unchosen"), ("PLACES_NEED_PLACES", "unplaced"))
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
 RERANK = True  # the top fused candidates re-ordered by a small linear model (qa_bot/rerank.py, docs/quality.md)
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
@@ -908,24 +914,8 @@ class Retriever:
             return "answered", 1.0  # the start or end of a document the question is about, as asked
         if OFF_TOPIC_GUARD and not r.titled and verdict.off_topic(r, self):  # a document it names by title is its topic
             return "none", 0.0
-        if COUNTS_NEED_NUMBERS and verdict.uncounted(r, self):
-            return "related", 0.0
-        if NAMES_NEED_NAMES and (verdict.unnamed(r, self) or verdict.uncalled(r, self)):
-            return "related", 0.0
-        if DATES_NEED_DATES and verdict.undated(r, self):
-            return "related", 0.0
-        if PREVIOUS_NEEDS_SAYING and verdict.unprevious(r, self):
-            return "related", 0.0
-        if SAID_NEEDS_SUBJECT and verdict.unsaid(r, self):
-            return "related", 0.0
-        if ORDINALS_NEED_ORDINALS and verdict.unordinal(r, self):
-            return "related", 0.0
-        if THINGS_NEED_MENTION and verdict.unmentioned(r, self):
-            return "related", 0.0
-        if CHOICES_NEED_ONE and verdict.unchosen(r, self):
-            return "related", 0.0
-        if PLACES_NEED_PLACES and verdict.unplaced(r, self):
-            return "related", 0.0
+        if any(globals()[flag] and getattr(verdict, check)(r, self) for flag, check in _RELATED_CHECKS):
+            return "related", 0.0  # the kind of answer the question wants is in none of the top passages
         contact = verdict.contact_found(r, self) if CONTACTS_NEED_SHAPES else None
         if contact is False:
             return "related", 0.0
