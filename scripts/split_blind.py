@@ -11,8 +11,9 @@ tests/data/seeds_blind11_questions.jsonl, 12 for tests/data/seeds_blind12_questi
 tests/data/seeds_blind13_questions.jsonl, 14 for tests/data/seeds_blind14_questions.jsonl, 15 for
 tests/data/realdocs_blind_questions.jsonl, 16 for tests/data/seeds_blind15_questions.jsonl, 17 for
 tests/data/realdocs_blind16_questions.jsonl, 18 for tests/data/seeds_blind16_questions.jsonl, 19 for
-tests/data/realdocs_blind17_questions.jsonl, 20 for tests/data/seeds_blind17_questions.jsonl and 21 for
-tests/data/realdocs_blind18_questions.jsonl.
+tests/data/realdocs_blind17_questions.jsonl, 20 for tests/data/seeds_blind17_questions.jsonl, 21 for
+tests/data/realdocs_blind18_questions.jsonl, 22 for tests/data/seeds_blind18_questions.jsonl and 23 for
+tests/data/realdocs_blind19_questions.jsonl.
 
 Usage: python scripts/split_blind.py [PATH [SEED]]
 """

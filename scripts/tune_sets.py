@@ -9,9 +9,9 @@ Build the two indexes once with `qa-bot eval`, which copies the corpora into IND
 
 Per set and in total: hit@1 / hit@3 (a gold passage first / in the top three), answerable and
 metadata questions not `answered`, near-topic questions not `answered`, off-topic ones `none`.
-Sets: the blind-17, blind-16, blind-15 and blind-14 tune halves, the blind sets up to 13 whole (their test halves have been
-run and read), the old seeds questions, the dev tune split and the four realdocs blind tune halves (over the dev
-index: seeds and realdocs). The blind-17, blind-16, blind-15, blind-14, dev and the four realdocs blind test halves are never
+Sets: the blind-18, blind-17, blind-16, blind-15 and blind-14 tune halves, the blind sets up to 13 whole (their test halves have been
+run and read), the old seeds questions, the dev tune split and the five realdocs blind tune halves (over the dev
+index: seeds and realdocs). The blind-18, blind-17, blind-16, blind-15, blind-14, dev and the five realdocs blind test halves are never
 read. -v lists each English answerable question not ranked first or not answered; --near each near-topic one answered.
 """
 
@@ -30,7 +30,7 @@ from qa_bot.config import Settings  # noqa: E402
 from qa_bot.query import clean_question  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-SETS = [("r17 tune", "seeds_blind17_questions.jsonl", "tune", "seeds"), ("r16 tune", "seeds_blind16_questions.jsonl", "tune", "seeds"), ("r15 tune", "seeds_blind15_questions.jsonl", "tune", "seeds"),
+SETS = [("r18 tune", "seeds_blind18_questions.jsonl", "tune", "seeds"), ("r17 tune", "seeds_blind17_questions.jsonl", "tune", "seeds"), ("r16 tune", "seeds_blind16_questions.jsonl", "tune", "seeds"), ("r15 tune", "seeds_blind15_questions.jsonl", "tune", "seeds"),
         ("r14 tune", "seeds_blind14_questions.jsonl", "tune", "seeds"), ("r13", "seeds_blind13_questions.jsonl", None, "seeds"),
         ("r12", "seeds_blind12_questions.jsonl", None, "seeds"),
         ("r11", "seeds_blind11_questions.jsonl", None, "seeds"),
@@ -43,7 +43,8 @@ SETS = [("r17 tune", "seeds_blind17_questions.jsonl", "tune", "seeds"), ("r16 tu
         ("rd tune", "realdocs_blind_questions.jsonl", "tune", "dev"),
         ("rd16 tune", "realdocs_blind16_questions.jsonl", "tune", "dev"),
         ("rd17 tune", "realdocs_blind17_questions.jsonl", "tune", "dev"),
-        ("rd18 tune", "realdocs_blind18_questions.jsonl", "tune", "dev")]
+        ("rd18 tune", "realdocs_blind18_questions.jsonl", "tune", "dev"),
+        ("rd19 tune", "realdocs_blind19_questions.jsonl", "tune", "dev")]
 
 
 def main() -> int:
