@@ -818,6 +818,28 @@ def asks_contact(question: str) -> str:
 
 _UNSET = object()
 
+# British and American spellings of one word: the same ending spelt either way ("licence" / "license",
+# "colour" / "color", "organise" / "organize", "centre" / "center", "travelled" / "traveled").
+_VARIANT_ENDINGS = (("ence", "ense"), ("ences", "enses"), ("our", "or"), ("ours", "ors"), ("ise", "ize"), ("ised", "ized"),
+                    ("ises", "izes"), ("ising", "izing"), ("isation", "ization"), ("isations", "izations"),
+                    ("yse", "yze"), ("ysed", "yzed"), ("tre", "ter"), ("tres", "ters"), ("lled", "led"),
+                    ("lling", "ling"), ("ller", "ler"), ("ogue", "og"), ("ogues", "ogs"), ("gramme", "gram"))
+
+
+def spelling_variants(word: str) -> list[str]:
+    """The other spellings of a word whose ending British and American English spell differently,
+    either way round ("licence" -> "license"; "color" -> "colour"): at most a few, none for short words.
+    The search takes one only for a word the documents never use and only where they use the other."""
+    w = word.lower()
+    if len(w) < 5 or not w.isalpha():
+        return []
+    out = []
+    for a, b in _VARIANT_ENDINGS:
+        for old, new in ((a, b), (b, a)):
+            if w.endswith(old) and len(w) - len(old) >= (3 if "ll" in a else 2):  # "filled" is not "filed"
+                out.append(w[: len(w) - len(old)] + new)
+    return [v for v in dict.fromkeys(out) if v != w and "lll" not in v]
+
 
 class Speller:
     """Maps a misspelt word to the corpus's most common word one edit away.

@@ -19,7 +19,8 @@ from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
 from .query import (ATTENDANCE, DATE, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason,
-                    asks_role, clean_question, document_part, has_type, meta_type, named_year, shows_role, spells_out)
+                    asks_role, clean_question, document_part, has_type, meta_type, named_year, shows_role, spelling_variants,
+                    spells_out)
 
 CANDIDATES = 100
 # From this many passages BM25 finds its candidates in a worker thread while the question is
@@ -417,6 +418,12 @@ class Retriever:
         words = {w: t[0] for w in dict.fromkeys(_WORDS.findall(text)) if (t := lex.tokens(w))}
         known = lex.doc_freqs(words.values())
         unknown = [w for w, t in words.items() if t not in known]
+        for word in unknown[:]:  # "licence" where the documents say "license": the documents' spelling
+            variants = {t[0]: v for v in spelling_variants(word) if (t := lex.tokens(v))}
+            used = lex.doc_freqs(variants)
+            if used:
+                text = re.sub(rf"\b{re.escape(word)}\b", variants[max(used, key=used.get)], text)
+                unknown.remove(word)
         if unknown:
             vocab = self.model_words()  # loaded only when a word is unknown to the corpus
             unknown = [w for w in unknown if w.lower() not in vocab]

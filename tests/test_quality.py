@@ -171,6 +171,20 @@ def test_related_answer_keeps_passages_and_says_so(retriever):
     assert RELATED in messages[0] and base.hits[0].passage.source in messages[0]
 
 
+def test_british_or_american_spelling_is_read_as_the_documents_spell_it(retriever):
+    from qa_bot.query import spelling_variants
+
+    assert "license" in spelling_variants("licence") and "colour" in spelling_variants("color")
+    assert spelling_variants("tour") == [] and spelling_variants("Moscow") == []
+    # the seeds say "neighbor" and "defence": a question may say "neighbour" or "defense"
+    assert retriever.respell("Who is a close neighbour?") == "Who is a close neighbor?"
+    assert retriever.respell("What about national defense?") == "What about national defence?"
+    assert retriever.respell("Who is a close neighbor?") == "Who is a close neighbor?"
+    british = retriever.rank("why is the dprk a close neighbour", 1)
+    american = retriever.rank("why is the dprk a close neighbor", 1)
+    assert british[0][0] == american[0][0]
+
+
 def test_misspelt_word_is_respelt_from_the_corpus(retriever):
     assert retriever.speller.correct("ambasador") == "ambassador"
     assert retriever.respell("Who is the ambasador?") == "Who is the ambassador?"
