@@ -841,6 +841,35 @@ def spelling_variants(word: str) -> list[str]:
     return [v for v in dict.fromkeys(out) if v != w and "lll" not in v]
 
 
+# Names of one country or union that users and documents use in turn: the first form of each group is
+# a short name the documents may prefer ("DPRK" where a user says "North Korea"). Ambiguous short
+# forms are left out ("UN" is also the last word of "Kim Jong Un"; "US" is also "us").
+ALIASES = (("DPRK", "North Korea", "North Korean", "North Koreans"),
+           ("ROK", "South Korea", "South Korean", "South Koreans"),
+           ("USSR", "Soviet Union"),
+           ("UK", "United Kingdom", "Britain", "Great Britain"),
+           ("EU", "European Union"))
+_ALIAS_PATTERNS = tuple((group, [re.compile(rf"(?<![\w-]){re.escape(form)}(?![\w-])", re.IGNORECASE) for form in group])
+                        for group in ALIASES)
+ALIAS_RATIO = 3  # the documents use the other name at least this many times as often
+
+
+def documents_names(text: str, used) -> str:
+    """The question with a country's name replaced by the name the documents use for it, where they
+    use that one at least ALIAS_RATIO times as often ("Which North Korean officials ..." over news
+    that says "DPRK" throughout). `used(form)` says in about how many passages a name occurs."""
+    for group, patterns in _ALIAS_PATTERNS:
+        asked = [i for i, pat in enumerate(patterns) if pat.search(text)]
+        if not asked:
+            continue
+        counts = [used(form) for form in group]
+        best = max(range(len(group)), key=lambda i: counts[i])
+        for i in asked:
+            if i != best and counts[best] >= ALIAS_RATIO * max(counts[i], 1):
+                text = patterns[i].sub(group[best], text)
+    return text
+
+
 class Speller:
     """Maps a misspelt word to the corpus's most common word one edit away.
 

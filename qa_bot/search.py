@@ -19,8 +19,8 @@ from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
 from .query import (ATTENDANCE, DATE, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason,
-                    asks_role, clean_question, document_part, has_type, meta_type, named_year, shows_role, spelling_variants,
-                    spells_out)
+                    asks_role, clean_question, document_part, documents_names, has_type, meta_type, named_year, shows_role,
+                    spelling_variants, spells_out)
 
 CANDIDATES = 100
 # From this many passages BM25 finds its candidates in a worker thread while the question is
@@ -424,6 +424,7 @@ class Retriever:
             if used:
                 text = re.sub(rf"\b{re.escape(word)}\b", variants[max(used, key=used.get)], text)
                 unknown.remove(word)
+        text = documents_names(text, self._name_passages)
         if unknown:
             vocab = self.model_words()  # loaded only when a word is unknown to the corpus
             unknown = [w for w in unknown if w.lower() not in vocab]
@@ -432,6 +433,12 @@ class Retriever:
             if fixed:
                 text = re.sub(rf"\b{re.escape(word)}\b", fixed, text)
         return text
+
+    def _name_passages(self, name: str) -> int:
+        """About how many passages use a name: the fewest that hold any one of its words (0 if one is unknown)."""
+        terms = self.lexical.tokens(name)
+        found = self.lexical.doc_freqs(terms)
+        return min((found.get(t, 0) for t in terms), default=0)
 
     def rank(self, question: str, k: int) -> list[tuple[int, float]]:
         """(row, score) pairs, best first, for the top k passages."""

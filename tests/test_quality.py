@@ -185,6 +185,19 @@ def test_british_or_american_spelling_is_read_as_the_documents_spell_it(retrieve
     assert british[0][0] == american[0][0]
 
 
+def test_a_country_is_asked_about_by_the_name_the_documents_use(retriever):
+    from qa_bot.query import documents_names
+
+    # the seeds say "DPRK" throughout and "North Korea" once
+    assert retriever.respell("Which North Korean officials went to Russia?") == "Which DPRK officials went to Russia?"
+    assert retriever.respell("who visited north korea in 2019") == "who visited DPRK in 2019"
+    # documents that use both names about as often keep the question's own
+    assert documents_names("Who visited North Korea?", lambda name: 10) == "Who visited North Korea?"
+    assert documents_names("What did the USSR sign?", {"USSR": 1, "Soviet Union": 9}.get) == "What did the Soviet Union sign?"
+    rows = [row for row, _ in retriever.rank("which north korean officials went to russia from september 2019", 3)]
+    assert any("from September, the Chairman of the Supreme People" in retriever.passages[r].text for r in rows)
+
+
 def test_misspelt_word_is_respelt_from_the_corpus(retriever):
     assert retriever.speller.correct("ambasador") == "ambassador"
     assert retriever.respell("Who is the ambasador?") == "Who is the ambassador?"
