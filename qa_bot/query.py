@@ -785,7 +785,8 @@ _ASKS_CONTACT = (  # the detail as a noun asked for, not "how did they handle it
                        re.IGNORECASE)),
     ("handle", re.compile(rf"\b{_WHATS}(?:[\w-]+\s+){{0,2}}?(?:twitter|telegram|instagram|youtube|tiktok|x|social media)\s+"
                           r"(?:handle|account|channel|username|user ?name)\b|\b(?:twitter|telegram|instagram|x)\s+handle\b"
-                          r"|['’]s\s+handle\b", re.IGNORECASE)),
+                          r"|['’]s\s+handle\b|\b(?:handle|username|user ?name)\s+(?:of|on|for)\s+(?:[\w'’-]+\s+){0,4}?"
+                          r"(?:twitter|telegram|instagram|youtube|tiktok|x)\b", re.IGNORECASE)),
     ("phone", re.compile(r"\b(?:tele)?phone (?:number|no)\b|\bfax\b|\bnumber to call\b", re.IGNORECASE)),
     ("hours", re.compile(r"\b(?:opening|working|business|office|visiting) hours\b|\bhours of (?:operation|business)\b"
                          r"|\bopening times\b", re.IGNORECASE)),

@@ -359,7 +359,8 @@ THINGS = (
                 r"(?:exchanged|given|received|swapped)\b|\bgifts?\s*[?.!]*$", re.IGNORECASE),
      re.compile(r"\b(?:gifts?|gifted|presents|presented|souvenirs?|handed|donat\w*|bestowed)\b", re.IGNORECASE)),
     (re.compile(r"\bwhat\s+(?:\w+\s+)?(?:food|foods|dishes|meals?|menu|cuisine|drinks?)\b|\bwhat\s+did\s+(?:[\w'’-]+\s+){1,6}?"
-                r"(?:eat|drink)\b|\b(?:food|dishes|menu)\s+(?:was\s+|were\s+)?served\b", re.IGNORECASE),
+                r"(?:eat|drink|have\s+for\s+(?:dinner|lunch|breakfast|supper))\b|\b(?:food|dishes|menu)\s+(?:was\s+|were\s+)?served\b"
+                r"|\bwhat\s+was\s+(?:on\s+the\s+menu|for\s+(?:dinner|lunch|breakfast|supper))\b", re.IGNORECASE),
      re.compile(r"\b(?:food|foods|dish|dishes|meals?|menu|cuisine|served|ate|eat|eaten|drank|drinks?|dinner|lunch|breakfast"
                 r"|banquet|feast|delicac\w+)\b", re.IGNORECASE)),
 )

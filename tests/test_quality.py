@@ -963,6 +963,7 @@ def test_a_question_for_gifts_or_food_needs_a_passage_that_says_something_was_gi
     """"What gifts did Putin give Kim Jong Un in Vladivostok?": the seeds tell of the summit, never of gifts;
     "what gifts were given to the ninth congress" is answered by the ceremony of donating rocket launchers."""
     assert retriever.ask("what food was served at the reception for the 76th anniversary?").verdict == "related"
+    assert retriever.ask("what did putin and kim have for dinner at the vladivostok summit").verdict == "related"
     _related_by(retriever, monkeypatch, "THINGS_NEED_MENTION", "what gifts did putin give kim jong un in vladivostok?",
                 "what gifts were given to the ninth congress of the workers party?")
 
@@ -1226,6 +1227,7 @@ def test_a_question_for_a_contact_detail_needs_one_of_its_shape(retriever, monke
     assert query.asks_contact("what's the embassy's street address?") == "address"
     assert query.asks_contact("NIST zero trust comments email address") == "email"
     assert query.asks_contact("yo what's the embassy's twitter handle") == "handle"
+    assert query.asks_contact("what is the handle of the russian embassy's twitter account") == "handle"
     assert query.asks_contact("embassy museum opening hours") == "hours"
     assert query.asks_contact("How many hours did the talks last?") == ""
     # the words as verbs or other nouns ask for no contact detail
