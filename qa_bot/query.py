@@ -733,7 +733,7 @@ _OTHER_PERSON = re.compile(r"\b(?:before|after|predecessors?|successors?|succeed
 _PART_OF_NAME = re.compile(r"\b(?:first|full|given|last|family|middle|sur)\s*names?\b|\bsurname\b|\binitials?\b", re.IGNORECASE)
 
 
-def has_name(sentence: str, question: str, known: Container[str], organisations: bool = False) -> bool:
+def has_name(sentence: str, question: str, known: Container[str], organisations: bool = False, count: int = 1) -> bool:
     """Whether a sentence gives a person's or thing's name the question does not: two or more
     capitalised words after any institution or title word in their run ("Foreign Minister Choe Son
     Hui"), one after a title ("Ambassador Smith", "Dr. Lee"), or one `known` (the model's vocabulary)
@@ -741,8 +741,10 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
     sentence's opening word ("The", "In"), a place after "in" / "at" / "to", a word before a
     number ("Juche 108") and the words of a quoted title ("National Contest of Amateur Skiers") do not count;
     nor, for a question about someone else than the person it names ("who came before Matsegora?"), a name
-    holding a rare word of the question ("Alexander Matsegora"), unless it asks for part of that name."""
+    holding a rare word of the question ("Alexander Matsegora"), unless it asks for part of that name.
+    With `count`, that many different names ("the names of the three veterans")."""
     asked = question_words(question)
+    found: set[tuple[str, ...]] = set()
     # "who was ambassador before Matsegora?" asks for someone else than the person it names; "what is Matsegora's
     # first name" or "the name of ambassador Matsegora" for that person's name
     own = bool(_OTHER_PERSON.search(question)) and not _PART_OF_NAME.search(question)
@@ -768,8 +770,23 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
         if own and any(len(w) >= 3 and (w in asked or w + "s" in asked) and w not in known for w in words):
             continue  # "Alexander Matsegora" for a question about Matsegora: the person it names, not another
         if len(words) >= 2 or titled or words[0] not in known:
-            return True
+            found.add(tuple(words))
+            if len(found) >= count:
+                return True
     return False
+
+
+_NAMES_COUNTED = re.compile(r"(?:the\s+)?(two|three|four|five|six|seven|eight|nine|ten|both|[2-9]|1\d)\s+\S", re.IGNORECASE)
+_COUNT_WORDS = {"both": 2, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+
+
+def names_counted(what: str) -> int:
+    """How many names a question wants, from the number its named thing opens with ("three veterans" -> 3); else 1."""
+    m = _NAMES_COUNTED.match(what)
+    if m is None:
+        return 1
+    word = m.group(1).lower()
+    return _COUNT_WORDS.get(word) or int(word)
 
 
 # "What's the embassy's street address / phone number / twitter handle / opening hours?": contact details,

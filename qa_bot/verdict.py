@@ -570,8 +570,9 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     """A question that wants a name ("what is the name of the deputy minister who visited?") whose
     top passages never give one (that the question does not) in a sentence about what it names:
     about the same people, by their roles only. "Who designed / built / won X" needs a sentence that
-    also says so (designer, architect, built, winner ...), not one that names someone else beside X."""
-    from .query import asks_maker, asks_name, has_name
+    also says so (designer, architect, built, winner ...), not one that names someone else beside X. "The
+    names of the three veterans" needs three names in one sentence."""
+    from .query import asks_maker, asks_name, has_name, names_counted
 
     text = retriever.respell(r.info.text) if not r.info.meta and len(r.rows) else ""
     what = asks_name(text) if text else None
@@ -582,11 +583,12 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     known = retriever.model_words()
     verb = asks_maker(text)  # "who designed the arch": the sentence must say someone designed it, not only name someone
     did = _terms_of(retriever, f"_maker_terms_{verb}", MAKER_WORDS[verb].split()) if verb else frozenset()
+    count = names_counted(what)  # "the names of the three veterans": three names, not one beside them
 
     def gives(sentence: str) -> bool:
         terms = set(lex.tokens(sentence))
         return (2 * len(want & terms) >= len(want) and (not did or bool(did & terms))
-                and has_name(sentence, r.info.text, known, bool(verb)))
+                and has_name(sentence, r.info.text, known, bool(verb), count))
 
     return not any(gives(sentence) for p in retriever.passages_at(r.rows[:depth]) for sentence in _whole_sentences(p.text))
 

@@ -915,6 +915,19 @@ def _related_by(retriever, monkeypatch, flag: str, asked: str, answered: str) ->
     assert retriever.ask(asked).verdict == "answered", asked
 
 
+def test_the_names_of_several_need_that_many_names(retriever, monkeypatch):
+    """"The names of the three veterans who received jubilee medals": the seeds say "Kim Jong Un and three
+    living veterans ... have received jubilee medals", one name beside three unnamed people; "the names of
+    the two presidents who signed the treaty" are both in its sentence."""
+    from qa_bot.query import names_counted
+
+    assert (names_counted("three 88th Brigade veterans"), names_counted("3 veterans"), names_counted("88th brigade veterans"),
+            names_counted("both leaders")) == (3, 3, 1, 2)
+    _related_by(retriever, monkeypatch, "NAMES_NEED_NAMES",
+                "What are the names of the three 88th Brigade veterans who received the jubilee medals?",
+                "what are the names of the two presidents who signed the partnership treaty")
+
+
 def test_an_office_held_before_needs_a_text_that_says_so(retriever, monkeypatch):
     """"What job did Im Chon Il have before he became vice-minister?": the seeds name him with today's office
     only; the passage is shown as related, not claimed. His office today stays answered."""
