@@ -423,11 +423,15 @@ def unchosen(r, retriever, depth: int = 3) -> bool:
 # asks where, as its first words ("where was the treaty signed", "in which city was it held"); not where a
 # user can find or do something ("where can I get the code", "where does it reach its minimum"); nor (below)
 # where a thing is kept in a program ("where are string literals stored"), where a word comes from, or where a
-# statement was dated or issued (its dateline, a metadata question)
-_ASKS_WHERE = re.compile(r"\s*(?:where\s+(?:was|were|did|will|had|has|is|are)\b"
+# statement was dated or issued (its dateline, a metadata question); "where in Vladivostok did they meet" and
+# "which venue in Vladivostok hosted the talks" ask for a place inside the one they name
+_ASKS_WHERE = re.compile(r"\s*(?:where\s+(?:(?:exactly|precisely)\s+)?(?:(?:in|at|on|about)\s+(?:[\w'’-]+\s+){1,3}?)?(?:was|were|did|will|had|has|is|are)\b"
                          r"|(?:in|at)\s+(?:which|what)\s+(?:city|town|village|country|building|venue|place|location|hall"
-                         r"|hotel|island|region|province|part)\b|(?:which|what)\s+(?:city|town|venue|building|location)\s+"
-                         r"(?:was|were|is|are|did|does|will|hosted|held)\b)", re.IGNORECASE)
+                         r"|hotel|island|region|province|part)\b|(?:which|what)\s+(?:city|town|venue|building|location|hall|hotel)\s+"
+                         r"(?:(?:in|at|of)\s+(?:[\w'’-]+\s+){1,3}?)?(?:was|were|is|are|did|does|will|hosted|held)\b)", re.IGNORECASE)
+# "where in X" asks for a place within the one it names
+_WHERE_IN = re.compile(r"\bwhere\s+(?:exactly\s+|precisely\s+)?(?:in|at|on)\s+(?:the\s+)?([\w'’-]+)"
+                       r"|\b(?:venue|building|hall|hotel|location|place)\s+(?:in|at)\s+(?:the\s+)?([\w'’-]+)", re.IGNORECASE)
 _NOT_A_PLACE = re.compile(r"\b(?:stored|defined|declared|configured|set|kept|saved|specified|documented|described|come|comes"
                           r"|came|derived|dated|issued|published|posted|written|released|located|installed|found|placed)\b",
                           re.IGNORECASE)
@@ -442,7 +446,9 @@ _PLACE_NAMED = re.compile(rf"\b(?:{PLACE_PREPOSITIONS})\s+(?:the\s+)?([A-Z][\w'�
 def unplaced(r, retriever, depth: int = 3) -> bool:
     """A question that asks where ("Where was the treaty signed?") whose top passages never name a place
     the question does not, in a passage that holds at least half its topic terms (the place in one of
-    its sentences about them): about the same event, not where it happened."""
+    its sentences about them): about the same event, not where it happened. For "where in Vladivostok", a
+    place something was at or in ("at the Taedonggang Diplomatic Club"), not one gone to ("a visit to the
+    Russian Federation")."""
     from .query import question_words
 
     if r.info.meta or len(r.rows) == 0 or not _ASKS_WHERE.match(r.info.text) or _NOT_A_PLACE.search(r.info.text):
@@ -453,6 +459,7 @@ def unplaced(r, retriever, depth: int = 3) -> bool:
     if not want:
         return False
     asked = question_words(text)
+    within = bool(_WHERE_IN.search(text))  # "where in Vladivostok": a place in it, not a visit "to the Russian Federation"
     about = False  # no top passage about it: the check abstains
     for p in retriever.passages_at(r.rows[:depth]):
         if 3 * len(want & set(lex.tokens(p.text))) < len(want):
@@ -461,15 +468,20 @@ def unplaced(r, retriever, depth: int = 3) -> bool:
         for sentence in _whole_sentences(p.text):
             if not want & set(lex.tokens(sentence)):
                 continue
-            if place_named(sentence, asked):
+            if place_named(sentence, asked, within):
                 return False
     return about
 
 
-def place_named(sentence: str, asked: set[str]) -> str | None:
+_AT_PLACE = re.compile(r"(?:in|at|inside|near)\b", re.IGNORECASE)
+
+
+def place_named(sentence: str, asked: set[str], within: bool = False) -> str | None:
     """The first place a sentence names (after in / at / to ..., "the city of X", a dateline) that is not one
-    of the question's words `asked`, or None."""
+    of the question's words `asked`, or None. `within`: only a place something is in or at, not one gone to or from."""
     for m in _PLACE_NAMED.finditer(sentence):
+        if within and m.group(1) and not _AT_PLACE.match(m.group()):
+            continue
         word = next(g for g in m.groups() if g).lower()
         if word not in asked and word not in CALENDAR:
             return word

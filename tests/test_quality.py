@@ -1228,6 +1228,12 @@ def test_a_where_question_needs_a_place_the_question_does_not_name(retriever, mo
         assert not verdict.unplaced(retriever.ranking(other), retriever), other
     assert not verdict._ASKS_WHERE.match("what building work was going on at the embassy?")
     assert not verdict.unplaced(retriever.ranking("where did the zebras of the savanna migrate?"), retriever)  # nothing about it
+    # "where in Vladivostok": a place in it; a visit "to the Russian Federation" is no answer, "at the Taedonggang
+    # Diplomatic Club" is one for "where in Pyongyang"
+    for inside in ("where in vladivostok did putin and kim hold their talks",
+                   "Which venue in Vladivostok hosted the 2019 talks between Kim Jong Un and Putin?"):
+        assert verdict.unplaced(retriever.ranking(inside), retriever), inside
+    assert not verdict.unplaced(retriever.ranking("where in pyongyang was the reception held"), retriever)
     monkeypatch.setattr(search, "PLACES_NEED_PLACES", False)
     assert retriever.ask(asked).verdict == "answered"  # the rule, not the model
 
