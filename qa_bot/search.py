@@ -270,6 +270,26 @@ class _Vocabulary:
         return isinstance(word, str) and self.tokenizer.token_to_id(word) is not None
 
 
+def _typo_variants(word: str) -> set[str]:
+    """The spellings the commonest typing slips give back: two neighbouring letters swapped ("desgined"),
+    a doubled letter single or a single one doubled ("comander", "durring")."""
+    out = {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1) if word[i] != word[i + 1]}
+    out |= {word[:i] + word[i + 1:] for i in range(1, len(word)) if word[i] == word[i - 1]}
+    out |= {word[:i + 1] + word[i] + word[i + 1:] for i in range(len(word))}
+    out.discard(word)
+    return out
+
+
+def _common_spelling(word: str, vocab: Container[str]) -> str | None:
+    """A misspelt word the documents never use, as the one common English word (the model's vocabulary)
+    a typing slip away ("desgined" -> "designed", "comander" -> "commander"); else None. Names are left
+    alone ("Rajin" is no typo for "rain"). The question rules and the model then read the word it means."""
+    if word[:1].isupper():
+        return None
+    found = sorted(v for v in _typo_variants(word.lower()) if v in vocab)
+    return found[0] if len(found) == 1 else None
+
+
 @dataclass(frozen=True)
 class Hit:
     """One ranked passage with its score and the sentence that best matches the question."""
@@ -429,7 +449,7 @@ class Retriever:
             vocab = self.model_words()  # loaded only when a word is unknown to the corpus
             unknown = [w for w in unknown if w.lower() not in vocab]
         for word in unknown:
-            fixed = self.speller.correct(word)
+            fixed = self.speller.correct(word) or _common_spelling(word, vocab)
             if fixed:
                 text = re.sub(rf"\b{re.escape(word)}\b", fixed, text)
         return text
