@@ -709,6 +709,8 @@ def _one_off(a: str, b: str) -> bool:
 
 
 _NAME_LAST = re.compile(r"\bnames?\s*[?.!]*$", re.IGNORECASE)  # keywords ending in "name" ("cookie name maximum size" ask a size)
+_DESIGNER = r"(?:architects?|designers?|sculptors?)"
+_DESIGNER_LAST = re.compile(rf"\b{_DESIGNER}(?:\s+(?:and\s+|&\s+)?{_DESIGNER})*(?:\s+names?)?\s*[?.!]*$", re.IGNORECASE)
 
 
 def asks_name(question: str) -> str | None:
@@ -716,15 +718,19 @@ def asks_name(question: str) -> str | None:
     minister"; "who won the ski contest" -> "ski contest"; keywords: "predecessor ambassador name" ->
     "predecessor ambassador"), or None when it wants no name."""
     m = _ASKS_NAME.search(question)
-    if m is None and keyword_query(question) and _NAME_LAST.search(question):  # "Matsegora predecessor ambassador name"
-        return " ".join(_NAME_LAST.sub(" ", question).split())
+    if m is None and keyword_query(question):
+        last = _NAME_LAST.search(question) or _DESIGNER_LAST.search(question)
+        if last and last.start():  # "Matsegora predecessor ambassador name", "Memorial Arch architect sculptor"
+            return " ".join(question[:last.start()].split())
     return None if m is None else (m["of"] or m["own"] or m["did"] or m["role"] or m["which"] or "")
 
 
 def asks_maker(question: str) -> str:
     """"Who won / designed / built ...": the verb ("won"), for which a company or institution can be the
-    name asked for; "" for any other question."""
+    name asked for; "" for any other question. Keywords ending in "architect" ask who designed it."""
     m = _WHO_DID.search(question)
+    if m is None and keyword_query(question) and (last := _DESIGNER_LAST.search(question)) and last.start():
+        return "designed"
     return m.group().split()[-1].lower() if m else ""
 
 

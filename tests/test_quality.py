@@ -1113,6 +1113,10 @@ def test_keyword_queries_ask_for_a_count_a_date_or_a_name_by_their_words(retriev
     assert query.quantity("Masikryong ski slopes number") == query.Quantity(("slopes",), "number")
     assert query.quantity("embassy building repairs cost") == query.Quantity(("repairs",), "money")
     assert query.asks_name("Matsegora predecessor ambassador name") == "Matsegora predecessor ambassador"
+    # keywords ending in "architect" ask who designed it: a sentence must say so, not only name someone
+    assert query.asks_name("Memorial Arch architect sculptor") == "Memorial Arch"
+    assert query.asks_maker("Memorial Arch architect sculptor") == "designed" and query.asks_maker("architect") == ""
+    assert retriever.ask("Memorial Arch Soviet cemetery architect").verdict == "related"
     assert query.asks_name("What is the maximum size of a cookie's name plus value?") is None  # not keywords
     assert query.asks_name("cookie name maximum size") is None  # a size: "name" is not the last word
     for identifier in ("What is the phone number of the Russian embassy in Pyongyang?", "ASVS version number",
