@@ -596,10 +596,14 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     verb = asks_maker(text)  # "who designed the arch": the sentence must say someone designed it, not only name someone
     did = _terms_of(retriever, f"_maker_terms_{verb}", MAKER_WORDS[verb].split()) if verb else frozenset()
     count = names_counted(what)  # "the names of the three veterans": three names, not one beside them
+    # half of what it names, by weight: "Chairman of the State Affairs Commission of the Democratic People's
+    # Republic" is not "the chairman of the Supreme People's Assembly" (chairman, people: the common half)
+    weight = dict(zip(want, lex.term_idfs(list(want)))) if want else {}
+    half = 0.5 * sum(weight.values())
 
     def gives(sentence: str) -> bool:
         terms = set(lex.tokens(sentence))
-        return (2 * len(want & terms) >= len(want) and (not did or bool(did & terms))
+        return (sum(weight[t] for t in want & terms) >= half and (not did or bool(did & terms))
                 and has_name(sentence, r.info.text, known, bool(verb), count))
 
     return not any(gives(sentence) for p in retriever.passages_at(r.rows[:depth]) for sentence in _whole_sentences(p.text))
