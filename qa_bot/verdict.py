@@ -575,6 +575,7 @@ def _counts_one_of(sentence: str, numbers: list[str], want: set[str], lex) -> bo
     return False
 
 
+_HEAD = re.compile(r"\s+(?:of|who|whom|that|which|in|at|on|for|from|to|with|during)\s+", re.IGNORECASE)  # what a name phrase's head ends before
 _HONORIFIC_END = re.compile(rf"\b(?:{HONORIFICS}|St)\.$")
 
 
@@ -600,10 +601,11 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     # Republic" is not "the chairman of the Supreme People's Assembly" (chairman, people: the common half)
     weight = dict(zip(want, lex.term_idfs(list(want)))) if want else {}
     half = 0.5 * sum(weight.values())
+    head = set(lex.tokens(_HEAD.split(what, 1)[0].split()[-1])) & want if what.strip() else set()  # "ambassador" of "the Soviet ambassador"
 
     def gives(sentence: str) -> bool:
         terms = set(lex.tokens(sentence))
-        return (sum(weight[t] for t in want & terms) >= half and (not did or bool(did & terms))
+        return (sum(weight[t] for t in want & terms) >= half and head <= terms and (not did or bool(did & terms))
                 and has_name(sentence, r.info.text, known, bool(verb), count))
 
     return not any(gives(sentence) for p in retriever.passages_at(r.rows[:depth]) for sentence in _whole_sentences(p.text))

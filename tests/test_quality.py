@@ -927,6 +927,10 @@ def test_a_name_answers_only_beside_the_rarer_half_of_what_it_names(retriever, m
     _related_by(retriever, monkeypatch, "NAMES_NEED_NAMES",
                 "what is the name of the chairman of the supreme peoples assembly who visited russia",
                 "what is the name of the chairman of the state affairs commission")
+    # ... and beside the word for what it names: "the Soviet Union was the first to recognize" names no ambassador
+    monkeypatch.undo()
+    _related_by(retriever, monkeypatch, "NAMES_NEED_NAMES", "who was the soviet ambassador in pyongyang in 1949",
+                "who was the russian ambassador who spoke at the reception")
 
 
 def test_the_names_of_several_need_that_many_names(retriever, monkeypatch):
