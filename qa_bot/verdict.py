@@ -391,20 +391,25 @@ _HOW_TRAVELLED = re.compile(r"\s*how\s+(?:did|will|would)\s+(?!(?:i|you|we|one)\
                             r"\s+(?:(?:to|from)\s+(?:the\s+)?(?P<to>\w)|there\b|here\b|back\b|home\b)", re.IGNORECASE)
 _WAYS = """train trains rail railway plane planes aircraft airplane jet flight flew fly flying car cars motorcade ship boat
 ferry bus helicopter drove sailed walked foot""".split()
+# ... those a yes/no question names only as a way of travel ("did firefox ship ..." and "flight software" are not)
+_ASKED_WAYS = "train trains plane planes airplane aircraft jet fly flew flown flying car motorcade boat ferry helicopter".split()
 
 
 def unchosen(r, retriever, depth: int = 3) -> bool:
     """A question that offers two answers ("did Kim Jong Un travel by train or by plane?", "how did he
     get there, train or plane?") when none of the top `depth` passages mentions either: about the same
     journey, not how it was made. Only a yes/no question or one that ends with the choice offers
-    answers; "what was discussed or agreed at the talks" offers none. "How did he travel to X?" offers
-    the ways of travel (train, plane, car, ship ...)."""
+    answers; "what was discussed or agreed at the talks" offers none. "How did he travel to X?" and a yes/no
+    question naming a way ("did he take the train?") offer the ways of travel (train, plane, car, ship ...)."""
     if not len(r.rows):
         return False
     text = r.info.text
     lex = retriever.lexical
     m = next((m for m in _CHOICE.finditer(text) if _YES_NO.match(text) or _ENDS.fullmatch(text, m.end())), None)
-    if m is not None:
+    if _YES_NO.match(text) and _terms_of(retriever, "_asked_way_terms", _ASKED_WAYS) & set(lex.tokens(retriever.respell(text))):
+        # "did he take his armoured train to Vladivostok or did he fly?": the ways of travel are the answers offered
+        offered = [set(_terms_of(retriever, "_way_terms", _WAYS))]
+    elif m is not None:
         offered = [set(lex.tokens(w)) for w in m.groups()]
         if not all(offered):  # a stop word ("more or less", "this or that"): no answer offered
             return False

@@ -1101,6 +1101,9 @@ def test_a_question_offering_two_answers_needs_a_passage_with_one(retriever, mon
     assert verdict.unchosen(retriever.ranking("hi, how did kim jong un get to vladivostok in 2019, train or plane? thx"),
                             retriever)  # a choice that ends the question offers answers too
     assert not verdict.unchosen(retriever.ranking("was the partnership treaty signed in june or july?"), retriever)
+    # a yes/no question naming a way of travel offers the ways: "... or did he fly?" is no choice of "vladivostok or fly"
+    assert verdict.unchosen(retriever.ranking("did kim jong un take his armored train to vladivostok or did he fly?"), retriever)
+    assert not verdict.unchosen(retriever.ranking("did kim jong un visit vladivostok in april 2019?"), retriever)
     # "how did he travel there?" offers the ways of travel; "how do you go back to ..." asks no way of travel
     assert verdict.unchosen(retriever.ranking("How did Kim Jong Un travel to Vladivostok in April 2019?"), retriever)
     assert not verdict._HOW_TRAVELLED.match("How do you go back to the previous working directory in Bash?")
