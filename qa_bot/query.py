@@ -713,15 +713,24 @@ _DESIGNER = r"(?:architects?|designers?|sculptors?)"
 _DESIGNER_LAST = re.compile(rf"\b{_DESIGNER}(?:\s+(?:and\s+|&\s+)?{_DESIGNER})*(?:\s+names?)?\s*[?.!]*$", re.IGNORECASE)
 
 
+def _designer_last(question: str) -> int:
+    """Where the words "architect", "sculptor" ... that end a question start, or -1 (read from its last 100
+    characters: linear on any text)."""
+    cut = max(0, len(question) - 100)
+    m = _DESIGNER_LAST.search(question, cut)
+    return m.start() if m else -1
+
+
 def asks_name(question: str) -> str | None:
     """What a question wants the name of ("the name of the deputy minister who visited" -> "deputy
     minister"; "who won the ski contest" -> "ski contest"; keywords: "predecessor ambassador name" ->
     "predecessor ambassador"), or None when it wants no name."""
     m = _ASKS_NAME.search(question)
     if m is None and keyword_query(question):
-        last = _NAME_LAST.search(question) or _DESIGNER_LAST.search(question)
-        if last and last.start():  # "Matsegora predecessor ambassador name", "Memorial Arch architect sculptor"
-            return " ".join(question[:last.start()].split())
+        last = _NAME_LAST.search(question)
+        start = last.start() if last else _designer_last(question)
+        if start > 0:  # "Matsegora predecessor ambassador name", "Memorial Arch architect sculptor"
+            return " ".join(question[:start].split())
     return None if m is None else (m["of"] or m["own"] or m["did"] or m["role"] or m["which"] or "")
 
 
@@ -729,7 +738,7 @@ def asks_maker(question: str) -> str:
     """"Who won / designed / built ...": the verb ("won"), for which a company or institution can be the
     name asked for; "" for any other question. Keywords ending in "architect" ask who designed it."""
     m = _WHO_DID.search(question)
-    if m is None and keyword_query(question) and (last := _DESIGNER_LAST.search(question)) and last.start():
+    if m is None and keyword_query(question) and _designer_last(question) > 0:
         return "designed"
     return m.group().split()[-1].lower() if m else ""
 

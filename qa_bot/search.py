@@ -109,7 +109,9 @@ CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL
 _RELATED_CHECKS = (("COUNTS_NEED_NUMBERS", "uncounted"), ("NAMES_NEED_NAMES", "unnamed"), ("NAMES_NEED_NAMES", "uncalled"),
                    ("DATES_NEED_DATES", "undated"), ("PREVIOUS_NEEDS_SAYING", "unprevious"), ("SAID_NEEDS_SUBJECT", "unsaid"),
                    ("ORDINALS_NEED_ORDINALS", "unordinal"), ("THINGS_NEED_MENTION", "unmentioned"),
-                   ("CHOICES_NEED_ONE", "unchosen"), ("PLACES_NEED_PLACES", "unplaced"))
+                   ("CHOICES_NEED_ONE", "unchosen"), ("PLACES_NEED_PLACES", "unplaced"),
+                   ("SAID_NEEDS_SPEAKER", "unspoken"))
+SAID_NEEDS_SPEAKER = True  # "related" when a question asks what someone said and no top sentence gives speech by them
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
 RERANK = True  # the top fused candidates re-ordered by a small linear model (qa_bot/rerank.py, docs/quality.md)
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
@@ -886,15 +888,21 @@ class Retriever:
         of the same document that does not open so) that it lacks: whom "She" means. Else empty."""
         from .verdict import passage_terms
 
+        back = self.continued(row, p)
+        return frozenset() if back is None else passage_terms(self, back) - passage_terms(self, row)
+
+    def continued(self, row: int, p: Passage) -> int | None:
+        """For a "He/She ..." paragraph, the row of the paragraph it continues (the nearest earlier one of the
+        same document that does not open so, among the five before it): who "She" is. Else None."""
         if not _CONTINUES.match(p.text):
-            return frozenset()
+            return None
         earlier = list(range(row - 1, max(row - 6, -1), -1))
         for back, before in zip(earlier, self.passages_at(earlier)):  # one query for the five rows before it
             if before.source != p.source or before.line_start >= p.line_start:
-                return frozenset()
+                return None
             if not _CONTINUES.match(before.text):
-                return passage_terms(self, back) - passage_terms(self, row)
-        return frozenset()
+                return back
+        return None
 
     def passages_at(self, rows) -> list[Passage]:
         """The passages of several rows, in that order (one SQLite query for a stored index)."""

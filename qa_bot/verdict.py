@@ -325,6 +325,53 @@ def unsaid(r, retriever, depth: int = 3) -> bool:
     return float(np.max(retriever.dense_scores(rows, q))) < SAID_CLOSE
 
 
+# "what did Putin tell Kim at the summit?", "what did the 2000 joint declaration say?": what someone said (not about
+# what: `unsaid`), which a text gives only as speech by them: "Putin said", "He stressed" (of a paragraph about Putin)
+# (only the speech itself asked: "what did he tell Kim at the summit", not "what does he say the treaty is for",
+# which asks for a fact his own text gives)
+_SAID_BY = re.compile(r"\bwhat\s+(?:did|does|do|has|have)\s+(?P<who>(?:[\w'’.-]+\s+){1,9}?)(?:actually\s+|really\s+|exactly\s+)?"
+                      r"(?:say|tell|state|write|announce|declare|stress|emphasi[sz]e)"
+                      r"(?:\s+(?:to\s+)?[\w'’-]+(?:\s+[\w'’-]+)?)??(?:\s+(?:at|during|in|on|when|after|before|while)\s+[^?.!]*)?"
+                      r"\s*[?.!]*$", re.IGNORECASE)
+_SPEECH = re.compile(r"\b(?:said|says|told|tells|stated|states|noted|notes|stressed|stresses|emphasi[sz]ed|underlined|declared"
+                     r"|remarked|added|wrote|writes|expressed|pointed out|speech|address|according to|reads)\b|[“\"]", re.IGNORECASE)
+_ONLY_PRONOUN = frozenset("he she they it we you i his her their its the a an".split())
+
+
+def unspoken(r, retriever, depth: int = 3) -> bool:
+    """"What did Putin tell Kim at the summit?" when no top sentence gives speech by the one asked about (his
+    name or role beside "said", "stressed", a quotation; or "He said ..." in a paragraph that continues one
+    naming him): about the same meeting, not what was said. The speaker's own text (a top passage of a
+    document whose author or title names them) answers; so does a document named as the speaker ("what does
+    the letter say"), when a top passage's title holds half of it."""
+    m = _SAID_BY.search(r.info.text) if not r.info.meta and len(r.rows) else None
+    if m is None:
+        return False
+    lex = retriever.lexical
+    who = set(lex.tokens(retriever.respell(m["who"]))) - question_word_terms(retriever) - _ONLY_PRONOUN
+    if not who:
+        return False
+    rows = [int(row) for row in r.rows[:depth]]
+    passages = retriever.passages_at(rows)
+    if who & document_noun_terms(retriever):  # the letter, the statement: its own words answer
+        return not any(2 * len(who & set(lex.tokens(p.title or ""))) >= len(who) for p in passages)
+    for row, p in zip(rows, passages):
+        if 2 * len(who & set(lex.tokens(f"{p.author or ''} {p.title or ''}"))) >= len(who):
+            return False  # their own letter or statement: its text is what they say
+        back = retriever.continued(row, p) if hasattr(retriever, "continued") else None
+        before = passage_terms(retriever, back) if back is not None else frozenset()
+        for sentence in _whole_sentences(p.text):
+            for verb in _SPEECH.finditer(sentence):
+                # the speaker just before the verb ("Ambassador Matsegora made a speech", "Putin said") or just
+                # after it ("said Putin"), not anywhere in a sentence that someone else says
+                near = " ".join(sentence[:verb.start()].split()[-6:] + sentence[verb.end():].split()[:3])
+                if who & set(lex.tokens(near)):
+                    return False
+            if re.match(r"(?:He|She)\s+\w+", sentence) and _SPEECH.search(sentence[:40]) and who & before:
+                return False  # "She said ..." in a paragraph that continues one about her
+    return True
+
+
 # "where did the second summit take place?": an occasion named by its ordinal, which a passage about another
 # one (the first summit) does not answer
 _ORDINALS = {"second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th", "sixth": "6th", "seventh": "7th",

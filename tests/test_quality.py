@@ -878,6 +878,9 @@ def test_question_rules_are_quick_on_long_hostile_text():
         verdict._TITLES_OF.search(text), verdict._TITLES_OF.search("a " * 8000 + "titles"), verdict._OWN_TITLES.search(text)
         [(asks.search(text), says.search(text)) for asks, says in verdict.THINGS]
         verdict.THINGS[1][0].search("what did " + "a " * 8000 + "x")
+        verdict._SAID_BY.search(text), verdict._SAID_BY.search("what did " + "a b say " * 3000), verdict._WHERE_IN.search(text)
+        query.asks_maker("x " + "architect " * 5000 + "y"), query.asks_name("x " + "architect " * 300 + "y")
+        query.documents_names(text, lambda name: 1), query.documents_names("north korea " * 3000, lambda name: 1)
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
     # address shapes, and "1", spaces, "-" 132 s in the count pattern
@@ -890,6 +893,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         query.shows_role(text, "Aa Bb")
         [m for m in verdict._PLACE_NAMED.finditer(text)], query.MEASURED.search(text), query.CLOCK.search(text)
         query.VERSION.search(text), [search._DEFINES.match(text, m.end()) for m in search._ITEM_START.finditer(text[:2000])]
+        [m for m in verdict._SPEECH.finditer(text)]
         assert time.perf_counter() - start < 1.0, text[:20]
 
 
@@ -931,6 +935,21 @@ def test_a_name_answers_only_beside_the_rarer_half_of_what_it_names(retriever, m
     monkeypatch.undo()
     _related_by(retriever, monkeypatch, "NAMES_NEED_NAMES", "who was the soviet ambassador in pyongyang in 1949",
                 "who was the russian ambassador who spoke at the reception")
+
+
+def test_what_someone_said_needs_speech_by_them(retriever, monkeypatch):
+    """"What did Putin tell Kim at the Vladivostok summit?": the seeds tell of the summit and of what Choe Son Hui
+    said about Putin, never of what he said. What the ambassador said at the reception ("He said ..." after
+    the paragraph naming him), what Im Chon Il says in his own statement and what a letter says are answered."""
+    from qa_bot import verdict
+
+    for own in ("what did choe son hui say at the reception", "what did im chon il say in his press statement",
+                "what does the ambassador's welcome word say"):
+        assert not verdict.unspoken(retriever.ranking(own), retriever), own
+    assert verdict.unspoken(retriever.ranking("what did the 2000 dprk-russia joint declaration say"), retriever)
+    assert not verdict._SAID_BY.search("what does the ambassador say is the foundation of relations")  # a fact he gives
+    _related_by(retriever, monkeypatch, "SAID_NEEDS_SPEAKER", "what did putin tell kim at the vladivostok summit",
+                "what did the ambassador say at the reception")
 
 
 def test_the_names_of_several_need_that_many_names(retriever, monkeypatch):
