@@ -278,9 +278,16 @@ def beir_index(data: Beir, encoder, cache: Path, progress: bool = True, meta: di
     passages = []
     for doc in data.corpus:
         source = str(doc["_id"])
-        body = doc.get("text") or doc.get("title") or "(empty)"
+        import os
+        if os.environ.get("SF_TITLE"):
+            title = doc.get("title") or ""
+            body = f"{title}. {doc.get('text') or ''}" if title and doc.get("text") else (doc.get("text") or title or "(empty)")
+            title = ""
+        else:
+            body = doc.get("text") or doc.get("title") or "(empty)"
+            title = doc.get("title") or ""
         for text in fit_windows(body, encoder.max_tokens, encoder.count_tokens):
-            passages.append(Passage(passage_id(source, text), source, 1, 1, 1, text, doc.get("title") or "", None))
+            passages.append(Passage(passage_id(source, text), source, 1, 1, 1, text, title, None))
     unit = index_mod.FileChange("corpus.jsonl", 0, 0, digest, passages)
     return index_mod.update_units(cache, data.path, encoder, [unit], meta=meta or {"backend": "torch"}, progress=progress)
 

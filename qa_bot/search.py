@@ -954,8 +954,8 @@ class Retriever:
 
         if r.part and (r.titled or verdict.document_holds_topic(r, self)):
             return "answered", 1.0  # the start or end of a document the question is about, as asked
-        if OFF_TOPIC_GUARD and not r.titled and verdict.off_topic(r, self):  # a document it names by title is its topic
-            return "none", 0.0
+        if OFF_TOPIC_GUARD and not r.titled and verdict.off_topic(r, self) and not self._field_of_named(r):
+            return "none", 0.0  # (a document it names by title is its topic)
         if any(globals()[flag] and getattr(verdict, check)(r, self) for flag, check in _RELATED_CHECKS):
             return "related", 0.0  # the kind of answer the question wants is in none of the top passages
         contact = verdict.contact_found(r, self) if CONTACTS_NEED_SHAPES else None
@@ -977,6 +977,14 @@ class Retriever:
         feats = verdict.features(r, 0, self)
         p = model.probability(feats)
         return ("answered" if p >= model.threshold else "related"), p
+
+    def _field_of_named(self, r: Ranking) -> bool:
+        """A metadata question whose first passage is the field line it asks for (a copyright line, a signature,
+        a header) in a document that holds most of what the question says of it ("the copyright notice at the
+        bottom of the 2023 friendship article"): the answer, however little it says in words."""
+        from . import verdict
+
+        return bool(r.info.meta) and meta_fits(self.passages[int(r.rows[0])], r.info.meta) and verdict.document_holds_topic(r, self)
 
     def decide(self, q: str) -> tuple[Ranking, str, str | None]:
         """Rank a cleaned question and judge it: (ranking, verdict, hint for the user or None).

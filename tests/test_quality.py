@@ -937,6 +937,16 @@ def test_a_name_answers_only_beside_the_rarer_half_of_what_it_names(retriever, m
                 "who was the russian ambassador who spoke at the reception")
 
 
+def test_a_field_line_answers_a_metadata_question_about_its_document(retriever):
+    """"What copyright notice appears at the bottom of the 2023 friendship article?": its first passage is the
+    line "2023 © All rights reserved.", which says little in words; the article is the one the question
+    describes, so it is the answer, not "nothing relevant". A copyright question about an article the seeds
+    do not hold still finds nothing."""
+    found = retriever.ask("What copyright notice appears at the bottom of the 2023 friendship article?", k=1)
+    assert found.verdict == "answered" and "©" in found.hits[0].passage.text
+    assert retriever.ask("what copyright notice does the cooking recipe article carry").verdict == "none"
+
+
 def test_what_someone_said_needs_speech_by_them(retriever, monkeypatch):
     """"What did Putin tell Kim at the Vladivostok summit?": the seeds tell of the summit and of what Choe Son Hui
     said about Putin, never of what he said. What the ambassador said at the reception ("He said ..." after
