@@ -1162,6 +1162,9 @@ def test_keyword_queries_ask_for_a_count_a_date_or_a_name_by_their_words(retriev
     assert query.asks_name("Memorial Arch architect sculptor") == "Memorial Arch"
     assert query.asks_maker("Memorial Arch architect sculptor") == "designed" and query.asks_maker("architect") == ""
     assert retriever.ask("Memorial Arch Soviet cemetery architect").verdict == "related"
+    # "who approved it" wants a name in a sentence that says it was approved (a test report's blank approval page is none)
+    assert query.asks_maker("Who approved the SCH build verification test report?") == "approved"
+    assert retriever.ask("who approved the treaty on comprehensive strategic partnership").verdict == "related"
     assert query.asks_name("What is the maximum size of a cookie's name plus value?") is None  # not keywords
     assert query.asks_name("cookie name maximum size") is None  # a size: "name" is not the last word
     for identifier in ("What is the phone number of the Russian embassy in Pyongyang?", "ASVS version number",
