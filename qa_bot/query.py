@@ -565,6 +565,8 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 # a name, which a passage answers only by giving one (a role or a place is not enough).
 _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairman|chairwoman|president|premier|winner"
                r"|founder|ceo|director|governor|mayor|commander|spokes(?:man|woman|person))")
+ROLE_WORD = re.compile(rf"{_ONE_PERSON}s?|ambassadors|ministers|chairmen|presidents|leaders?|officials?|secretary|secretaries"
+                       r"|heads?|chiefs?|spokesmen|envoys?|diplomats?|generals?|commanders|officers?", re.IGNORECASE)
 _MAKER = r"who\s+(?:won|designed|built|signed|approved)"  # "who built it": a company or institution can be the name asked for
 # what a sentence that names the maker says besides the name: someone won, designed or built it
 MAKER_WORDS = {"won": "won win wins winner winners victory champion champions prize awarded received defeated beat",
@@ -816,10 +818,11 @@ _ASKS_CONTACT = (  # the detail as a noun asked for, not "how did they handle it
                          r"|\bwho\s+(?:do|should|can|could)\s+(?:i|we|you)\s+e-?mail\b", re.IGNORECASE)),
     ("url", re.compile(r"\b(?:url|web ?address|website address|web ?link|link to (?:the |their |its )?(?:site|website|page))\b",
                        re.IGNORECASE)),
-    ("handle", re.compile(rf"\b{_WHATS}(?:[\w-]+\s+){{0,2}}?(?:twitter|telegram|instagram|youtube|tiktok|x|social media)\s+"
+    ("handle", re.compile(rf"\b{_WHATS}(?:[\w-]+\s+){{0,2}}?(?:twitter|telegram|instagram|youtube|tiktok|facebook|vkontakte|vk|x"
+                          r"|social media)\s+"
                           r"(?:handle|account|channel|username|user ?name)\b|\b(?:twitter|telegram|instagram|x)\s+handle\b"
                           r"|['’]s\s+handle\b|\b(?:handle|username|user ?name)\s+(?:of|on|for)\s+(?:[\w'’-]+\s+){0,4}?"
-                          r"(?:twitter|telegram|instagram|youtube|tiktok|x)\b", re.IGNORECASE)),
+                          r"(?:twitter|telegram|instagram|youtube|tiktok|facebook|vkontakte|vk|x)\b", re.IGNORECASE)),
     ("phone", re.compile(r"\b(?:tele)?phone (?:number|no)\b|\bfax\b|\bnumber to call\b", re.IGNORECASE)),
     ("hours", re.compile(r"\b(?:opening|working|business|office|visiting) hours\b|\bhours of (?:operation|business)\b"
                          r"|\bopening times\b", re.IGNORECASE)),
@@ -886,14 +889,18 @@ ALIASES = (("DPRK", "North Korea", "North Korean", "North Koreans"),
 _ALIAS_PATTERNS = tuple((group, [re.compile(rf"(?<![\w-]){re.escape(form)}(?![\w-])", re.IGNORECASE) for form in group])
                         for group in ALIASES)
 ALIAS_RATIO = 3  # the documents use the other name at least this many times as often
+_ASKS_ABOUT_NAME = re.compile(r"\b(?:names?|called|stands? for|abbreviat\w*|acronym|short for|full form|spell\w*)\b", re.IGNORECASE)
 
 
 def documents_names(text: str, used) -> str:
     """The question with a country's name replaced by the name the documents use for it, where they
     use that one at least ALIAS_RATIO times as often ("Which North Korean officials ..." over news
-    that says "DPRK" throughout). `used(form)` says in about how many passages a name occurs."""
+    that says "DPRK" throughout), the longer name first ("Great Britain" before "Britain"); not in a question about
+    a name itself ("what does DPRK stand for?"). `used(form)` says in about how many passages a name occurs."""
+    if _ASKS_ABOUT_NAME.search(text):
+        return text  # "what is North Korea's official name?" asks about the name itself
     for group, patterns in _ALIAS_PATTERNS:
-        asked = [i for i, pat in enumerate(patterns) if pat.search(text)]
+        asked = sorted((i for i, pat in enumerate(patterns) if pat.search(text)), key=lambda i: -len(group[i]))
         if not asked:
             continue
         counts = [used(form) for form in group]

@@ -272,6 +272,9 @@ class _Vocabulary:
         return isinstance(word, str) and self.tokenizer.token_to_id(word) is not None
 
 
+TYPO_LETTERS = 6  # shorter words have too many neighbours ("tilde" / "tiled", "param" / "parma")
+
+
 def _typo_variants(word: str) -> set[str]:
     """The spellings the commonest typing slips give back: two neighbouring letters swapped ("desgined"),
     a doubled letter single or a single one doubled ("comander", "durring")."""
@@ -284,9 +287,10 @@ def _typo_variants(word: str) -> set[str]:
 
 def _common_spelling(word: str, vocab: Container[str]) -> str | None:
     """A misspelt word the documents never use, as the one common English word (the model's vocabulary)
-    a typing slip away ("desgined" -> "designed", "comander" -> "commander"); else None. Names are left
-    alone ("Rajin" is no typo for "rain"). The question rules and the model then read the word it means."""
-    if word[:1].isupper():
+    a typing slip away ("desgined" -> "designed", "comander" -> "commander"); else None. Capitalised words
+    (names: "Rajin" is no typo for "rain") and words under TYPO_LETTERS letters are left alone. The question
+    rules and the model then read the word it means."""
+    if word[:1].isupper() or len(word) < TYPO_LETTERS:
         return None
     found = sorted(v for v in _typo_variants(word.lower()) if v in vocab)
     return found[0] if len(found) == 1 else None
@@ -444,7 +448,8 @@ class Retriever:
             variants = {t[0]: v for v in spelling_variants(word) if (t := lex.tokens(v))}
             used = lex.doc_freqs(variants)
             if used:
-                text = re.sub(rf"\b{re.escape(word)}\b", variants[max(used, key=used.get)], text)
+                other = variants[max(used, key=used.get)]
+                text = re.sub(rf"\b{re.escape(word)}\b", other.capitalize() if word[:1].isupper() else other, text)
                 unknown.remove(word)
         text = documents_names(text, self._name_passages)
         if unknown:

@@ -12,12 +12,12 @@ import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
 from .lexical import TOKEN, passage_text
-from .query import (CALENDAR, DATE, DOCUMENT_NOUNS, HONORIFICS, MAKER_WORDS, NAME, NUMBER, PART_WORDS, PLACE_PREPOSITIONS,
+from .query import (CALENDAR, DATE, DOCUMENT_NOUNS, HONORIFICS, MAKER_WORDS, NAME, NUMBER, PART_WORDS, PLACE_PREPOSITIONS, ROLE_WORD,
                     has_type)
 
 _NUMBER = re.compile(r"\d+(?:[.,/:-]\d+)*")
@@ -330,44 +330,66 @@ def unsaid(r, retriever, depth: int = 3) -> bool:
 # (only the speech itself asked: "what did he tell Kim at the summit", not "what does he say the treaty is for",
 # which asks for a fact his own text gives)
 _SAID_BY = re.compile(r"\bwhat\s+(?:did|does|do|has|have)\s+(?P<who>(?:[\w'’.-]+\s+){1,9}?)(?:actually\s+|really\s+|exactly\s+)?"
-                      r"(?:say|tell|state|write|announce|declare|stress|emphasi[sz]e)"
+                      r"(?:say|tell|state|write|announce|declare|stress|emphasi[sz]e)(?!\s+about\b)"
                       r"(?:\s+(?:to\s+)?[\w'’-]+(?:\s+[\w'’-]+)?)??(?:\s+(?:at|during|in|on|when|after|before|while)\s+[^?.!]*)?"
                       r"\s*[?.!]*$", re.IGNORECASE)
 _SPEECH = re.compile(r"\b(?:said|says|told|tells|stated|states|noted|notes|stressed|stresses|emphasi[sz]ed|underlined|declared"
-                     r"|remarked|added|wrote|writes|expressed|pointed out|speech|address|according to|reads)\b|[“\"]", re.IGNORECASE)
+                     r"|remarked|added|wrote|writes|expressed|pointed out|speech|address|according to|reads|announced|announces"
+                     r"|announcement|statement|slogan)\b|[“\"]", re.IGNORECASE)
 _ONLY_PRONOUN = frozenset("he she they it we you i his her their its the a an".split())
+_PAPERS = frozenset(DOCUMENT_NOUNS) | frozenset("declaration treaty agreement communique resolution charter".split())
+
+
+def _a_name(word: str, passages) -> bool:
+    """Whether a word names someone: capitalised in the question, or mostly so where the top passages use it
+    ("putin" in a question typed in lower case)."""
+    if word[:1].isupper():
+        return True
+    found = re.findall(rf"(?<![\w-]){re.escape(word)}(?![\w-])", " ".join(p.text for p in passages), re.IGNORECASE)
+    return bool(found) and 2 * sum(w[:1].isupper() for w in found) > len(found)
+
+
+SPEAKER_WINDOW = 12  # words before a speech verb or quotation where its speaker may stand ("Kim Il Sung ... under the slogan")
 
 
 def unspoken(r, retriever, depth: int = 3) -> bool:
-    """"What did Putin tell Kim at the summit?" when no top sentence gives speech by the one asked about (his
-    name or role beside "said", "stressed", a quotation; or "He said ..." in a paragraph that continues one
-    naming him): about the same meeting, not what was said. The speaker's own text (a top passage of a
-    document whose author or title names them) answers; so does a document named as the speaker ("what does
-    the letter say"), when a top passage's title holds half of it."""
+    """"What did Putin tell Kim at the summit?" when no top sentence gives speech by the one asked about (the
+    rarer half of the words naming them, by weight, close before "said", "stressed", "a statement", a quotation
+    or just after it; or "He said ..." in a paragraph that continues one naming them): about the same meeting,
+    not what was said. The speaker's own text answers: a top passage of a document whose author, title or
+    file name names them ("what does OWASP say", "what does the letter say")."""
     m = _SAID_BY.search(r.info.text) if not r.info.meta and len(r.rows) else None
     if m is None:
         return False
     lex = retriever.lexical
     who = set(lex.tokens(retriever.respell(m["who"]))) - question_word_terms(retriever) - _ONLY_PRONOUN
-    if not who:
-        return False
+    head = re.sub(r"['’]s$", "", m["who"].split()[-1])
     rows = [int(row) for row in r.rows[:depth]]
     passages = retriever.passages_at(rows)
-    if who & document_noun_terms(retriever):  # the letter, the statement: its own words answer
-        return not any(2 * len(who & set(lex.tokens(p.title or ""))) >= len(who) for p in passages)
+    papers = head.lower() in _PAPERS
+    if not who or not (papers or ROLE_WORD.fullmatch(head) or _a_name(head, passages)):
+        return False  # what a compiler, an error or a licence says is its text, not someone's speech
+    weight = dict(zip(who, lex.term_idfs(list(who))))
+    half = 0.5 * sum(weight.values())
+
+    def names(text: str) -> bool:
+        return sum(weight[t] for t in who & set(lex.tokens(text))) >= half
+
     for row, p in zip(rows, passages):
-        if 2 * len(who & set(lex.tokens(f"{p.author or ''} {p.title or ''}"))) >= len(who):
-            return False  # their own letter or statement: its text is what they say
+        if names(f"{p.author or ''} {p.title or ''} {PurePath(p.source).stem.replace('-', ' ')}"):
+            return False  # their own letter, statement or site: its text is what they say
+        if papers:
+            continue  # "the 2000 joint declaration": a document of the folder, or none
         back = retriever.continued(row, p) if hasattr(retriever, "continued") else None
-        before = passage_terms(retriever, back) if back is not None else frozenset()
+        before = " ".join(retriever.passages_at([back])[0].text.split()[:40]) if back is not None else ""
         for sentence in _whole_sentences(p.text):
             for verb in _SPEECH.finditer(sentence):
-                # the speaker just before the verb ("Ambassador Matsegora made a speech", "Putin said") or just
-                # after it ("said Putin"), not anywhere in a sentence that someone else says
-                near = " ".join(sentence[:verb.start()].split()[-6:] + sentence[verb.end():].split()[:3])
-                if who & set(lex.tokens(near)):
+                # the speaker before the verb ("Ambassador Matsegora made a speech", "Putin said") or just after
+                # it ("said Putin"), not anywhere in a sentence that someone else says
+                near = " ".join(sentence[:verb.start()].split()[-SPEAKER_WINDOW:] + sentence[verb.end():].split()[:3])
+                if names(near):
                     return False
-            if re.match(r"(?:He|She)\s+\w+", sentence) and _SPEECH.search(sentence[:40]) and who & before:
+            if re.match(r"(?:He|She)\s+\w+", sentence) and _SPEECH.search(sentence[:40]) and before and names(before):
                 return False  # "She said ..." in a paragraph that continues one about her
     return True
 
@@ -407,7 +429,9 @@ THINGS = (
      re.compile(r"\b(?:gifts?|gifted|presents|presented|souvenirs?|handed|donat\w*|bestowed)\b", re.IGNORECASE)),
     (re.compile(r"\bwhat\s+(?:\w+\s+)?(?:food|foods|dishes|meals?|menu|cuisine|drinks?)\b|\bwhat\s+did\s+(?:[\w'’-]+\s+){1,6}?"
                 r"(?:eat|drink|have\s+for\s+(?:dinner|lunch|breakfast|supper))\b|\b(?:food|dishes|menu)\s+(?:was\s+|were\s+)?served\b"
-                r"|\bwhat\s+was\s+(?:on\s+the\s+menu|for\s+(?:dinner|lunch|breakfast|supper))\b", re.IGNORECASE),
+                r"|\bwhat\s+was\s+(?:on\s+the\s+menu|for\s+(?:dinner|lunch|breakfast|supper))\b"
+                r"|\bwhat\s+did\s+(?:[\w'’-]+\s+){1,6}?have\s+at\s+(?:the\s+)?(?:[\w-]+\s+)?(?:dinner|lunch|banquet|feast)\b",
+                re.IGNORECASE),
      re.compile(r"\b(?:food|foods|dish|dishes|meals?|menu|cuisine|served|ate|eat|eaten|drank|drinks?|dinner|lunch|breakfast"
                 r"|banquet|feast|delicac\w+)\b", re.IGNORECASE)),
 )
@@ -436,10 +460,13 @@ _ENDS = re.compile(r"[\s?.!]*(?:(?:thx|thanks|thank you|pls|please)\b[\s\w?.!]*)
 # (not "how do you go back to the previous directory", "how does a request get to the resource", "come to power")
 _HOW_TRAVELLED = re.compile(r"\s*how\s+(?:did|will|would)\s+(?!(?:i|you|we|one)\b)(?:[\w'’-]+\s+){1,5}?(?:travel|get|go|come|arrive|journey)"
                             r"\s+(?:(?:to|from)\s+(?:the\s+)?(?P<to>\w)|there\b|here\b|back\b|home\b)", re.IGNORECASE)
-_WAYS = """train trains rail railway plane planes aircraft airplane jet flight flew fly flying car cars motorcade ship boat
+_WAYS = """train trains rail railway plane planes aircraft airplane jet flight flew fly flying car cars motorcade limousine ship boat
 ferry bus helicopter drove sailed walked foot""".split()
 # ... those a yes/no question names only as a way of travel ("did firefox ship ..." and "flight software" are not)
-_ASKED_WAYS = "train trains plane planes airplane aircraft jet fly flew flown flying car motorcade boat ferry helicopter".split()
+_TRAVELLED = re.compile(r"\b(?:travel\w*|go|goes|went|gone|come|came|get|got|arrive\w*|journey\w*|take|took|taken|ride|rode"
+                        r"|fly|flew|flown|drive|drove|driven|reach\w*|return\w*)\b", re.IGNORECASE)
+_ASKED_WAYS = ("train trains plane planes airplane aircraft jet fly flew flown flying car motorcade limousine limo drove boat ferry "
+               "helicopter").split()
 
 
 def unchosen(r, retriever, depth: int = 3) -> bool:
@@ -453,7 +480,8 @@ def unchosen(r, retriever, depth: int = 3) -> bool:
     text = r.info.text
     lex = retriever.lexical
     m = next((m for m in _CHOICE.finditer(text) if _YES_NO.match(text) or _ENDS.fullmatch(text, m.end())), None)
-    if _YES_NO.match(text) and _terms_of(retriever, "_asked_way_terms", _ASKED_WAYS) & set(lex.tokens(retriever.respell(text))):
+    if (_YES_NO.match(text) and _TRAVELLED.search(text)
+            and _terms_of(retriever, "_asked_way_terms", _ASKED_WAYS) & set(lex.tokens(retriever.respell(text)))):
         # "did he take his armoured train to Vladivostok or did he fly?": the ways of travel are the answers offered
         offered = [set(_terms_of(retriever, "_way_terms", _WAYS))]
     elif m is not None:
@@ -482,8 +510,9 @@ _ASKS_WHERE = re.compile(r"\s*(?:where\s+(?:(?:exactly|precisely)\s+)?(?:(?:in|a
                          r"|hotel|island|region|province|part)\b|(?:which|what)\s+(?:city|town|venue|building|location|hall|hotel)\s+"
                          r"(?:(?:in|at|of)\s+(?:[\w'’-]+\s+){1,3}?)?(?:was|were|is|are|did|does|will|hosted|held)\b)", re.IGNORECASE)
 # "where in X" asks for a place within the one it names
-_WHERE_IN = re.compile(r"\bwhere\s+(?:exactly\s+|precisely\s+)?(?:in|at|on)\s+(?:the\s+)?([\w'’-]+)"
-                       r"|\b(?:venue|building|hall|hotel|location|place)\s+(?:in|at)\s+(?:the\s+)?([\w'’-]+)", re.IGNORECASE)
+_WHERE_IN = re.compile(r"\bwhere\s+(?:exactly\s+|precisely\s+)?(?:in|at|on)\s+(?:the\s+)?([^\W\d_][\w'’-]*)"
+                       r"|(?<!\btake )(?<!\btook )(?<!\btaken )(?<!\btakes )\b(?:venue|building|hall|hotel|location|place)\s+(?:in|at)\s+"
+                       r"(?:the\s+)?([^\W\d_][\w'’-]*)", re.IGNORECASE)
 _NOT_A_PLACE = re.compile(r"\b(?:stored|defined|declared|configured|set|kept|saved|specified|documented|described|come|comes"
                           r"|came|derived|dated|issued|published|posted|written|released|located|installed|found|placed)\b",
                           re.IGNORECASE)
@@ -526,14 +555,16 @@ def unplaced(r, retriever, depth: int = 3) -> bool:
 
 
 _AT_PLACE = re.compile(r"(?:in|at|inside|near)\b", re.IGNORECASE)
+_AN_EVENT = re.compile(r"[\w'’ -]{0,30}?\b(?:summit|meeting|talks|war|congress|conference|ceremony|reception|session|plenum"
+                       r"|games|festival|forum)s?\b", re.IGNORECASE)
 
 
 def place_named(sentence: str, asked: set[str], within: bool = False) -> str | None:
     """The first place a sentence names (after in / at / to ..., "the city of X", a dateline) that is not one
     of the question's words `asked`, or None. `within`: only a place something is in or at, not one gone to or from."""
     for m in _PLACE_NAMED.finditer(sentence):
-        if within and m.group(1) and not _AT_PLACE.match(m.group()):
-            continue
+        if within and m.group(1) and (not _AT_PLACE.match(m.group()) or _AN_EVENT.match(sentence, m.end())):
+            continue  # gone to or from; an event ("at the DPRK-Russia summit meeting", "in the Great Patriotic War")
         word = next(g for g in m.groups() if g).lower()
         if word not in asked and word not in CALENDAR:
             return word
@@ -627,7 +658,9 @@ def _counts_one_of(sentence: str, numbers: list[str], want: set[str], lex) -> bo
     return False
 
 
-_HEAD = re.compile(r"\s+(?:of|who|whom|that|which|in|at|on|for|from|to|with|during)\s+", re.IGNORECASE)  # what a name phrase's head ends before
+# what a name phrase's head ends before: "the Soviet ambassador in Pyongyang", "the system developed by Mozilla"
+_HEAD = re.compile(r"\s+(?:of|who|whom|that|which|in|at|on|for|from|to|with|during)\s+"
+                   r"|\s+(?:[\w-]+ed|made|built|known|called|written|given|held|run|won|led|seen|shown)(?:\s+|$)", re.IGNORECASE)
 _HONORIFIC_END = re.compile(rf"\b(?:{HONORIFICS}|St)\.$")
 
 
@@ -649,16 +682,23 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     verb = asks_maker(text)  # "who designed the arch": the sentence must say someone designed it, not only name someone
     did = _terms_of(retriever, f"_maker_terms_{verb}", MAKER_WORDS[verb].split()) if verb else frozenset()
     count = names_counted(what)  # "the names of the three veterans": three names, not one beside them
+    if count > 1:
+        want -= set(lex.tokens(what.split()[0] if what.split()[0].lower() != "the" else what.split()[1]))
     # half of what it names, by weight: "Chairman of the State Affairs Commission of the Democratic People's
     # Republic" is not "the chairman of the Supreme People's Assembly" (chairman, people: the common half)
     weight = dict(zip(want, lex.term_idfs(list(want)))) if want else {}
     half = 0.5 * sum(weight.values())
-    head = set(lex.tokens(_HEAD.split(what, 1)[0].split()[-1])) & want if what.strip() else set()  # "ambassador" of "the Soviet ambassador"
+    # the office a name is asked for must be beside it ("ambassador" of "the Soviet ambassador"); another noun
+    # ("the three developers who started Firefox") may be said otherwise ("created by")
+    noun = _HEAD.split(what, 1)[0].split()[-1] if what.strip() else ""
+    head = set(lex.tokens(noun)) & want if ROLE_WORD.fullmatch(noun) else set()
 
     def gives(sentence: str) -> bool:
         terms = set(lex.tokens(sentence))
-        return (sum(weight[t] for t in want & terms) >= half and head <= terms and (not did or bool(did & terms))
-                and has_name(sentence, r.info.text, known, bool(verb), count))
+        # several names in one sentence ("by Dave Hyatt, Joe Hewitt and Blake Ross") answer "the three developers"
+        # however the sentence calls them
+        about = count > 1 or (sum(weight[t] for t in want & terms) >= half and head <= terms)
+        return about and (not did or bool(did & terms)) and has_name(sentence, r.info.text, known, bool(verb), count)
 
     return not any(gives(sentence) for p in retriever.passages_at(r.rows[:depth]) for sentence in _whole_sentences(p.text))
 
