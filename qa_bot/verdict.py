@@ -363,6 +363,7 @@ def unspoken(r, retriever, depth: int = 3) -> bool:
         return False
     lex = retriever.lexical
     who = set(lex.tokens(retriever.respell(m["who"]))) - question_word_terms(retriever) - _ONLY_PRONOUN
+    who &= set(lex.doc_freqs(who))  # a word no passage uses can stand beside no speech
     head = re.sub(r"['’]s$", "", m["who"].split()[-1])
     rows = [int(row) for row in r.rows[:depth]]
     passages = retriever.passages_at(rows)
@@ -686,6 +687,7 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
         want -= set(lex.tokens(what.split()[0] if what.split()[0].lower() != "the" else what.split()[1]))
     # half of what it names, by weight: "Chairman of the State Affairs Commission of the Democratic People's
     # Republic" is not "the chairman of the Supreme People's Assembly" (chairman, people: the common half)
+    want &= set(lex.doc_freqs(want))  # a word no passage uses ("whats") can be in no sentence
     weight = dict(zip(want, lex.term_idfs(list(want)))) if want else {}
     half = 0.5 * sum(weight.values())
     # the office a name is asked for must be beside it ("ambassador" of "the Soviet ambassador"); another noun

@@ -842,7 +842,7 @@ def test_only_a_metadata_question_looks_past_its_first_passage_for_the_off_topic
 
     from qa_bot import verdict
 
-    asked = "which sanctions has the UN Security Council imposed on north korea?"
+    asked = "which sanctions has the UN Security Council imposed on the DPRK?"
     r = retriever.ranking(asked)
     assert r.info.meta == ""
     close = verdict.meaning(r, 2)  # its first passage is close in meaning, its second is not: put that one first
