@@ -565,8 +565,6 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 # a name, which a passage answers only by giving one (a role or a place is not enough).
 _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairman|chairwoman|president|premier|winner"
                r"|founder|ceo|director|governor|mayor|commander|spokes(?:man|woman|person))")
-ROLE_WORD = re.compile(rf"{_ONE_PERSON}s?|ambassadors|ministers|chairmen|presidents|leaders?|officials?|secretary|secretaries"
-                       r"|heads?|chiefs?|spokesmen|envoys?|diplomats?|generals?|commanders|officers?", re.IGNORECASE)
 _MAKER = r"who\s+(?:won|designed|built|signed|approved)"  # "who built it": a company or institution can be the name asked for
 # what a sentence that names the maker says besides the name: someone won, designed or built it
 MAKER_WORDS = {"won": "won win wins winner winners victory champion champions prize awarded received defeated beat",
@@ -663,6 +661,17 @@ _NOT_NOW = re.compile(r"\b(?:previous(?:ly)?|former(?:ly)?|before|earlier|prior|
                       re.IGNORECASE)
 ROLE_WORDS = _TITLES | frozenset("""deputy vice envoy consul counsellor counselor attache spokesman spokeswoman spokesperson
 chancellor chair founder editor head marshal""".split())
+
+
+_MAKERS = frozenset("architect designer sculptor winner".split())
+
+
+def is_office(word: str) -> bool:
+    """Whether a noun names an office someone holds ("ambassador", "ministers", "commander"), from ROLE_WORDS
+    and the architects, designers and sculptors a name question asks for."""
+    w = word.lower()
+    w = w[:-1] if w.endswith("s") and w[:-1] in ROLE_WORDS | _MAKERS else w
+    return w in ROLE_WORDS or w in _MAKERS or w in ("chairmen", "spokesmen")
 
 
 def asks_role(question: str) -> str | None:
@@ -860,7 +869,8 @@ _UNSET = object()
 _VARIANT_ENDINGS = (("ence", "ense"), ("ences", "enses"), ("our", "or"), ("ours", "ors"), ("ise", "ize"), ("ised", "ized"),
                     ("ises", "izes"), ("ising", "izing"), ("isation", "ization"), ("isations", "izations"),
                     ("yse", "yze"), ("ysed", "yzed"), ("tre", "ter"), ("tres", "ters"), ("lled", "led"),
-                    ("lling", "ling"), ("ller", "ler"), ("ogue", "og"), ("ogues", "ogs"), ("gramme", "gram"))
+                    ("lling", "ling"), ("ller", "ler"), ("ogue", "og"), ("ogues", "ogs"), ("gramme", "gram"),
+                    ("oured", "ored"), ("ouring", "oring"), ("ourite", "orite"), ("ourites", "orites"), ("ourable", "orable"))
 
 
 def spelling_variants(word: str) -> list[str]:
@@ -886,10 +896,11 @@ ALIASES = (("DPRK", "North Korea", "North Korean", "North Koreans"),
            ("USSR", "Soviet Union"),
            ("UK", "United Kingdom", "Britain", "Great Britain"),
            ("EU", "European Union"))
-_ALIAS_PATTERNS = tuple((group, [re.compile(rf"(?<![\w-]){re.escape(form)}(?![\w-])", re.IGNORECASE) for form in group])
+_ALIAS_PATTERNS = tuple((group, [re.compile(rf"(?<![\w.@-]){re.escape(form)}(?![\w@-])(?!\.\w)", re.IGNORECASE) for form in group])
                         for group in ALIASES)
 ALIAS_RATIO = 3  # the documents use the other name at least this many times as often
-_ASKS_ABOUT_NAME = re.compile(r"\b(?:names?|called|stands? for|abbreviat\w*|acronym|short for|full form|spell\w*)\b", re.IGNORECASE)
+_ASKS_ABOUT_NAME = re.compile(r"\b(?:official|full|short|proper|formal|real)\s+names?\b|\bstands?\s+for\b|\babbreviat\w*|\bacronym"
+                              r"|\bshort\s+for\b|\bfull\s+form\b|\bspel\w*|\bcalled\b|['’]s\s+names?\b", re.IGNORECASE)
 
 
 def documents_names(text: str, used) -> str:

@@ -106,12 +106,12 @@ SAID_NEEDS_SUBJECT = True  # "related" when a question asks what was said about 
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
 # the checks that make a verdict "related", in order: (the flag above that switches it, its function in verdict.py);
 # the flag is read when a question is judged, so a test can switch one off
+SAID_NEEDS_SPEAKER = True  # "related" when a question asks what someone said and no top sentence gives speech by them
 _RELATED_CHECKS = (("COUNTS_NEED_NUMBERS", "uncounted"), ("NAMES_NEED_NAMES", "unnamed"), ("NAMES_NEED_NAMES", "uncalled"),
                    ("DATES_NEED_DATES", "undated"), ("PREVIOUS_NEEDS_SAYING", "unprevious"), ("SAID_NEEDS_SUBJECT", "unsaid"),
                    ("ORDINALS_NEED_ORDINALS", "unordinal"), ("THINGS_NEED_MENTION", "unmentioned"),
                    ("CHOICES_NEED_ONE", "unchosen"), ("PLACES_NEED_PLACES", "unplaced"),
                    ("SAID_NEEDS_SPEAKER", "unspoken"))
-SAID_NEEDS_SPEAKER = True  # "related" when a question asks what someone said and no top sentence gives speech by them
 OFF_TOPIC_GUARD = True  # "none" when the best passages share at most half the topic terms and little meaning
 RERANK = True  # the top fused candidates re-ordered by a small linear model (qa_bot/rerank.py, docs/quality.md)
 RARE_IDF = 0.5  # share of the highest IDF from which a capitalised word counts as a name  # how many top candidates the bonuses look at
@@ -290,8 +290,8 @@ def _common_spelling(word: str, vocab: Container[str]) -> str | None:
     a typing slip away ("desgined" -> "designed", "comander" -> "commander"); else None. Capitalised words
     (names: "Rajin" is no typo for "rain") and words under TYPO_LETTERS letters are left alone. The question
     rules and the model then read the word it means."""
-    if word[:1].isupper() or len(word) < TYPO_LETTERS:
-        return None
+    if word[:1].isupper() or len(word) < TYPO_LETTERS or not word.isascii():
+        return None  # (the model's whole words are English)
     found = sorted(v for v in _typo_variants(word.lower()) if v in vocab)
     return found[0] if len(found) == 1 else None
 

@@ -17,7 +17,7 @@ from pathlib import Path, PurePath
 import numpy as np
 
 from .lexical import TOKEN, passage_text
-from .query import (CALENDAR, DATE, DOCUMENT_NOUNS, HONORIFICS, MAKER_WORDS, NAME, NUMBER, PART_WORDS, PLACE_PREPOSITIONS, ROLE_WORD,
+from .query import (_OTHER_PERSON, CALENDAR, DATE, DOCUMENT_NOUNS, is_office, HONORIFICS, MAKER_WORDS, NAME, NUMBER, PART_WORDS, PLACE_PREPOSITIONS,
                     has_type)
 
 _NUMBER = re.compile(r"\d+(?:[.,/:-]\d+)*")
@@ -331,13 +331,26 @@ def unsaid(r, retriever, depth: int = 3) -> bool:
 # which asks for a fact his own text gives)
 _SAID_BY = re.compile(r"\bwhat\s+(?:did|does|do|has|have)\s+(?P<who>(?:[\w'’.-]+\s+){1,9}?)(?:actually\s+|really\s+|exactly\s+)?"
                       r"(?:say|tell|state|write|announce|declare|stress|emphasi[sz]e)(?!\s+about\b)"
-                      r"(?:\s+(?:to\s+)?[\w'’-]+(?:\s+[\w'’-]+)?)??(?:\s+(?:at|during|in|on|when|after|before|while)\s+[^?.!]*)?"
+                      r"(?:\s+(?:to\s+)?[\w'’-]+(?:\s+[\w'’-]+){0,3})??(?:\s+(?:at|during|in|on|when|after|before|while)\s+[^?.!]*)?"
                       r"\s*[?.!]*$", re.IGNORECASE)
 _SPEECH = re.compile(r"\b(?:said|says|told|tells|stated|states|noted|notes|stressed|stresses|emphasi[sz]ed|underlined|declared"
                      r"|remarked|added|wrote|writes|expressed|pointed out|speech|address|according to|reads|announced|announces"
                      r"|announcement|statement|slogan)\b|[“\"]", re.IGNORECASE)
+# what a treaty or declaration says, in a text about it: "the treaty provides", "one of the goals of the treaty is"
+_PROVIDES = re.compile(_SPEECH.pattern + r"|\b(?:provides?|stipulates?|sets? out|calls? for|commits?|guarantees?|obliges?|goals?"
+                       r"|aims?|envisages?|states?)\b", re.IGNORECASE)
 _ONLY_PRONOUN = frozenset("he she they it we you i his her their its the a an".split())
 _PAPERS = frozenset(DOCUMENT_NOUNS) | frozenset("declaration treaty agreement communique resolution charter".split())
+SPEAKER_WINDOW = 12  # words before a speech verb or quotation where its speaker may stand ("Kim Il Sung ... under the slogan")
+
+
+def speaker_windows(sentence: str, speech: re.Pattern = _SPEECH):
+    """For each speech verb or quotation of a sentence, the words where its speaker stands: SPEAKER_WINDOW before
+    it ("Ambassador Matsegora made a speech", "Putin said") and three after ("said Putin"); read from bounded
+    slices, so linear on a long passage full of quotation marks."""
+    for verb in speech.finditer(sentence):
+        ahead = sentence[max(0, verb.start() - 400):verb.start()].split()[-SPEAKER_WINDOW:]
+        yield " ".join(ahead + sentence[verb.end():verb.end() + 100].split()[:3])
 
 
 def _a_name(word: str, passages) -> bool:
@@ -347,9 +360,6 @@ def _a_name(word: str, passages) -> bool:
         return True
     found = re.findall(rf"(?<![\w-]){re.escape(word)}(?![\w-])", " ".join(p.text for p in passages), re.IGNORECASE)
     return bool(found) and 2 * sum(w[:1].isupper() for w in found) > len(found)
-
-
-SPEAKER_WINDOW = 12  # words before a speech verb or quotation where its speaker may stand ("Kim Il Sung ... under the slogan")
 
 
 def unspoken(r, retriever, depth: int = 3) -> bool:
@@ -368,28 +378,33 @@ def unspoken(r, retriever, depth: int = 3) -> bool:
     rows = [int(row) for row in r.rows[:depth]]
     passages = retriever.passages_at(rows)
     papers = head.lower() in _PAPERS
-    if not who or not (papers or ROLE_WORD.fullmatch(head) or _a_name(head, passages)):
+    office = is_office(head)
+    if not who or not (papers or office or _a_name(head, passages)):
         return False  # what a compiler, an error or a licence says is its text, not someone's speech
+    office_terms = set(lex.tokens(head)) & who if office else set()  # "the Soviet Union ambassador": the ambassador
+    own = not _OTHER_PERSON.search(r.info.text)  # "what did Matsegora's predecessor say": not Matsegora's own letter
     weight = dict(zip(who, lex.term_idfs(list(who))))
     half = 0.5 * sum(weight.values())
 
-    def names(text: str) -> bool:
-        return sum(weight[t] for t in who & set(lex.tokens(text))) >= half
+    paper = set(lex.tokens(head)) if papers else set()  # "the partnership treaty provides" is said as "the treaty provides"
+
+    def names(text: str, office: bool = True) -> bool:
+        terms = set(lex.tokens(text))
+        if paper and office:
+            return paper <= terms
+        return sum(weight[t] for t in who & terms) >= half and (not office or office_terms <= terms)
 
     for row, p in zip(rows, passages):
-        if names(f"{p.author or ''} {p.title or ''} {PurePath(p.source).stem.replace('-', ' ')}"):
+        if own and names(f"{p.author or ''} {p.title or ''} {re.sub(r'[-_.]+', ' ', PurePath(p.source).stem)}", False):
             return False  # their own letter, statement or site: its text is what they say
-        if papers:
-            continue  # "the 2000 joint declaration": a document of the folder, or none
-        back = retriever.continued(row, p) if hasattr(retriever, "continued") else None
+        speech = _PROVIDES if papers else _SPEECH  # "the treaty provides ...": what a paper of another folder says
+        back = retriever.continued(row, p) if not papers else None
         before = " ".join(retriever.passages_at([back])[0].text.split()[:40]) if back is not None else ""
         for sentence in _whole_sentences(p.text):
-            for verb in _SPEECH.finditer(sentence):
-                # the speaker before the verb ("Ambassador Matsegora made a speech", "Putin said") or just after
-                # it ("said Putin"), not anywhere in a sentence that someone else says
-                near = " ".join(sentence[:verb.start()].split()[-SPEAKER_WINDOW:] + sentence[verb.end():].split()[:3])
-                if names(near):
-                    return False
+            if not who & set(lex.tokens(sentence)) and not before:
+                continue
+            if any(names(window) for window in speaker_windows(sentence, speech)):
+                return False
             if re.match(r"(?:He|She)\s+\w+", sentence) and _SPEECH.search(sentence[:40]) and before and names(before):
                 return False  # "She said ..." in a paragraph that continues one about her
     return True
@@ -461,13 +476,13 @@ _ENDS = re.compile(r"[\s?.!]*(?:(?:thx|thanks|thank you|pls|please)\b[\s\w?.!]*)
 # (not "how do you go back to the previous directory", "how does a request get to the resource", "come to power")
 _HOW_TRAVELLED = re.compile(r"\s*how\s+(?:did|will|would)\s+(?!(?:i|you|we|one)\b)(?:[\w'’-]+\s+){1,5}?(?:travel|get|go|come|arrive|journey)"
                             r"\s+(?:(?:to|from)\s+(?:the\s+)?(?P<to>\w)|there\b|here\b|back\b|home\b)", re.IGNORECASE)
-_WAYS = """train trains rail railway plane planes aircraft airplane jet flight flew fly flying car cars motorcade limousine ship boat
+_WAYS = """train trains rail railway plane planes aircraft airplane jet flight flew flown fly flying car cars motorcade limousine limo ship boat
 ferry bus helicopter drove sailed walked foot""".split()
 # ... those a yes/no question names only as a way of travel ("did firefox ship ..." and "flight software" are not)
 _TRAVELLED = re.compile(r"\b(?:travel\w*|go|goes|went|gone|come|came|get|got|arrive\w*|journey\w*|take|took|taken|ride|rode"
                         r"|fly|flew|flown|drive|drove|driven|reach\w*|return\w*)\b", re.IGNORECASE)
-_ASKED_WAYS = ("train trains plane planes airplane aircraft jet fly flew flown flying car motorcade limousine limo drove boat ferry "
-               "helicopter").split()
+_ASKED_WAY = re.compile(r"\b(?:train|trains|plane|planes|airplane|aircraft|jet|fly|flew|flown|flying|car|motorcade|limousine|limo"
+                        r"|drove|boat|ferry|helicopter)\b", re.IGNORECASE)
 
 
 def unchosen(r, retriever, depth: int = 3) -> bool:
@@ -481,8 +496,7 @@ def unchosen(r, retriever, depth: int = 3) -> bool:
     text = r.info.text
     lex = retriever.lexical
     m = next((m for m in _CHOICE.finditer(text) if _YES_NO.match(text) or _ENDS.fullmatch(text, m.end())), None)
-    if (_YES_NO.match(text) and _TRAVELLED.search(text)
-            and _terms_of(retriever, "_asked_way_terms", _ASKED_WAYS) & set(lex.tokens(retriever.respell(text)))):
+    if _YES_NO.match(text) and _TRAVELLED.search(text) and _ASKED_WAY.search(retriever.respell(text)):
         # "did he take his armoured train to Vladivostok or did he fly?": the ways of travel are the answers offered
         offered = [set(_terms_of(retriever, "_way_terms", _WAYS))]
     elif m is not None:
@@ -492,7 +506,7 @@ def unchosen(r, retriever, depth: int = 3) -> bool:
     elif (t := _HOW_TRAVELLED.match(text)) and (not t["to"] or t["to"].isupper() or text == text.lower()):
         # "how did he get to Vladivostok?": the ways there are the answers offered (a place by name; in a question
         # typed all in lower case any word: "how did kim get to vladivostok")
-        offered = [set(lex.tokens(" ".join(_WAYS)))]
+        offered = [set(_terms_of(retriever, "_way_terms", _WAYS))]
     else:
         return False
     have: set[str] = set()
@@ -511,9 +525,10 @@ _ASKS_WHERE = re.compile(r"\s*(?:where\s+(?:(?:exactly|precisely)\s+)?(?:(?:in|a
                          r"|hotel|island|region|province|part)\b|(?:which|what)\s+(?:city|town|venue|building|location|hall|hotel)\s+"
                          r"(?:(?:in|at|of)\s+(?:[\w'’-]+\s+){1,3}?)?(?:was|were|is|are|did|does|will|hosted|held)\b)", re.IGNORECASE)
 # "where in X" asks for a place within the one it names
-_WHERE_IN = re.compile(r"\bwhere\s+(?:exactly\s+|precisely\s+)?(?:in|at|on)\s+(?:the\s+)?([^\W\d_][\w'’-]*)"
-                       r"|(?<!\btake )(?<!\btook )(?<!\btaken )(?<!\btakes )\b(?:venue|building|hall|hotel|location|place)\s+(?:in|at)\s+"
-                       r"(?:the\s+)?([^\W\d_][\w'’-]*)", re.IGNORECASE)
+# (a place by name, not a year: "take place in 1949"; nor a place something takes: "taking place in the city")
+_WHERE_IN = re.compile(r"\bwhere\s+(?:exactly\s+|precisely\s+)?(?:in|at|on)\s+(?:the\s+)?[^\W\d_]"
+                       r"|(?<!\btake )(?<!\btook )(?<!\btaken )(?<!\btakes )(?<!\btaking )\b(?:venue|building|hall|hotel|location|place)"
+                       r"\s+(?:in|at)\s+(?:the\s+)?[^\W\d_]", re.IGNORECASE)
 _NOT_A_PLACE = re.compile(r"\b(?:stored|defined|declared|configured|set|kept|saved|specified|documented|described|come|comes"
                           r"|came|derived|dated|issued|published|posted|written|released|located|installed|found|placed)\b",
                           re.IGNORECASE)
@@ -671,7 +686,7 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     about the same people, by their roles only. "Who designed / built / won X" needs a sentence that
     also says so (designer, architect, built, winner ...), not one that names someone else beside X. "The
     names of the three veterans" needs three names in one sentence."""
-    from .query import asks_maker, asks_name, has_name, names_counted
+    from .query import asks_maker, asks_name, has_name, is_office, names_counted
 
     text = retriever.respell(r.info.text) if not r.info.meta and len(r.rows) else ""
     what = asks_name(text) if text else None
@@ -693,13 +708,13 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     # the office a name is asked for must be beside it ("ambassador" of "the Soviet ambassador"); another noun
     # ("the three developers who started Firefox") may be said otherwise ("created by")
     noun = _HEAD.split(what, 1)[0].split()[-1] if what.strip() else ""
-    head = set(lex.tokens(noun)) & want if ROLE_WORD.fullmatch(noun) else set()
+    head = set(lex.tokens(noun)) & want if is_office(noun) else set()
 
     def gives(sentence: str) -> bool:
         terms = set(lex.tokens(sentence))
         # several names in one sentence ("by Dave Hyatt, Joe Hewitt and Blake Ross") answer "the three developers"
-        # however the sentence calls them
-        about = count > 1 or (sum(weight[t] for t in want & terms) >= half and head <= terms)
+        # however the sentence calls them, but an office asked for must be there ("the two deputy ministers")
+        about = (count > 1 or sum(weight[t] for t in want & terms) >= half) and head <= terms
         return about and (not did or bool(did & terms)) and has_name(sentence, r.info.text, known, bool(verb), count)
 
     return not any(gives(sentence) for p in retriever.passages_at(r.rows[:depth]) for sentence in _whole_sentences(p.text))
