@@ -267,27 +267,27 @@ def load_beir(path: Path, split: str = "test") -> Beir:
     return Beir(path, corpus, queries, qrels)
 
 
-BEIR_PASSAGES = b"|title. text"  # how a BEIR document becomes passages: a change here rebuilds the cached index
-
-
 def beir_index(data: Beir, encoder, cache: Path, progress: bool = True, meta: dict | None = None):
-    """The dataset's passages (title + abstract, windowed to fit) indexed under `cache`, reused when unchanged.
-
-    The title opens the text, as BEIR's own dense baselines encode "title. text": the model then reads it too
-    (round 15: SciFact train nDCG@10 0.7465 -> 0.7537; the title was a BM25-only field before)."""
+    """The dataset's passages (title + abstract, windowed to fit) indexed under `cache`, reused when unchanged."""
     import hashlib
 
     from . import index as index_mod
     from .documents import Passage, fit_windows, passage_id
 
-    digest = hashlib.sha256((data.path / "corpus.jsonl").read_bytes() + BEIR_PASSAGES).hexdigest()
+    digest = hashlib.sha256((data.path / "corpus.jsonl").read_bytes()).hexdigest()
     passages = []
     for doc in data.corpus:
         source = str(doc["_id"])
-        title, text = doc.get("title") or "", doc.get("text") or ""
-        body = f"{title}. {text}" if title and text else (text or title or "(empty)")
-        for window in fit_windows(body, encoder.max_tokens, encoder.count_tokens):
-            passages.append(Passage(passage_id(source, window), source, 1, 1, 1, window, "", None))
+        import os
+        if os.environ.get("SF_TITLE"):
+            title = doc.get("title") or ""
+            body = f"{title}. {doc.get('text') or ''}" if title and doc.get("text") else (doc.get("text") or title or "(empty)")
+            title = ""
+        else:
+            body = doc.get("text") or doc.get("title") or "(empty)"
+            title = doc.get("title") or ""
+        for text in fit_windows(body, encoder.max_tokens, encoder.count_tokens):
+            passages.append(Passage(passage_id(source, text), source, 1, 1, 1, text, title, None))
     unit = index_mod.FileChange("corpus.jsonl", 0, 0, digest, passages)
     return index_mod.update_units(cache, data.path, encoder, [unit], meta=meta or {"backend": "torch"}, progress=progress)
 

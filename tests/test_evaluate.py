@@ -43,7 +43,6 @@ def test_beir_evaluation_on_a_tiny_dataset(tmp_path, encoder):
     before = encoder.texts_encoded
     again = beir_index(data, encoder, tmp_path / "cache", progress=False)
     assert encoder.texts_encoded == before and len(again) == len(stored) == 3  # cached, not re-encoded
-    assert stored.passages[0].text.startswith("Ferries. The ferry")  # the model reads the title too, as BEIR's baselines do
     result = evaluate_beir(Retriever(stored, encoder), data)
     assert result["queries"] == 2 and result["ndcg@10"] == pytest.approx(1.0) and result["mrr@10"] == 1.0
     corpus[2]["text"] = "Air Koryo flies from Pyongyang to Vladivostok three times a week."  # a new corpus version
