@@ -268,7 +268,8 @@ def load_beir(path: Path, split: str = "test") -> Beir:
 
 
 def beir_index(data: Beir, encoder, cache: Path, progress: bool = True, meta: dict | None = None):
-    """The dataset's passages (title + abstract, windowed to fit) indexed under `cache`, reused when unchanged."""
+    """The dataset's passages (each abstract windowed to fit, its title a field BM25 reads) indexed under `cache`,
+    reused when unchanged. (Round 15 tried the title in the text the model reads: train +0.007, test -0.0001.)"""
     import hashlib
 
     from . import index as index_mod
