@@ -586,8 +586,13 @@ _ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|
                         r"(?P<own>[\w'’ -]{1,60}?)['’]s?\s+names?\b"
                         rf"|\b{_MAKER}\s+(?:the\s+|a\s+)?(?P<did>[\w'’ -]{{1,60}}?){_END}"
                         # "who was the first Soviet ambassador", "who were the architects": one person (or team) by name
-                        rf"|\bwho\s+(?:is|was|were|are)\s+(?:the\s+|[\w-]+['’]s\s+)?(?P<role>(?:[\w-]+\s+){{0,4}}?{_ONE_PERSON})\b"
-                        r"|\bwhich\s+(?P<which>(?:[\w-]+\s+){0,2}?(?:architects?|designers?|sculptors?))\b", re.IGNORECASE)
+                        rf"|\bwho\s+(?:is|was|were|are)\s+(?:the\s+|[\w-]+['’]s\s+)?(?P<role>(?:[\w-]+\s+){{0,4}}?{_ONE_PERSON}"
+                        # ... of what: "the chairman of the Supreme People's Assembly"
+                        r"(?:\s+(?:of|for)\s+(?:the\s+)?(?:[\w'’-]+\s+){0,4}?[\w'’-]+(?=\s+(?:who|that|which|in|at|from|during|when|to|on|by)\b"
+                        r"|\s*[?.!,]|\s*$))?)\b"
+                        r"|\bwhich\s+(?P<which>(?:[\w-]+\s+){0,2}?(?:architects?|designers?|sculptors?))\b"
+                        # "name the three veterans who got medals": the imperative
+                        rf"|^\s*(?:please\s+|pls\s+)?name\s+(?:the\s+|all\s+)?(?P<named>[\w'’ -]{{1,100}}?){_END}", re.IGNORECASE)
 # Words of institutions, offices and regions: a run of capitalised words holding one ("Supreme People's
 # Assembly", "Deputy Minister", "Far East") names no person.
 _INSTITUTION = frozenset("""academy affairs agency army assembly association bank board bureau cabinet center centre chairman
@@ -743,7 +748,7 @@ def asks_name(question: str) -> str | None:
         start = last.start() if last else _designer_last(question)
         if start > 0:  # "Matsegora predecessor ambassador name", "Memorial Arch architect sculptor"
             return " ".join(question[:start].split())
-    return None if m is None else (m["of"] or m["own"] or m["did"] or m["role"] or m["which"] or "")
+    return None if m is None else (m["of"] or m["own"] or m["did"] or m["role"] or m["which"] or m["named"] or "")
 
 
 def asks_maker(question: str) -> str:

@@ -887,6 +887,7 @@ def test_question_rules_are_quick_on_long_hostile_text():
         verdict.THINGS[1][0].search("what did " + "a " * 8000 + "x")
         verdict._SAID_BY.search(text), verdict._SAID_BY.search("what did " + "a b say " * 3000), verdict._WHERE_IN.search(text)
         query.asks_maker("x " + "architect " * 5000 + "y"), query.asks_name("x " + "architect " * 300 + "y")
+        query.asks_name(("who was the chairman of the " + "a-" * 500)[:1000]), query.asks_name(("name " + "a " * 500)[:1000])
         query.documents_names(text, lambda name: 1), query.documents_names("north korea " * 3000, lambda name: 1)
         assert time.perf_counter() - start < 0.5, text[:40]  # a quadratic tail took 3 s on these
     # passages: one 30,000-character word (a PDF that lost its spaces) took 8-25 s in the URL and
@@ -1089,6 +1090,10 @@ def test_a_question_that_wants_a_name_is_answered_only_by_a_name(retriever, monk
     assert query.has_name("Ambassador of Russia Alexander Matsegora", "what is Matsegora's first name", set())
     assert not query.has_name("Ambassador of Russia Alexander Matsegora", "who came before Matsegora", set())
     assert query.asks_name("who was foreign minister before choe son hui") == "foreign minister"  # no "the"
+    # the office with what it is of; the imperative "name the ..."
+    assert query.asks_name("who was the chairman of the supreme peoples assembly that visited russia") == \
+        "chairman of the supreme peoples assembly"
+    assert query.asks_name("name the three veterans who got medals") == "three veterans"
     assert retriever.ask("who was foreign minister before choe son hui").verdict == "related"  # short names too
     for his in ("what is the name of ambassador matsegora", "whats matsegoras name"):  # his own name (review of round 14)
         assert query.has_name("Ambassador of Russia Alexander Matsegora", his, set()), his
