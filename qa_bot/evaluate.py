@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -270,8 +271,6 @@ def load_beir(path: Path, split: str = "test") -> Beir:
 def beir_index(data: Beir, encoder, cache: Path, progress: bool = True, meta: dict | None = None):
     """The dataset's passages (each abstract windowed to fit, its title a field BM25 reads) indexed under `cache`,
     reused when unchanged. (Round 15 tried the title in the text the model reads: train +0.007, test -0.0001.)"""
-    import hashlib
-
     from . import index as index_mod
     from .documents import Passage, fit_windows, passage_id
 
@@ -279,16 +278,9 @@ def beir_index(data: Beir, encoder, cache: Path, progress: bool = True, meta: di
     passages = []
     for doc in data.corpus:
         source = str(doc["_id"])
-        import os
-        if os.environ.get("SF_TITLE"):
-            title = doc.get("title") or ""
-            body = f"{title}. {doc.get('text') or ''}" if title and doc.get("text") else (doc.get("text") or title or "(empty)")
-            title = ""
-        else:
-            body = doc.get("text") or doc.get("title") or "(empty)"
-            title = doc.get("title") or ""
+        body = doc.get("text") or doc.get("title") or "(empty)"
         for text in fit_windows(body, encoder.max_tokens, encoder.count_tokens):
-            passages.append(Passage(passage_id(source, text), source, 1, 1, 1, text, title, None))
+            passages.append(Passage(passage_id(source, text), source, 1, 1, 1, text, doc.get("title") or "", None))
     unit = index_mod.FileChange("corpus.jsonl", 0, 0, digest, passages)
     return index_mod.update_units(cache, data.path, encoder, [unit], meta=meta or {"backend": "torch"}, progress=progress)
 

@@ -760,7 +760,7 @@ def asks_maker(question: str) -> str:
     return m.group().split()[-1].lower() if m else ""
 
 
-_OTHER_PERSON = re.compile(r"\b(?:before|after|predecessors?|successors?|succeeded|replaced|preceded|previous|former|next"
+OTHER_PERSON = re.compile(r"\b(?:before|after|predecessors?|successors?|succeeded|replaced|preceded|previous|former|next"
                            r"|deputy|wife|husband|son|daughter|father|mother|brother|sister)\b", re.IGNORECASE)
 _PART_OF_NAME = re.compile(r"\b(?:first|full|given|last|family|middle|sur)\s*names?\b|\bsurname\b|\binitials?\b", re.IGNORECASE)
 
@@ -779,7 +779,7 @@ def has_name(sentence: str, question: str, known: Container[str], organisations:
     found: set[tuple[str, ...]] = set()
     # "who was ambassador before Matsegora?" asks for someone else than the person it names; "what is Matsegora's
     # first name" or "the name of ambassador Matsegora" for that person's name
-    own = bool(_OTHER_PERSON.search(question)) and not _PART_OF_NAME.search(question)
+    own = bool(OTHER_PERSON.search(question)) and not _PART_OF_NAME.search(question)
     titles = _quoted_titles(sentence) if '"' in sentence or "“" in sentence else []
     for m in _CAPITALISED.finditer(sentence):
         if any(a <= m.start() < b for a, b in titles):
@@ -812,13 +812,16 @@ _NAMES_COUNTED = re.compile(r"(?:the\s+)?(two|three|four|five|six|seven|eight|ni
 _COUNT_WORDS = {"both": 2, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 
 
+def count_word(what: str) -> str:
+    """The number a named thing opens with ("three" of "the three veterans"), or ""."""
+    m = _NAMES_COUNTED.match(what)
+    return m.group(1).lower() if m else ""
+
+
 def names_counted(what: str) -> int:
     """How many names a question wants, from the number its named thing opens with ("three veterans" -> 3); else 1."""
-    m = _NAMES_COUNTED.match(what)
-    if m is None:
-        return 1
-    word = m.group(1).lower()
-    return _COUNT_WORDS.get(word) or int(word)
+    word = count_word(what)
+    return (_COUNT_WORDS.get(word) or int(word)) if word else 1
 
 
 # "What's the embassy's street address / phone number / twitter handle / opening hours?": contact details,

@@ -104,9 +104,9 @@ ORDINALS_NEED_ORDINALS = True  # "related" when a question names "the second sum
 THINGS_NEED_MENTION = True  # "related" when a question asks what gifts were given / food served and no top passage says so
 SAID_NEEDS_SUBJECT = True  # "related" when a question asks what was said about something no top passage mentions
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
+SAID_NEEDS_SPEAKER = True  # "related" when a question asks what someone said and no top sentence gives speech by them
 # the checks that make a verdict "related", in order: (the flag above that switches it, its function in verdict.py);
 # the flag is read when a question is judged, so a test can switch one off
-SAID_NEEDS_SPEAKER = True  # "related" when a question asks what someone said and no top sentence gives speech by them
 _RELATED_CHECKS = (("COUNTS_NEED_NUMBERS", "uncounted"), ("NAMES_NEED_NAMES", "unnamed"), ("NAMES_NEED_NAMES", "uncalled"),
                    ("DATES_NEED_DATES", "undated"), ("PREVIOUS_NEEDS_SAYING", "unprevious"), ("SAID_NEEDS_SUBJECT", "unsaid"),
                    ("ORDINALS_NEED_ORDINALS", "unordinal"), ("THINGS_NEED_MENTION", "unmentioned"),

@@ -17,8 +17,8 @@ from pathlib import Path, PurePath
 import numpy as np
 
 from .lexical import TOKEN, passage_text
-from .query import (_OTHER_PERSON, CALENDAR, DATE, DOCUMENT_NOUNS, is_office, HONORIFICS, MAKER_WORDS, NAME, NUMBER, PART_WORDS, PLACE_PREPOSITIONS,
-                    has_type)
+from .query import (CALENDAR, DATE, DOCUMENT_NOUNS, HONORIFICS, MAKER_WORDS, NAME, NUMBER, OTHER_PERSON, PART_WORDS,
+                    PLACE_PREPOSITIONS, has_type, is_office)
 
 _NUMBER = re.compile(r"\d+(?:[.,/:-]\d+)*")
 _NAME_WORD = re.compile(r"(?<=[\w,] )[A-Z][\w'-]+")  # a capitalised word that does not start the question
@@ -382,11 +382,11 @@ def unspoken(r, retriever, depth: int = 3) -> bool:
     if not who or not (papers or office or _a_name(head, passages)):
         return False  # what a compiler, an error or a licence says is its text, not someone's speech
     office_terms = set(lex.tokens(head)) & who if office else set()  # "the Soviet Union ambassador": the ambassador
-    own = not _OTHER_PERSON.search(r.info.text)  # "what did Matsegora's predecessor say": not Matsegora's own letter
+    own = not OTHER_PERSON.search(r.info.text)  # "what did Matsegora's predecessor say": not Matsegora's own letter
     weight = dict(zip(who, lex.term_idfs(list(who))))
     half = 0.5 * sum(weight.values())
-
     paper = set(lex.tokens(head)) if papers else set()  # "the partnership treaty provides" is said as "the treaty provides"
+    speech = _PROVIDES if papers else _SPEECH  # "the treaty provides ...": what a paper of another folder says
 
     def names(text: str, office: bool = True) -> bool:
         terms = set(lex.tokens(text))
@@ -397,7 +397,6 @@ def unspoken(r, retriever, depth: int = 3) -> bool:
     for row, p in zip(rows, passages):
         if own and names(f"{p.author or ''} {p.title or ''} {re.sub(r'[-_.]+', ' ', PurePath(p.source).stem)}", False):
             return False  # their own letter, statement or site: its text is what they say
-        speech = _PROVIDES if papers else _SPEECH  # "the treaty provides ...": what a paper of another folder says
         back = retriever.continued(row, p) if not papers else None
         before = " ".join(retriever.passages_at([back])[0].text.split()[:40]) if back is not None else ""
         for sentence in _whole_sentences(p.text):
@@ -686,7 +685,7 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     about the same people, by their roles only. "Who designed / built / won X" needs a sentence that
     also says so (designer, architect, built, winner ...), not one that names someone else beside X. "The
     names of the three veterans" needs three names in one sentence."""
-    from .query import asks_maker, asks_name, has_name, is_office, names_counted
+    from .query import asks_maker, asks_name, count_word, has_name, names_counted
 
     text = retriever.respell(r.info.text) if not r.info.meta and len(r.rows) else ""
     what = asks_name(text) if text else None
@@ -698,8 +697,7 @@ def unnamed(r, retriever, depth: int = 3) -> bool:
     verb = asks_maker(text)  # "who designed the arch": the sentence must say someone designed it, not only name someone
     did = _terms_of(retriever, f"_maker_terms_{verb}", MAKER_WORDS[verb].split()) if verb else frozenset()
     count = names_counted(what)  # "the names of the three veterans": three names, not one beside them
-    if count > 1:
-        want -= set(lex.tokens(what.split()[0] if what.split()[0].lower() != "the" else what.split()[1]))
+    want -= set(lex.tokens(count_word(what)))  # "three" is no word the sentence must hold
     # half of what it names, by weight: "Chairman of the State Affairs Commission of the Democratic People's
     # Republic" is not "the chairman of the Supreme People's Assembly" (chairman, people: the common half)
     want &= set(lex.doc_freqs(want))  # a word no passage uses ("whats") can be in no sentence
