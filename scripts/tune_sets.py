@@ -30,7 +30,7 @@ from qa_bot.config import Settings  # noqa: E402
 from qa_bot.query import clean_question  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
-SETS = [("r18 tune", "seeds_blind18_questions.jsonl", "tune", "seeds"), ("r17 tune", "seeds_blind17_questions.jsonl", "tune", "seeds"), ("r16 tune", "seeds_blind16_questions.jsonl", "tune", "seeds"), ("r15 tune", "seeds_blind15_questions.jsonl", "tune", "seeds"),
+SETS = [("r19 tune", "seeds_blind19_questions.jsonl", "tune", "seeds"), ("r18 tune", "seeds_blind18_questions.jsonl", "tune", "seeds"), ("r17 tune", "seeds_blind17_questions.jsonl", "tune", "seeds"), ("r16 tune", "seeds_blind16_questions.jsonl", "tune", "seeds"), ("r15 tune", "seeds_blind15_questions.jsonl", "tune", "seeds"),
         ("r14 tune", "seeds_blind14_questions.jsonl", "tune", "seeds"), ("r13", "seeds_blind13_questions.jsonl", None, "seeds"),
         ("r12", "seeds_blind12_questions.jsonl", None, "seeds"),
         ("r11", "seeds_blind11_questions.jsonl", None, "seeds"),
@@ -44,7 +44,8 @@ SETS = [("r18 tune", "seeds_blind18_questions.jsonl", "tune", "seeds"), ("r17 tu
         ("rd16 tune", "realdocs_blind16_questions.jsonl", "tune", "dev"),
         ("rd17 tune", "realdocs_blind17_questions.jsonl", "tune", "dev"),
         ("rd18 tune", "realdocs_blind18_questions.jsonl", "tune", "dev"),
-        ("rd19 tune", "realdocs_blind19_questions.jsonl", "tune", "dev")]
+        ("rd19 tune", "realdocs_blind19_questions.jsonl", "tune", "dev"),
+        ("rd20 tune", "realdocs_blind20_questions.jsonl", "tune", "dev")]
 
 
 def main() -> int:
