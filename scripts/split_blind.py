@@ -12,8 +12,9 @@ tests/data/seeds_blind13_questions.jsonl, 14 for tests/data/seeds_blind14_questi
 tests/data/realdocs_blind_questions.jsonl, 16 for tests/data/seeds_blind15_questions.jsonl, 17 for
 tests/data/realdocs_blind16_questions.jsonl, 18 for tests/data/seeds_blind16_questions.jsonl, 19 for
 tests/data/realdocs_blind17_questions.jsonl, 20 for tests/data/seeds_blind17_questions.jsonl, 21 for
-tests/data/realdocs_blind18_questions.jsonl, 22 for tests/data/seeds_blind18_questions.jsonl and 23 for
-tests/data/realdocs_blind19_questions.jsonl.
+tests/data/realdocs_blind18_questions.jsonl, 22 for tests/data/seeds_blind18_questions.jsonl, 23 for
+tests/data/realdocs_blind19_questions.jsonl, 24 for tests/data/seeds_blind19_questions.jsonl and 25 for
+tests/data/realdocs_blind20_questions.jsonl.
 
 Usage: python scripts/split_blind.py [PATH [SEED]]
 """
