@@ -89,7 +89,8 @@ def test_titles_and_dates(seeds):
     _, p3 = seeds["003"]
     assert p3[0].title.startswith("Press Statement by Im Chon Il")
     assert {p.date for p in p3} == {"Pyongyang, April 23, Juche 109(2020)"}  # the dateline at the end governs
-    assert p3[0].line_start == 3  # the title alone is metadata, not a passage
+    # a title that names its author and office is a passage of its own (who he is); a bare title is not (004 below)
+    assert (p3[0].kind, p3[0].line_start, p3[0].line_end, p3[1].line_start) == ("header", 1, 1, 3)
     assert p3[-1].line_start == 23  # the closing dateline is the document's date, not a passage
     assert p3[0].author.startswith("Im Chon Il, Vice-Minister")
     _, p4 = seeds["004"]

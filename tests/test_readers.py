@@ -188,6 +188,28 @@ def test_pdf_paragraph_over_a_page_break_is_one_passage_cited_across_it(tmp_path
     assert any(p.page_end == 2 for p in passages) and any((p.page, p.page_end) == (2, None) for p in passages)
 
 
+def test_pdf_table_row_keeps_its_broken_version_and_last_cell_and_a_caption_stays_with_its_code(tmp_path):
+    """A revision-history row as pypdf extracts it: the version cut at a line end ("Acme2." / "0.0-" /
+    "beta1.0.x") stays one word and one passage, and the row's last cell ("Acme PMO", then a blank line
+    and a heading) ends that passage instead of opening the next. A code box's caption above a blank line
+    ("Representation") still labels the code below it."""
+    page = "\n".join(["REVISION HISTORY", "Date Version Description Author", "06/30/2023 Acme2.", "0.0-", "beta1.0.x",
+                      "Initial release of the template.", "Acme", "PMO", " ", " ", "How to contact us",
+                      "For questions, write to us at info@example.org.", " ",
+                      "Use the import field to name the plan file that every example of this guide refers to in its",
+                      "own text.", "Representation", " ", '<import href="plan.xml" />'])
+    _pdf(tmp_path / "guide.pdf", [page])
+    doc, passages = _one(tmp_path, "guide.pdf")
+    row = next(p for p in passages if "Initial release" in p.text)
+    assert "06/30/2023 Acme2.0.0-beta1.0.x Initial release of the template. Acme PMO" in row.text
+    contact = next(p for p in passages if "For questions" in p.text)
+    assert contact.text.startswith("How to contact us") and "PMO" not in contact.text
+    code = next(p for p in passages if "<import" in p.text)
+    assert code.text.startswith("Representation") and "Representation" not in next(
+        p for p in passages if p.text.startswith("Use the import field")).text  # the reader's own cut
+    assert all(is_cited(doc, p) for p in passages)
+
+
 def test_docx_fixture(tmp_path):
     import docx
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePosixPath
 from typing import Callable, Iterable
 
@@ -10,6 +11,7 @@ from .records import NEXT_PAGE, Chunk, Document, Parsed, Passage
 from .text import clean, is_list_item, is_terminal, passage_id, windows, words
 
 LEAD_IN_WORDS = 8
+_HEADING_WORDS = re.compile(r"[A-Z][\w'’-]*(?:\s+[\w'’-]+)*\??")  # "How to contact us": words only
 
 
 def _lead_in(chunk: Chunk) -> bool:
@@ -42,6 +44,32 @@ def merge_lead_ins(chunks: Iterable[Chunk], max_gap: int | None = None) -> list[
     return out
 
 
+def attach_tails(chunks: list[Chunk]) -> list[Chunk]:
+    """Join a short fragment to the paragraph just above it (the next line, same page and section)
+    when what follows, past a blank line, opens with a heading: the last cell of a PDF table row
+    ("... POA&M template." / "FedRAMP PMO" / "How to contact us"). A label labels text below it,
+    not a heading; a code box's caption ("Representation" / "<observation ...>") stays a label."""
+    out: list[Chunk] = []
+    for i, chunk in enumerate(chunks):
+        prev = out[-1] if out else None
+        nxt = chunks[i + 1] if i + 1 < len(chunks) else None
+        if (
+            prev is not None
+            and _lead_in(chunk)
+            and not chunk.lines[-1][1].rstrip().endswith(":")
+            and prev.kind == "text"
+            and (prev.page, prev.section) == (chunk.page, chunk.section)
+            and prev.lines[-1][0] + 1 == chunk.lines[0][0]
+            and nxt is not None and nxt.page == chunk.page and nxt.lines[0][0] > chunk.lines[-1][0] + 1
+            and _HEADING_WORDS.fullmatch(clean(nxt.lines[0][1]))
+        ):
+            out[-1] = Chunk(lines=prev.lines + chunk.lines, page=prev.page, section=prev.section, kind=prev.kind,
+                            date=prev.date, rows=prev.rows, hyphenated=prev.hyphenated, compounds=prev.compounds)
+        else:
+            out.append(chunk)
+    return out
+
+
 def structure(doc: Document) -> Parsed:
     """The reader's view of a document (parsed now for a Document made from text alone)."""
     if doc.parsed is not None:
@@ -67,7 +95,11 @@ def split_document(
     title = parsed.title or PurePosixPath(doc.source).stem
     passages: list[Passage] = []
     kind = READERS.get(PurePosixPath(doc.source).suffix.lower())
-    chunks = parsed.chunks if kind == "txt" else merge_lead_ins(parsed.chunks, max_gap=2 if kind == "md" else None)
+    chunks = parsed.chunks
+    if kind == "pdf":
+        chunks = attach_tails(list(chunks))
+    if kind != "txt":
+        chunks = merge_lead_ins(chunks, max_gap=2 if kind == "md" else None)
     for number, chunk in enumerate(chunks, start=1):
         own = chunk.kind == "navigation"  # a navigation item is not the article: its own date, no author
         for text, first, last in windows(chunk, max_tokens, count):

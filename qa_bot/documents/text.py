@@ -337,7 +337,9 @@ def parse_plain(text: str, stem: str) -> Parsed:
     # Title and dateline alone make no passage: every passage carries them already (and search
     # sees them); a subtitle or byline does.
     title_line = found[1] if found else None
-    if any(n != title_line and not is_date_line(l) for n, l in header):
+    if found and _TITLE_BY.search(found[0]) and not any(n == title_line for n, _ in header):
+        header = [(title_line, lines[title_line - 1])] + header  # "Press Statement by Im Chon Il, Vice-Minister ...": who and what office
+    if any((n != title_line or _TITLE_BY.search(l)) and not is_date_line(l) for n, l in header):
         chunks.append(Chunk(lines=tuple(header), kind="header"))
     for it in items[first : last + 1]:
         if it.kind == "head":
@@ -375,11 +377,17 @@ def join_lines(lines: Iterable[str], hyphenated: bool = False, compounds: frozen
             if m and line[:1].islower():
                 if m.group(1).casefold() not in compounds:
                     text = text[:-1]
-            else:
+            elif not (hyphenated and broken_number(text, line)):
                 text += " "
         starts.append(len(text))
         text += line
     return text, starts
+
+
+def broken_number(before: str, after: str) -> bool:
+    """Whether a PDF line break cut a version or number in two: "Fedramp2." + "0.0-", "0.0-" + "oscal1.0.x"."""
+    return bool(re.search(r"\d\.$", before) and re.match(r"\d+\.\d", after)
+                or re.search(r"\d-$", before) and re.match(r"[a-z]+\d", after))
 
 
 def passage_id(source: str, text: str) -> str:

@@ -19,7 +19,7 @@ from collections import Counter
 from datetime import datetime
 
 from ..records import NEXT_PAGE, Chunk, Parsed, Unreadable
-from ..text import clean, file_lines, is_list_item, is_terminal, words
+from ..text import broken_number, clean, file_lines, is_list_item, is_terminal, words
 
 log = logging.getLogger("qa_bot.documents")
 
@@ -166,7 +166,8 @@ def read(name: str, data: bytes) -> Parsed:
                 number += NEXT_PAGE  # the paragraph carried over from the last page
             current.append((number, line))
             nxt = next((clean(l) for l in lines[i + 1 :] if l.strip()), "")
-            if not heading and ((is_terminal(line) and len(line) < 0.8 * width) or (nxt and is_list_item(nxt))):
+            if not heading and ((is_terminal(line) and len(line) < 0.8 * width and not broken_number(line, nxt))
+                                or (nxt and is_list_item(nxt))):
                 close()
         if current and (opened[0] != page_no or contents_page or is_terminal(current[-1][1])):
             close()  # a paragraph crosses one page break at most, and a full stop ends it
