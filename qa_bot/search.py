@@ -969,6 +969,8 @@ class Retriever:
             return "none", 0.0  # (a document it names by title is its topic)
         if any(globals()[flag] and getattr(verdict, check)(r, self) for flag, check in _RELATED_CHECKS):
             return "related", 0.0  # the kind of answer the question wants is in none of the top passages
+        if not r.info.meta and verdict.bylined_yes_no(r, self):
+            return "related", 0.0  # "Is Im Chon Il married?" over his byline: it names him, it does not say
         contact = verdict.contact_found(r, self) if CONTACTS_NEED_SHAPES else None
         if contact is False:
             return "related", 0.0

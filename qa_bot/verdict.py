@@ -257,9 +257,11 @@ def undated(r, retriever, depth: int = 3) -> bool:
         return False
     made = next((group for group in MADE_WORDS if re.search(rf"\b(?:{group})\b", r.info.text, re.IGNORECASE)), None)
 
+    since = _SINCE_WHEN.search(r.info.text)  # "since when has she served as minister": not the day a text is dated
+
     def dated(p) -> bool:
         if made is None:
-            return has_type(f"{p.text} {p.date or ''}", "date", r.info.text)
+            return has_type(p.text if since else f"{p.text} {p.date or ''}", "date", r.info.text)
         return any(re.search(rf"\b(?:{made})\b", sentence, re.IGNORECASE) and has_type(sentence, "date", r.info.text)
                    for sentence in split_sentences(p.text))
 
@@ -272,7 +274,9 @@ _STARTED = "groundbreaking|broke ground|began|begun|started|commenced"  # a star
 MADE_WORDS = (f"built|build|erected|erect|constructed|construct|construction|completed|raised|{_STARTED}",
          "founded|found|established|establish|establishment|formed|set up|created|creation",
          f"opened|open|opening|inaugurated|inauguration|unveiled|unveiling|launched|launch|first visitors|welcomed|{_STARTED}",
-         "born")
+         "born|birth|birthday")
+
+_SINCE_WHEN = re.compile(r"\bsince\s+when\b|\bhow\s+long\s+ha(?:s|ve)\b", re.IGNORECASE)
 
 
 # "what job did she have before she became foreign minister?", "his previous posting", "Choe Son Hui career":
@@ -477,6 +481,12 @@ _HOW_TRAVELLED = re.compile(r"\s*how\s+(?:did|will|would)\s+(?!(?:i|you|we|one)\
                             r"\s+(?:(?:to|from)\s+(?:the\s+)?(?P<to>\w)|there\b|here\b|back\b|home\b)", re.IGNORECASE)
 _WAYS = """train trains rail railway plane planes aircraft airplane jet flight flew flown fly flying car cars motorcade limousine limo ship boat
 ferry bus helicopter drove sailed walked foot""".split()
+def bylined_yes_no(r, retriever) -> bool:
+    """A yes/no question ("Is Im Chon Il married?") whose first passage is a document's header (its title,
+    byline, subtitle): that names the person or the document, and confirms nothing about them."""
+    return len(r.rows) > 0 and bool(_YES_NO.match(r.info.text)) and retriever.passages[int(r.rows[0])].kind == "header"
+
+
 # ... those a yes/no question names only as a way of travel ("did firefox ship ..." and "flight software" are not)
 _TRAVELLED = re.compile(r"\b(?:travel\w*|go|goes|went|gone|come|came|get|got|arrive\w*|journey\w*|take|took|taken|ride|rode"
                         r"|fly|flew|flown|drive|drove|driven|reach\w*|return\w*)\b", re.IGNORECASE)

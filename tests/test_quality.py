@@ -921,6 +921,20 @@ def test_a_why_question_puts_the_passage_that_gives_a_reason_first(retriever, mo
     assert "in order to reaffirm" not in retriever.ask(asked, k=1).hits[0].passage.text  # the rule, not luck
 
 
+def test_a_title_with_a_byline_is_a_passage_and_since_when_needs_a_date_in_the_text(retriever):
+    """"Press Statement by Im Chon Il, Vice-Minister for Russian Affairs, ...": the title says who he is, so it is
+    a passage of its own (a bare title is not: every passage carries it). "Since when has he served as
+    vice-minister?" is not answered by the day the statement is dated: 'related'; when it was issued is."""
+    asked = retriever.ask("What position does Im Chon Il hold?")
+    first = asked.hits[0].passage
+    assert asked.verdict == "answered" and first.kind == "header" and first.line_start == first.line_end == 1
+    assert "Vice-Minister for Russian Affairs" in first.text and first.source.startswith("003_")
+    headers = [p for p in retriever.passages if p.kind == "header" and p.line_start == 1]
+    assert "004" not in {p.source[:3] for p in headers}  # "Big landmark in DPRK-Russia friendship" alone: no passage
+    assert retriever.ask("Since when has Im Chon Il served as vice-minister for Russian affairs?").verdict == "related"
+    assert retriever.ask("When was Im Chon Il's press statement issued?").verdict == "answered"
+
+
 def _related_by(retriever, monkeypatch, flag: str, asked: str, answered: str) -> None:
     """`asked` is "related" and `answered` answered; with search.`flag` off `asked` is answered: the check
     holds it back, not the verdict model."""
@@ -1217,6 +1231,7 @@ def test_how_tall_needs_a_measure_and_what_time_a_time_of_day(retriever):
     assert query.quantity("Taedonggang reception start time") == query.Quantity((), "clock")  # keywords
     assert query.quantity("which bash version does the guide require?") == query.Quantity(("bash",), "version")
     assert query.VERSION.findall("TLS 1.2 and 1.3, ASVS 4.0.3, version 5, in 2019") == ["1.2", "1.3", "4.0.3", "version 5"]
+    assert query.VERSION.findall("Fedramp2.0.0-oscal1.0.x, 192.168.1.10.5") == ["2.0.0", "1.0", "192.168.1.10.5"]  # glued to a name
     assert query.MEASURED.search("a 60-metre tower") and query.MEASURED.search("600 mm") and not query.MEASURED.search("the 75th")
     assert query.CLOCK.search("began at 7 p.m.") and query.CLOCK.search("at 19:30") and not query.CLOCK.search("on June 19")
     assert query.CLOCK.search("at 7.30 p.m.") and query.CLOCK.search("at 18.00") and not query.CLOCK.search("2 amendments")
@@ -1509,7 +1524,9 @@ def test_a_question_for_someones_office_is_answered_where_the_name_stands_with_o
     assert "Ambassador" in f"{first.text} {first.author or ''}"  # two such passages score within 0.01 of each other
     monkeypatch.setattr(search, "ROLE_DEPTH", 0)
     monkeypatch.setattr(search, "TITLED_DOCUMENT", False)  # his name heads the press statement: that rule answers it too
-    assert retriever.ask("What position does Im Chon Il hold?").verdict == "none"  # the rules, not the model
+    # without both rules the title itself answers: "Press Statement by Im Chon Il, Vice-Minister ..." is a passage
+    first = retriever.ask("What position does Im Chon Il hold?", k=1)
+    assert first.verdict == "answered" and first.hits[0].passage.kind == "header" and first.hits[0].passage.line_start == 1
 
 
 def test_which_officials_wants_offices_and_a_passage_listing_them_ranks_higher(retriever, monkeypatch):
