@@ -50,3 +50,17 @@ def test_beir_evaluation_on_a_tiny_dataset(tmp_path, encoder):
     changed = beir_index(load_beir(tmp_path, "test"), encoder, tmp_path / "cache", progress=False)
     texts = [p.text for p in changed.passages]  # the old version's rows are gone, not shown beside the new
     assert len(texts) == len(changed) == 3 and "three times a week" in " ".join(texts) and "twice" not in " ".join(texts)
+
+
+def test_a_gold_copied_from_table_cells_matches_the_row_shown_with_bars():
+    """A table passage shows its cells as "cell | cell"; a gold copied from the file's cells ("ASIST 20.2
+    VxWorks 6.9") is a hit there, and only there: the same words across a bar in running text are not."""
+    from qa_bot.documents import Passage
+    from qa_bot.evaluate import Gold, passage_matches
+
+    row = Passage("a", "report.docx", 1, 1, 2, "Item | Version ASIST | 20.2 VxWorks | 6.9", "Report", None, kind="table")
+    assert passage_matches(row, Gold("report.docx", answer="ASIST 20.2 VxWorks 6.9"))
+    assert passage_matches(row, Gold("report.docx", answer="ASIST | 20.2"))  # as shown
+    assert not passage_matches(row, Gold("report.docx", answer="ASIST 20.2 VxWorks 7"))
+    text = Passage("b", "report.docx", 2, 3, 3, "Item | Version ASIST | 20.2", "Report", None)
+    assert not passage_matches(text, Gold("report.docx", answer="ASIST 20.2"))
