@@ -648,14 +648,14 @@ class Retriever:
         return next((j for j, p in enumerate(top) if at_event(j, p)), None)
 
     def _next_first(self, cand: np.ndarray, order: np.ndarray, before: str) -> int | None:
-        """"Who spoke after the ambassador?": when the first passage is about what came before (it
-        holds `before`), the position of one of the top SEQUENCE_DEPTH that opens with "Next," /
+        """"Who spoke after the ambassador?": when one of the top SEQUENCE_DEPTH passages is about what came
+        before (it holds `before`), the position of one of the top SEQUENCE_DEPTH that opens with "Next," /
         "Then," / "After that", to go first; else of a candidate that opens so among the
         SEQUENCE_AHEAD paragraphs after any of the top SEQUENCE_DEPTH that holds `before`; else None."""
         top = self.passages_at(cand[order[:SEQUENCE_DEPTH]])
         terms = set(self.lexical.tokens(self.respell(before)))
-        if not terms & set(self.lexical.tokens(top[0].text)):
-            return None
+        if not any(terms & set(self.lexical.tokens(p.text)) for p in top):
+            return None  # (the first may be what was said then: "He said ...", after "Ambassador X made a speech")
         j = _first_holding(top, _NEXT.match)
         if j is not None or _NEXT.match(top[0].text):
             return j

@@ -1384,8 +1384,12 @@ def test_who_came_after_someone_is_the_passage_that_opens_with_next(retriever, m
     # ambassador's speech, in document order
     typed = "who spoke after the ambasador at the recepion"
     assert retriever.ask(typed, k=1).hits[0].passage.text.startswith("Next, Foreign Minister Choe Son Hui")
+    # what the ambassador said ("He said ...", which does not name him) comes first; his speech is third
+    chat = "hey who spoke after the ambassador at the anniversary reception?? thx"
+    assert retriever.ask(chat, k=1).hits[0].passage.text.startswith("Next, Foreign Minister Choe Son Hui")
     monkeypatch.setattr(search, "SEQUENCE_AHEAD", 0)
     assert not retriever.ask(typed, k=1).hits[0].passage.text.startswith("Next,")
+    assert not retriever.ask(chat, k=1).hits[0].passage.text.startswith("Next,")
     monkeypatch.setattr(search, "SEQUENCE_DEPTH", 0)
     assert not retriever.ask(asked, k=1).hits[0].passage.text.startswith("Next,")  # the rule, not luck
 
