@@ -272,7 +272,8 @@ def answer_type(question: str) -> str:
     q = question.lower()
     if _ASKS_ATTENDANCE.search(q) and EVENT.search(q):
         return "attendance"
-    if re.search(r"\b(?:how (?:many|much|long|old|far|often)|what (?:number|percentage|share|amount)|number of)\b", q):
+    if re.search(r"\b(?:how (?:many|much|long|old|far|often|big|large|small|tall|high|wide|deep|heavy)|what (?:number|percentage"
+                 r"|share|amount)|number of)\b", q):  # "how big is add.wasm": "87 bytes"
         return "number"
     if re.search(r"\b(?:when|what (?:year|date|day|month)|which (?:year|date|day|month)|since when)\b", q):
         return "date"

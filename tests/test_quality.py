@@ -51,6 +51,8 @@ def test_month_abbreviations_next_to_a_day_or_year_are_spelt_out():
 def test_question_types_and_scripts():
     assert query.answer_type("When was the treaty signed?") == "date"
     assert query.answer_type("How many people attended?") == "number"
+    assert query.answer_type("How big is the standalone add.wasm file?") == "number"  # "just 87 bytes"
+    assert query.answer_type("how small does the binary get") == "number"
     assert query.answer_type("What is the name of the Russian ambassador?") == "person"
     assert query.answer_type("Where did they meet?") == "place"
     assert query.meta_type("Who signed the ambassador's welcome letter?") == "author"
