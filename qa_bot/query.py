@@ -368,7 +368,8 @@ def meta_type(question: str) -> str:
 
 
 _COUNTED = re.compile(
-    r"\bhow (?:many|much)\s+(?:of\s+(?:the\s+|these\s+|those\s+|its\s+|their\s+)?)?([^\W\d_][\w'-]*)(?:\s+([^\W\d_][\w'-]*))?"
+    r"\bhow (?:many|much)\s+(?P<of>of\s+(?:the\s+|these\s+|those\s+|its\s+|their\s+)?)?([^\W\d_][\w'-]*)(?:\s+([^\W\d_][\w'-]*))?"
+    r"(?:\s+([^\W\d_][\w'-]*))?"
     r"|\bwhat (?:was |is |were |are )?the (?:value|amount|number|volume|total|size|cost|price|share|percentage) of\s+"
     r"(?:the\s+)?([^\W\d_][\w'-]*)(?:\s+([^\W\d_][\w'-]*))?",
     re.IGNORECASE)
@@ -444,7 +445,8 @@ def quantity(question: str) -> Quantity | None:
     m = _COUNTED.search(question)
     if m:
         words: list[str] = []
-        groups = m.groups()[:2] if m.group(1) else m.groups()[2:]
+        # "how many guests attended": two words; "how many of the Wikiann corpus languages": three, to the noun
+        groups = (m.groups()[1:4] if m["of"] else m.groups()[1:3]) if m.group(2) else m.groups()[4:]
         for w in groups:
             if not w or w.lower() in _NOT_COUNTED:
                 break

@@ -272,7 +272,7 @@ class _Vocabulary:
         return isinstance(word, str) and self.tokenizer.token_to_id(word) is not None
 
 
-def _known_word(word: str, vocab: Container[str]) -> bool:
+def known_word(word: str, vocab: Container[str]) -> bool:
     """A whole word of the model's vocabulary, or its plural ("physicists": the vocabulary holds "physicist"),
     which is a real word the documents do not use, never a misspelling."""
     return word in vocab or (word.endswith("s") and word[:-1] in vocab) or (word.endswith("es") and word[:-2] in vocab)
@@ -460,7 +460,7 @@ class Retriever:
         text = documents_names(text, self._name_passages)
         if unknown:
             vocab = self.model_words()  # loaded only when a word is unknown to the corpus
-            unknown = [w for w in unknown if not _known_word(w.lower(), vocab)]
+            unknown = [w for w in unknown if not known_word(w.lower(), vocab)]
         for word in unknown:
             fixed = self.speller.correct(word) or _common_spelling(word, vocab)
             if fixed:

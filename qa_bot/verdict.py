@@ -623,15 +623,15 @@ def uncounted(r, retriever, depth: int = 3) -> bool:
     from .documents import split_sentences
     from .query import (DATE_SPAN, MEASURE_WORD, UNIT_PATTERNS, VERSION, asks_visit_length, counts, new_to_question,
                         quantity, question_words)
+    from .search import known_word
 
     q = quantity(r.info.text)
     if q is None or len(r.rows) == 0:
         return False
     lex = retriever.lexical
-    if q.words:
-        want = {t for w in q.words for t in lex.tokens(retriever.respell(w))}
-    else:
-        want = set(covered_terms(r, retriever)[0])
+    want = {t for w in q.words for t in lex.tokens(retriever.respell(w))}
+    if not want or not lex.doc_freqs(sorted(want)) and not any(known_word(w.lower(), retriever.model_words()) for w in q.words):
+        want = set(covered_terms(r, retriever)[0])  # none counted, or a misspelling ("iterashuns"), not "damage": the topic
     if not want:
         return False
     asked = question_words(r.info.text)
