@@ -594,6 +594,9 @@ _ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|
                         r"(?:\s+(?:of|for)\s+(?:the\s+)?(?:[\w'’-]+\s+){0,4}?[\w'’-]+(?=\s+(?:who|that|which|in|at|from|during|when|to|on|by)\b"
                         r"|\s*[?.!,]|\s*$))?)\b"
                         r"|\bwhich\s+(?P<which>(?:[\w-]+\s+){0,2}?(?:architects?|designers?|sculptors?))\b"
+                        # "who became Mozilla CEO after Eich resigned", "who succeeded him as ambassador": who holds it next
+                        rf"|\bwho\s+(?:became|succeeded\s+[\w'’-]+(?:\s+[\w'’-]+)?\s+as|replaced\s+[\w'’-]+(?:\s+[\w'’-]+)?\s+as|took\s+over\s+as"
+                        rf"|was\s+(?:appointed|elected|made))\s+(?:the\s+|a\s+|an\s+|new\s+)*(?P<became>(?:[\w-]+\s+){{0,3}}?{_ONE_PERSON})\b"
                         # "name the three veterans who got medals": the imperative
                         rf"|^\s*(?:please\s+|pls\s+)?name\s+(?:the\s+|all\s+)?(?P<named>[\w'’ -]{{1,100}}?){_END}", re.IGNORECASE)
 # Words of institutions, offices and regions: a run of capitalised words holding one ("Supreme People's
@@ -751,7 +754,7 @@ def asks_name(question: str) -> str | None:
         start = last.start() if last else _designer_last(question)
         if start > 0:  # "Matsegora predecessor ambassador name", "Memorial Arch architect sculptor"
             return " ".join(question[:start].split())
-    return None if m is None else (m["of"] or m["own"] or m["did"] or m["role"] or m["which"] or m["named"] or "")
+    return None if m is None else (m["of"] or m["own"] or m["did"] or m["role"] or m["which"] or m["named"] or m["became"] or "")
 
 
 def asks_maker(question: str) -> str:
