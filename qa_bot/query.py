@@ -392,8 +392,9 @@ _MONEY_QUESTION = re.compile(r"\b(?:cost|costs|price|fee|fees|spend|spent|pay|pa
                              r"|\bthe value of\b", re.IGNORECASE)
 MONEY = re.compile(r"[$€£¥₽]\s?\d|\d\s?(?:%|percent\b)|\b\d[\d.,]*\s*(?:thousand|million|billion|trillion)?\s*"
                    r"(?:dollars?|euros?|pounds?|rubles?|roubles?|yuan|won|usd|eur|rub)\b", re.IGNORECASE)
-# "4.2", "v1.2.3", "version 5", "v17" (possessive: "1.1.1...1a1" was quadratic); a product's own number ("Python 3") below
-VERSION = re.compile(r"(?<![\d.])v?\d++(?:\.\d+)++(?![\w.]*\d)|\bversion\s+\d+|\bv\d+\b", re.IGNORECASE)
+# "4.2", "v1.2.3", "version 5", "v17", "Fedramp2.0.0" (possessive, a bounded look ahead: "1.1.1...1a1" and "a1.1a1.1..."
+# were quadratic); a product's own number ("Python 3") below
+VERSION = re.compile(r"(?<![\d.])v?\d++(?:\.\d+)++(?![\w.]{0,30}\d)|\bversion\s+\d+|\bv\d+\b", re.IGNORECASE)
 # "60 metres", "600-millimeter", "150 m", "5 ft", "20 storeys"
 MEASURED = re.compile(rf"(?<![\w.,])\d[\d.,]*\s*(?:-\s*)?(?:{_MEASURE}|(?:m|ft|yd|lbs?|storeys?|stories|floors?)\b)", re.IGNORECASE)
 # "7 p.m.", "7.30 p.m.", "19:00", "18.00", "in the evening"; not "2 amendments"
