@@ -105,6 +105,7 @@ THINGS_NEED_MENTION = True  # "related" when a question asks what gifts were giv
 SAID_NEEDS_SUBJECT = True  # "related" when a question asks what was said about something no top passage mentions
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
 SAID_NEEDS_SPEAKER = True  # "related" when a question asks what someone said and no top sentence gives speech by them
+UNDATED_DOCUMENTS = True  # "when was it published?" over top passages that carry no date, in their text or as their own
 # the checks that make a verdict "related", in order: (the flag above that switches it, its function in verdict.py);
 # the flag is read when a question is judged, so a test can switch one off
 _RELATED_CHECKS = (("COUNTS_NEED_NUMBERS", "uncounted"), ("NAMES_NEED_NAMES", "unnamed"), ("NAMES_NEED_NAMES", "uncalled"),
@@ -982,6 +983,9 @@ class Retriever:
             return "answered", 1.0  # the answer is the metadata shown with the passage (title, date, author)
         if r.info.meta == "author" and r.titled and not any(_names_its_author(p) for p in self.index.ends_of(first.source)):
             return "related", 0.0  # the document it names (by title or year) records no author: shown, not claimed
+        if (r.info.meta == "date" and UNDATED_DOCUMENTS
+                and not any(p.date or DATE.search(p.text) for p in self.passages_at(r.rows[:3]))):
+            return "related", 0.0  # "when was the guide first published?" over pages that carry no date at all
         if verdict.far_in_meaning(r):
             return "none", 0.0
         model = verdict.default_model()

@@ -1647,3 +1647,23 @@ def test_what_an_abbreviation_stands_for_is_answered_where_it_is_spelt_out(seeds
     assert not query.spells_out("the point (PDP)", "PDP") and query.asks_expansion("what does it mean") is None
     monkeypatch.setattr(search, "EXPANSION_DEPTH", 0)
     assert "policy decision point" not in retriever.ask("what does PDP stand for?", k=1).hits[0].passage.text
+
+
+def test_when_a_document_was_published_is_related_where_no_top_passage_carries_a_date(encoder, tmp_path, monkeypatch):
+    """"When was the command line guide first published?" over a guide that carries no date anywhere (its
+    passages have no date of their own and none in their text): its passages are shown as related, not
+    claimed. A guide whose text says when it appeared answers the same question."""
+    from qa_bot import search
+
+    guide = ("# The Art of the Shell\n\nFluency on the command line is a skill often neglected, but it improves your"
+             " productivity as an engineer.\n\nLearn basic Bash: type man bash and at least skim the whole thing.\n")
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    retriever = _folder(tmp_path / "a", encoder, {"guide.md": guide})
+    asked = "when was the command line guide first published?"
+    assert retriever.ask(asked).verdict == "related"
+    monkeypatch.setattr(search, "UNDATED_DOCUMENTS", False)
+    undated = retriever.ask(asked).verdict
+    monkeypatch.undo()
+    dated = _folder(tmp_path / "b", encoder, {"guide.md": guide + "\nThis guide was first published on June 5, 2015.\n"})
+    assert dated.ask(asked).verdict == "answered"
+    assert undated == "answered"  # the rule, not the model
