@@ -272,9 +272,11 @@ def undated(r, retriever, depth: int = 3) -> bool:
 # when something was made, founded, opened or born: the words that say so, one group each
 _STARTED = "groundbreaking|broke ground|began|begun|started|commenced"  # a start says when it was built or opened
 MADE_WORDS = (f"built|build|erected|erect|constructed|construct|construction|completed|raised|{_STARTED}",
-         "founded|found|established|establish|establishment|formed|set up|created|creation",
+         "founded|found|founding|established|establish|establishment|formed|formation|set up|created|creation",
          f"opened|open|opening|inaugurated|inauguration|unveiled|unveiling|launched|launch|first visitors|welcomed|{_STARTED}",
-         "born|birth|birthday")
+         "born|birth|birthday",
+         "ratified|ratify|ratification",  # "partnership treaty ratification date": not the day it was signed
+         "appointed|appoint|appointment")  # "Choe Son Hui appointment date": not a day she is named in
 
 _SINCE_WHEN = re.compile(r"\bsince\s+when\b|\bhow\s+long\s+ha(?:s|ve)\b", re.IGNORECASE)
 

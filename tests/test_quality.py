@@ -140,6 +140,9 @@ def test_a_when_question_needs_a_date_in_a_passage_about_it(retriever, monkeypat
     # when something was built, founded, opened or born: a date in a sentence that says so, not any date of it
     built = "when was the liberation monument on moranbong hill built?"  # its lighting was renovated in 2020
     assert retriever.ask(built).verdict == "related"
+    # ... ratified or formed: the treaty's signing day and the brigade's veterans' medals do not say when
+    for asked_made in ("When did the Russian parliament ratify the partnership treaty?", "88th Independent Brigade formation date"):
+        assert verdict.undated(retriever.ranking(asked_made), retriever), asked_made
     assert retriever.ask("when did the embassy museum open?").verdict == "answered"  # "welcomed its first visitors"
     assert retriever.ask("when did construction start on hwasong fifth stage").verdict == "answered"  # the groundbreaking
     # a dated item's day of the month is a date: "gave a reception ... on the 11th" (review of round 14)
