@@ -535,6 +535,7 @@ _ASKS_WHERE = re.compile(r"\s*(?:where\s+(?:(?:exactly|precisely)\s+)?(?:(?:in|a
                          r"|(?:in|at)\s+(?:which|what)\s+(?:city|town|village|country|building|venue|place|location|hall"
                          r"|hotel|island|region|province|part)\b|(?:which|what)\s+(?:city|town|venue|building|location|hall|hotel)\s+"
                          r"(?:(?:in|at|of)\s+(?:[\w'â€™-]+\s+){1,3}?)?(?:was|were|is|are|did|does|will|hosted|held)\b)", re.IGNORECASE)
+_KEYWORD_WHERE = re.compile(r"\b(?:venue|location|whereabouts)\b", re.IGNORECASE)  # "Vladivostok summit 2019 venue"
 # "where in X" asks for a place within the one it names
 # (a place by name, not a year: "take place in 1949"; nor a place something takes: "taking place in the city")
 _WHERE_IN = re.compile(r"\bwhere\s+(?:exactly\s+|precisely\s+)?(?:in|at|on)\s+(?:the\s+)?[^\W\d_]"
@@ -552,14 +553,15 @@ _PLACE_NAMED = re.compile(rf"\b(?:{PLACE_PREPOSITIONS})\s+(?:the\s+)?([A-Z][\w'â
 
 
 def unplaced(r, retriever, depth: int = 3) -> bool:
-    """A question that asks where ("Where was the treaty signed?") whose top passages never name a place
+    """A question that asks where ("Where was the treaty signed?", keywords "summit venue") whose top passages never name a place
     the question does not, in a passage that holds at least half its topic terms (the place in one of
     its sentences about them): about the same event, not where it happened. For "where in Vladivostok", a
     place something was at or in ("at the Taedonggang Diplomatic Club"), not one gone to ("a visit to the
     Russian Federation")."""
-    from .query import question_words
+    from .query import keyword_query, question_words
 
-    if r.info.meta or len(r.rows) == 0 or not _ASKS_WHERE.match(r.info.text) or _NOT_A_PLACE.search(r.info.text):
+    asks = _ASKS_WHERE.match(r.info.text) or _KEYWORD_WHERE.search(r.info.text) and keyword_query(r.info.text)
+    if r.info.meta or len(r.rows) == 0 or not asks or _NOT_A_PLACE.search(r.info.text):
         return False
     lex = retriever.lexical
     text = retriever.respell(r.info.text)
