@@ -732,7 +732,8 @@ def _one_off(a: str, b: str) -> bool:
     return a[i + 1:] == b[i + 1:] if len(a) == len(b) else (a[i + 1:] == b[i:] if len(a) > len(b) else a[i:] == b[i + 1:])
 
 
-_NAME_LAST = re.compile(r"\bnames?\s*[?.!]*$", re.IGNORECASE)  # keywords ending in "name" ("cookie name maximum size" ask a size)
+# keywords ending in "name" ("cookie name maximum size" ask a size) or in who took part ("1949 Moscow delegation members")
+_NAME_LAST = re.compile(r"\b(?:names?|members)\s*[?.!]*$", re.IGNORECASE)
 _DESIGNER = r"(?:architects?|designers?|sculptors?)"
 _DESIGNER_LAST = re.compile(rf"\b{_DESIGNER}(?:\s+(?:and\s+|&\s+)?{_DESIGNER})*(?:\s+names?)?\s*[?.!]*$", re.IGNORECASE)
 

@@ -965,6 +965,13 @@ def test_a_keyword_query_for_a_venue_needs_a_place_the_query_does_not_name(retri
     assert retriever.ask("amateur skiers contest location").verdict == "answered"  # "held at the Masikryong Ski Resort"
 
 
+def test_keywords_ending_in_members_want_names(retriever, monkeypatch):
+    """"Kim Il Sung 1949 Moscow delegation members": the 1949 visit is told, never who went with him: 'related'."""
+    assert query.asks_name("Kim Il Sung 1949 Moscow delegation members") == "Kim Il Sung 1949 Moscow delegation"
+    _related_by(retriever, monkeypatch, "NAMES_NEED_NAMES", "Kim Il Sung 1949 Moscow delegation members",
+                "Russian ambassador name")
+
+
 def test_who_became_or_succeeded_someone_in_an_office_wants_another_name_beside_it(retriever, monkeypatch):
     """"Who succeeded Alexander Matsegora as ambassador?": the seeds name him as ambassador, never whoever came
     next: 'related'. The same shape asks for a name ("who became Mozilla CEO after Eich resigned")."""
