@@ -569,14 +569,15 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 # a name, which a passage answers only by giving one (a role or a place is not enough).
 _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairman|chairwoman|president|premier|winner"
                r"|founder|ceo|director|governor|mayor|commander|spokes(?:man|woman|person))")
-_MAKER = r"who\s+(?:won|designed|built|signed|approved)"  # "who built it": a company or institution can be the name asked for
+_MAKER = r"who\s+(?:[a-z]+\s+)?(?:won|designed|built|signed|approved|laid)"  # "who built it": a company or institution can be the name asked for
 # what a sentence that names the maker says besides the name: someone won, designed or built it
 MAKER_WORDS = {"won": "won win wins winner winners victory champion champions prize awarded received defeated beat",
                "designed": "designed design designer designers architect architects sculptor sculptors created creator "
                            "developed developer invented inventor authored",
                "built": "built build builder builders constructed construction erected made produced manufactured",
                "signed": "signed sign signs signing signature signatures signatory signatories concluded inked",
-               "approved": "approved approve approves approval approver approvers endorsed"}
+               "approved": "approved approve approves approval approver approvers endorsed",
+               "laid": "laid lay lays laying placed"}  # "who laid the wreath?": "was laid on behalf of ..." names no one
 # "who signed the treaty / the 1949 agreement": a signing the documents report, not who signed one of them
 _AGREEMENT = (r"(?:treaty|treaties|agreement|agreements|declaration|accord|accords|pact|protocol|memorandum|contract|convention"
               r"|charter|deal|communiqu[eé]|armistice|ceasefire)")

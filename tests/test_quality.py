@@ -965,6 +965,16 @@ def test_a_keyword_query_for_a_venue_needs_a_place_the_query_does_not_name(retri
     assert retriever.ask("amateur skiers contest location").verdict == "answered"  # "held at the Masikryong Ski Resort"
 
 
+def test_who_laid_the_wreath_needs_a_sentence_that_says_who_laid_it(retriever, monkeypatch):
+    """"Who actually laid the wreath at the Liberation Monument?": the welcome word says "a wreath was laid to the
+    Monument on behalf of the leader of the DPRK", naming no one who laid it: 'related', as for who built or signed."""
+    assert query.asks_maker("Who personally laid the wreath at the monument?") == "laid"
+    assert query.asks_maker("who first signed the treaty") == "signed"
+    _related_by(retriever, monkeypatch, "NAMES_NEED_NAMES",
+                "who actually laid the wreath at the liberation monument on behalf of kim jong un",
+                "who signed the treaty on comprehensive strategic partnership")
+
+
 def test_keywords_ending_in_members_want_names(retriever, monkeypatch):
     """"Kim Il Sung 1949 Moscow delegation members": the 1949 visit is told, never who went with him: 'related'."""
     assert query.asks_name("Kim Il Sung 1949 Moscow delegation members") == "Kim Il Sung 1949 Moscow delegation"
