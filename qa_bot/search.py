@@ -229,6 +229,9 @@ def _of_year(passages: list[Passage], year: str) -> bool:
     return any(re.search(rf"\b{year}\b", t) for t in said)
 
 
+_ATTENDANCE_FILLER = frozenset({"there", "at", "were", "was", "in", "took", "part"})
+
+
 def _promote(order: np.ndarray, score: np.ndarray, j: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Candidate `order[j]` first; the scores of the first j + 1 handed out again in descending order,
     so the best score (and the floor on it) stays first and the verdict sees a ranking that falls."""
@@ -629,8 +632,8 @@ class Retriever:
     def _attendance_first(self, cand: np.ndarray, order: np.ndarray, question: str) -> int | None:
         """For "who was invited to the reception": the position of the best of the top ATTENDANCE_DEPTH
         passages that says who was there ("Invited to the reception were ...", "Present there were ...") at
-        an event the question names, in it or in the paragraph before it, when the first does not, to go
-        first; else None."""
+        an event the question names, in it or in the paragraph before it (one that says it as the question does,
+        "invited", when there is one), when the first is not that one, to go first; else None."""
         events = {m.group().rstrip("s") for m in EVENT.finditer(question.lower())}
         if not events:
             return None
@@ -644,9 +647,15 @@ class Retriever:
             return any(m.group().rstrip("s") in events for m in EVENT.finditer(nearby.lower()))
 
         top = self.passages_at(rows)
-        if at_event(0, top[0]):
-            return None
-        return next((j for j, p in enumerate(top) if at_event(j, p)), None)
+        # "who got invited": "Invited to the reception were ..." before "Present there were staff members ..."
+        def says(text: str) -> set[str]:  # "was present at" and "Present there were": present; "invited"
+            return {w[:5] for m in ATTENDANCE.finditer(text) for w in m.group().lower().split()} - _ATTENDANCE_FILLER
+
+        said = says(question)
+        fits = [j for j, p in enumerate(top) if at_event(j, p)]
+        same = [j for j in fits if said & says(top[j].text)]
+        best = (same or fits or [None])[0]
+        return None if best == 0 else best
 
     def _next_first(self, cand: np.ndarray, order: np.ndarray, before: str) -> int | None:
         """"Who spoke after the ambassador?": when one of the top SEQUENCE_DEPTH passages is about what came

@@ -1649,7 +1649,12 @@ def test_the_line_saying_who_was_invited_goes_first_among_the_top_three(retrieve
                          ("who was invited to the dancing party on the 16th", "A dancing party")):
         assert retriever.passages[int(retriever.ranking(other).rows[0])].text.startswith(first), other
     assert not query.ATTENDANCE.search("the present situation on the peninsula")
+    # "Present there were staff members ..." also says who was there; asked who was invited, the line saying so
+    invited = "hey who got invited to the russian embassy reception for the 76th anniversary?? thx"
+    assert retriever.ask(invited, k=1).hits[0].passage.text.startswith("Invited to the reception were")
+    assert retriever.ask("who was present at the reception", k=1).hits[0].passage.text.startswith("Present there were")
     monkeypatch.setattr(search, "ATTENDANCE_DEPTH", 0)
+    assert not retriever.ask(invited, k=1).hits[0].passage.text.startswith("Invited to the reception were")
     first = retriever.passages[int(retriever.ranking("which minister was a guest at the reception for the anniversary?").rows[0])]
     assert not first.text.startswith("Invited to the reception were")
 
