@@ -93,6 +93,9 @@ _META_TITLE_LONG = re.compile(
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+# "12 October", "12 of October", "October 12" (not "October 12:30" nor a version): a day of a month, as a question writes it
+DAY_MONTH = re.compile(rf"(?<![\w.,])(?P<day>[1-9]|[12]\d|3[01])\s+(?:of\s+)?{_MONTH}\b|\b{_MONTH}\s+(?P<after>[1-9]|[12]\d|3[01])\b(?![\d:.])",
+                       re.IGNORECASE)
 DATE = re.compile(rf"\b(?:{_MONTH}\.? \d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}\b|(?:1[6-9]|20)\d\d\b|\d{{4}}-\d\d-\d\d)"
                   r"|\b(?:yesterday|today|last (?:week|month|year)|in the (?:\d0s|century))\b", re.IGNORECASE)
 # a day of the month by itself, as dated news gives it: "on the 11th", "between the 15th and the 17th"; not "on the

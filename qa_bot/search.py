@@ -18,7 +18,7 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import (ATTENDANCE, DATE, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason,
+from .query import (ATTENDANCE, DATE, DAY_MONTH, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason,
                     asks_role, clean_question, document_part, documents_names, has_type, meta_type, named_year, shows_role,
                     spelling_variants, spells_out)
 
@@ -105,6 +105,7 @@ THINGS_NEED_MENTION = True  # "related" when a question asks what gifts were giv
 SAID_NEEDS_SUBJECT = True  # "related" when a question asks what was said about something no top passage mentions
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
 SAID_NEEDS_SPEAKER = True  # "related" when a question asks what someone said and no top sentence gives speech by them
+DAY_ORDINALS = True  # "12 October" is also asked as "12th" where the documents write days so
 UNDATED_DOCUMENTS = True  # "when was it published?" over top passages that carry no date, in their text or as their own
 # the checks that make a verdict "related", in order: (the flag above that switches it, its function in verdict.py);
 # the flag is read when a question is judged, so a test can switch one off
@@ -469,7 +470,19 @@ class Retriever:
             fixed = self.speller.correct(word) or _common_spelling(word, vocab)
             if fixed:
                 text = re.sub(rf"\b{re.escape(word)}\b", fixed, text)
-        return text
+        return self._day_ordinals(text)
+
+    def _day_ordinals(self, text: str) -> str:
+        """"on 12 October 2020" -> "on 12 12th October 2020" where the documents write days as ordinals ("On the
+        12th of October"): the day's other form beside it, for BM25 and the model alike."""
+        def add(m: re.Match) -> str:
+            day = m["day"] or m["after"]
+            nth = day + ("th" if day in ("11", "12", "13") else {"1": "st", "2": "nd", "3": "rd"}.get(day[-1], "th"))
+            if not self.lexical.doc_freqs(self.lexical.tokens(nth)):
+                return m.group()
+            return m.group().replace(day, f"{day} {nth}", 1)
+
+        return DAY_MONTH.sub(add, text) if DAY_ORDINALS else text
 
     def _name_passages(self, name: str) -> int:
         """About how many passages use a name: the fewest that hold any one of its words (0 if one is unknown)."""
