@@ -483,10 +483,31 @@ _HOW_TRAVELLED = re.compile(r"\s*how\s+(?:did|will|would)\s+(?!(?:i|you|we|one)\
                             r"\s+(?:(?:to|from)\s+(?:the\s+)?(?P<to>\w)|there\b|here\b|back\b|home\b)", re.IGNORECASE)
 _WAYS = """train trains rail railway plane planes aircraft airplane jet flight flew flown fly flying car cars motorcade limousine limo ship boat
 ferry bus helicopter drove sailed walked foot""".split()
+_SEQUENCE = re.compile(r"\b(?:after|following|before|next)\b", re.IGNORECASE)
+HEADER_MISSING = 0.25  # share of a yes/no question's topic weight a header may lack and still answer it
+
+
 def bylined_yes_no(r, retriever) -> bool:
     """A yes/no question ("Is Im Chon Il married?") whose first passage is a document's header (its title,
-    byline, subtitle): that names the person or the document, and confirms nothing about them."""
-    return len(r.rows) > 0 and bool(_YES_NO.match(r.info.text)) and retriever.passages[int(r.rows[0])].kind == "header"
+    byline, subtitle) lacking more than HEADER_MISSING of the question's topic by weight (a word no passage uses
+    weighs most): that names the person or the document, and confirms nothing else about them ("Is Im Chon Il
+    the Vice-Minister for Russian Affairs?" it does answer). Nor does a header say who came after or before."""
+    if len(r.rows) == 0 or retriever.passages[int(r.rows[0])].kind != "header":
+        return False
+    if _SEQUENCE.search(r.info.text):
+        return True  # "Who spoke after Im Chon Il?": his byline names him, not who came next
+    if not _YES_NO.match(r.info.text):
+        return False
+    lex = retriever.lexical
+    terms = [t for t in dict.fromkeys(lex.tokens(retriever.respell(r.info.text))) if t not in question_word_terms(retriever)]
+    if not terms:
+        return False
+    known = lex.doc_freqs(terms)
+    weights = dict(zip(terms, lex.term_idfs(terms)))
+    top = max(weights.values())
+    weights = {t: (w if t in known else top) for t, w in weights.items()}
+    have = passage_terms(retriever, int(r.rows[0]))
+    return sum(w for t, w in weights.items() if t not in have) > HEADER_MISSING * sum(weights.values())
 
 
 # ... those a yes/no question names only as a way of travel ("did firefox ship ..." and "flight software" are not)

@@ -943,6 +943,13 @@ def test_a_title_with_a_byline_is_a_passage_and_since_when_needs_a_date_in_the_t
     assert "004" not in {p.source[:3] for p in headers}  # "Big landmark in DPRK-Russia friendship" alone: no passage
     assert retriever.ask("Since when has Im Chon Il served as vice-minister for Russian affairs?").verdict == "related"
     assert retriever.ask("When was Im Chon Il's press statement issued?").verdict == "answered"
+    # a yes/no question the header answers, and those it only names someone in (review of round 16)
+    for asked, verdict in (("Is Im Chon Il the Vice-Minister for Russian Affairs?", "answered"),
+                           ("Did Im Chon Il write the press statement?", "answered"),
+                           ("Is Im Chon Il married?", "related"), ("Does Im Chon Il speak Russian?", "related"),
+                           ("Who spoke after Im Chon Il?", "related")):  # a byline says nothing of who came next
+        answer = retriever.ask(asked, k=1)
+        assert answer.verdict == verdict and answer.hits[0].passage.kind == "header", asked
 
 
 def _related_by(retriever, monkeypatch, flag: str, asked: str, answered: str) -> None:
