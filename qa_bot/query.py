@@ -843,7 +843,7 @@ _NOT_ITS_OWN = r"(?!\s+(?:say|says|said|read|mention\w*|about|cover\w*|he|she|th
 _PLACE_NOUN = (r"(?:embassy|consulate|office|museum|building|company|headquarters|school|hotel|shop|store|restaurant|station"
                r"|ministry|agency|bank|hospital|church|library|university|mission)")
 _ASKS_CONTACT = (  # the detail as a noun asked for, not "how did they handle it" or "his address at the reception"
-    ("email", re.compile(rf"\be-?mail\s+(?:address|contact)\b|\b{_WHATS}e-?mail\b{_NOT_ITS_OWN}"
+    ("email", re.compile(rf"\be-?mail\s+(?:address|contact)\b|\bcontact\s+e-?mail\b|\b{_WHATS}e-?mail\b{_NOT_ITS_OWN}"
                          r"|\bwho\s+(?:do|should|can|could)\s+(?:i|we|you)\s+e-?mail\b", re.IGNORECASE)),
     ("url", re.compile(r"\b(?:url|web ?address|website address|web ?link|link to (?:the |their |its )?(?:site|website|page))\b",
                        re.IGNORECASE)),

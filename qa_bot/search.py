@@ -18,7 +18,8 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import (ATTENDANCE, DATE, DAY_MONTH, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_expansion, asks_reason,
+from .query import (ATTENDANCE, DATE, DAY_MONTH, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_contact, asks_expansion,
+                    asks_reason,
                     asks_role, clean_question, document_part, documents_names, has_type, meta_type, named_year, shows_role,
                     spelling_variants, spells_out)
 
@@ -576,6 +577,8 @@ class Retriever:
         part = document_part(info.text) if DOCUMENT_PARTS and not info.meta and len(order) else ""
         if part:
             order, score, part, named = self._document_part_first(cand, score, order, part, text)
+        if CONTACTS_NEED_SHAPES and not info.meta and len(order) > 1 and (kind := asks_contact(info.text)):
+            order, score = _promote(order, score, self._contact_at(cand, order, kind))
         pick = (lambda a: None if a is None else a[order])
         titled = named is not None and self.passages[int(cand[order[0]])].source == named
         return Ranking(cand[order], score[order], pick(cos), pick(sent), pick(lex_c), q, info, part=part, titled=titled,
@@ -609,6 +612,17 @@ class Retriever:
             return None
         fits = [j for j in mine if meta and meta_fits(top[j], meta)]
         return (fits or mine)[0]
+
+    def _contact_at(self, cand: np.ndarray, order: np.ndarray, kind: str) -> int | None:
+        """For "fedramp PMO contact email": when the first passage holds no contact of the kind asked (an e-mail
+        address) and another of the top three does ("... contact info@FedRAMP.gov"), its position; else None."""
+        from .query import CONTACT_SHAPES
+
+        shape = CONTACT_SHAPES[kind]
+        top = self.passages_at(cand[order[:3]])
+        if shape.search(top[0].text):
+            return None
+        return next((j for j, p in enumerate(top) if shape.search(p.text)), None)
 
     def _definition_at(self, cand: np.ndarray, order: np.ndarray, text: str) -> int | None:
         """For "what is X (responsible for)?": the position of the first of the top DEFINITION_DEPTH passages

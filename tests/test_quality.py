@@ -1726,3 +1726,19 @@ def test_a_day_asked_as_a_number_finds_the_documents_ordinal(retriever, monkeypa
     monkeypatch.setattr(search, "DAY_ORDINALS", False)
     monkeypatch.setattr(retriever, "_respelt", {})
     assert "first visitors" not in retriever.ask(asked, k=1).hits[0].passage.text
+
+
+def test_a_contact_asked_for_puts_the_passage_holding_one_first(encoder, tmp_path, monkeypatch):
+    """"acme PMO contact email": the revision table of the Acme PMO's contact email template scores best, but only
+    the line below it gives an e-mail address; among the top three, the one holding what was asked goes first."""
+    from qa_bot import search
+
+    retriever = _folder(tmp_path, encoder, {"guide.md": (
+        "# Acme guide\n\nRevision history: 06/30/2023, version 2.0, initial release of the Acme PMO contact email template,"
+        " author Acme PMO.\n\nHow to reach us: for questions about this guide, write to info@acme.example.\n\n"
+        "The guide describes the template and its fields.\n")})
+    assert query.asks_contact("acme PMO contact email") == "email"
+    first = retriever.ask("acme PMO contact email", k=1)
+    assert "info@acme.example" in first.hits[0].passage.text and first.verdict == "answered"
+    monkeypatch.setattr(search, "CONTACTS_NEED_SHAPES", False)
+    assert "info@acme.example" not in retriever.ask("acme PMO contact email", k=1).hits[0].passage.text
