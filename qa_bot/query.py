@@ -600,8 +600,8 @@ _ASKS_NAME = re.compile(rf"(?<!\bin the )(?<!\bin )\bnames? of\s+(?:the\s+|a\s+|
                         r"|\s*[?.!,]|\s*$))?)\b"
                         r"|\bwhich\s+(?P<which>(?:[\w-]+\s+){0,2}?(?:architects?|designers?|sculptors?))\b"
                         # "who became Mozilla CEO after Eich resigned", "who succeeded him as ambassador": who holds it next
-                        rf"|\bwho\s+(?:became|succeeded\s+[\w'’-]+(?:\s+[\w'’-]+)?\s+as|replaced\s+[\w'’-]+(?:\s+[\w'’-]+)?\s+as|took\s+over\s+as"
-                        rf"|was\s+(?:appointed|elected|made))\s+(?:the\s+|a\s+|an\s+|new\s+)*(?P<became>(?:[\w-]+\s+){{0,3}}?{_ONE_PERSON})\b"
+                        rf"|\bwho\s+(?:became|(?:succeeded|replaced)\s+[\w'’-]+(?:\s+[\w'’-]+){{0,2}}\s+as|took\s+over\s+as"
+                        rf"|was\s+(?:appointed|elected|made))\s+(?:the\s+|a\s+|an\s+|new\s+)*(?P<became>(?:[\w-]+\s+){{0,3}}?(?:\w+-)?{_ONE_PERSON})\b"
                         # "name the three veterans who got medals": the imperative
                         rf"|^\s*(?:please\s+|pls\s+)?name\s+(?:the\s+|all\s+)?(?P<named>[\w'’ -]{{1,100}}?){_END}", re.IGNORECASE)
 # Words of institutions, offices and regions: a run of capitalised words holding one ("Supreme People's

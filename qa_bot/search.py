@@ -106,6 +106,7 @@ THINGS_NEED_MENTION = True  # "related" when a question asks what gifts were giv
 SAID_NEEDS_SUBJECT = True  # "related" when a question asks what was said about something no top passage mentions
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
 SAID_NEEDS_SPEAKER = True  # "related" when a question asks what someone said and no top sentence gives speech by them
+HEADERS_SAY_LITTLE = True  # "related" for a yes/no or who-came-after question whose first passage is a header it outruns
 DAY_ORDINALS = True  # "12 October" is also asked as "12th" where the documents write days so
 UNDATED_DOCUMENTS = True  # "when was it published?" over top passages that carry no date, in their text or as their own
 # the checks that make a verdict "related", in order: (the flag above that switches it, its function in verdict.py);
@@ -1006,7 +1007,7 @@ class Retriever:
             return "none", 0.0  # (a document it names by title is its topic)
         if any(globals()[flag] and getattr(verdict, check)(r, self) for flag, check in _RELATED_CHECKS):
             return "related", 0.0  # the kind of answer the question wants is in none of the top passages
-        if not r.info.meta and verdict.bylined_yes_no(r, self):
+        if HEADERS_SAY_LITTLE and not r.info.meta and verdict.bylined_yes_no(r, self):
             return "related", 0.0  # "Is Im Chon Il married?" over his byline: it names him, it does not say
         contact = verdict.contact_found(r, self) if CONTACTS_NEED_SHAPES else None
         if contact is False:

@@ -931,10 +931,12 @@ def test_a_why_question_puts_the_passage_that_gives_a_reason_first(retriever, mo
     assert "in order to reaffirm" not in retriever.ask(asked, k=1).hits[0].passage.text  # the rule, not luck
 
 
-def test_a_title_with_a_byline_is_a_passage_and_since_when_needs_a_date_in_the_text(retriever):
+def test_a_title_with_a_byline_is_a_passage_and_since_when_needs_a_date_in_the_text(retriever, monkeypatch):
     """"Press Statement by Im Chon Il, Vice-Minister for Russian Affairs, ...": the title says who he is, so it is
     a passage of its own (a bare title is not: every passage carries it). "Since when has he served as
     vice-minister?" is not answered by the day the statement is dated: 'related'; when it was issued is."""
+    from qa_bot import search
+
     asked = retriever.ask("What position does Im Chon Il hold?")
     first = asked.hits[0].passage
     assert asked.verdict == "answered" and first.kind == "header" and first.line_start == first.line_end == 1
@@ -950,6 +952,8 @@ def test_a_title_with_a_byline_is_a_passage_and_since_when_needs_a_date_in_the_t
                            ("Who spoke after Im Chon Il?", "related")):  # a byline says nothing of who came next
         answer = retriever.ask(asked, k=1)
         assert answer.verdict == verdict and answer.hits[0].passage.kind == "header", asked
+    monkeypatch.setattr(search, "HEADERS_SAY_LITTLE", False)
+    assert retriever.ask("Is Im Chon Il married?").verdict == "answered"  # the rule, not the model
 
 
 def _related_by(retriever, monkeypatch, flag: str, asked: str, answered: str) -> None:
@@ -995,6 +999,9 @@ def test_who_became_or_succeeded_someone_in_an_office_wants_another_name_beside_
     assert query.asks_name("who became mozilla ceo after brendan eich resigned") == "mozilla ceo"
     assert query.asks_name("who succeeded eich as ceo of mozilla") == "ceo"
     assert query.asks_name("who became famous") is None
+    assert query.asks_name("Who succeeded Choe Son Hui as foreign minister?") == "foreign minister"  # a name of three words
+    assert query.asks_name("Who became Vice-Minister for Russian Affairs after Im Chon Il?") == "Vice-Minister"
+    assert retriever.ask("Who succeeded Choe Son Hui as foreign minister?").verdict == "related"
     _related_by(retriever, monkeypatch, "NAMES_NEED_NAMES", "Who succeeded Alexander Matsegora as ambassador?",
                 "who was the russian ambassador who spoke at the reception")
 
@@ -1073,6 +1080,9 @@ def test_an_office_held_before_needs_a_text_that_says_so(retriever, monkeypatch)
                   "what was the role of commander kim il sung before he founded the dprk", "what did he say about his career",
                   "how do i jump back to the previous position in bash", "what happens to a job before being disowned"):
         assert not verdict._ASKS_BEFORE.search(other), other
+    from qa_bot import search
+
+    monkeypatch.setattr(search, "HEADERS_SAY_LITTLE", False)  # his byline comes first, and says nothing of before either
     _related_by(retriever, monkeypatch, "PREVIOUS_NEEDS_SAYING", "what job did im chon il have before he became vice-minister?",
                 "what position does Im Chon Il hold")
 
