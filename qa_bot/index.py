@@ -52,7 +52,7 @@ DELTA_MAX = 20_000  # ... or the delta this many vectors (it is searched exactly
 MAX_SEGMENTS = 8
 READER_LOCK = "readers.lock"
 OLD_MANIFEST = "manifest.json"  # format 1: one JSON snapshot (rebuilt automatically)
-SPLITTER_VERSION = 17  # 17: a title with a byline ("Statement by X, Minister ...") is a header passage; 5: a displayed formula in HTML ends the paragraph it completes; 6-8: compound terms (ctrl-r, 800-207, #35, ©); 9-10: publisher lines; 11: a salutation opens the first paragraph; 12: a heading after it names the section; 13: a web page's "last edited on" line; 14: each HTML list its own passage (lists were merged); 15-16: a PDF paragraph over a page break is one passage
+SPLITTER_VERSION = 17  # 5: a displayed formula in HTML ends the paragraph it completes; 6-8: compound terms (ctrl-r, 800-207, #35, ©); 9-10: publisher lines; 11: a salutation opens the first paragraph; 12: a heading after it names the section; 13: a web page's "last edited on" line; 14: each HTML list its own passage (lists were merged); 15-16: a PDF paragraph over a page break is one passage; 17: a title with a byline is a header passage, a PDF table row keeps a version cut at a line end and its last cell
 BATCH_PASSAGES = 2048  # passages embedded and stored per batch while building
 IVF_DRIFT = 2.0  # retrain IVF centroids once the corpus has grown or shrunk by this factor
 

@@ -572,7 +572,8 @@ def has_type(text: str, kind: str, question: str = "", rare: Callable[[str], boo
 # a name, which a passage answers only by giving one (a role or a place is not enough).
 _ONE_PERSON = (r"(?:architects?|designers?|sculptors?|ambassador|minister|chairman|chairwoman|president|premier|winner"
                r"|founder|ceo|director|governor|mayor|commander|spokes(?:man|woman|person))")
-_MAKER = r"who\s+(?:[a-z]+\s+)?(?:won|designed|built|signed|approved|laid)"  # "who built it": a company or institution can be the name asked for
+# "who built it": a company or institution can be the name asked for; "who actually laid the wreath": one word between
+_MAKER = r"who\s+(?:[a-z]+\s+)?(?:won|designed|built|signed|approved|laid)"
 # what a sentence that names the maker says besides the name: someone won, designed or built it
 MAKER_WORDS = {"won": "won win wins winner winners victory champion champions prize awarded received defeated beat",
                "designed": "designed design designer designers architect architects sculptor sculptors created creator "

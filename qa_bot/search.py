@@ -18,10 +18,9 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import (ATTENDANCE, DATE, DAY_MONTH, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_contact, asks_expansion,
-                    asks_reason,
-                    asks_role, clean_question, document_part, documents_names, has_type, meta_type, named_year, shows_role,
-                    spelling_variants, spells_out)
+from .query import (ATTENDANCE, DATE, DAY_MONTH, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_contact,
+                    asks_expansion, asks_reason, asks_role, clean_question, document_part, documents_names, has_type, meta_type,
+                    named_year, shows_role, spelling_variants, spells_out)
 
 CANDIDATES = 100
 # From this many passages BM25 finds its candidates in a worker thread while the question is
@@ -674,11 +673,11 @@ class Retriever:
             nearby = p.text + "".join(f" {b.text}" for b in before if b.source == p.source)
             return any(m.group().rstrip("s") in events for m in EVENT.finditer(nearby.lower()))
 
-        top = self.passages_at(rows)
-        # "who got invited": "Invited to the reception were ..." before "Present there were staff members ..."
         def says(text: str) -> set[str]:  # "was present at" and "Present there were": present; "invited"
             return {w[:5] for m in ATTENDANCE.finditer(text) for w in m.group().lower().split()} - _ATTENDANCE_FILLER
 
+        # "who got invited": "Invited to the reception were ..." before "Present there were staff members ..."
+        top = self.passages_at(rows)
         said = says(question)
         fits = [j for j, p in enumerate(top) if at_event(j, p)]
         same = [j for j in fits if said & says(top[j].text)]
@@ -1007,7 +1006,7 @@ class Retriever:
             return "none", 0.0  # (a document it names by title is its topic)
         if any(globals()[flag] and getattr(verdict, check)(r, self) for flag, check in _RELATED_CHECKS):
             return "related", 0.0  # the kind of answer the question wants is in none of the top passages
-        if HEADERS_SAY_LITTLE and not r.info.meta and verdict.bylined_yes_no(r, self):
+        if HEADERS_SAY_LITTLE and not r.info.meta and verdict.header_says_little(r, self):
             return "related", 0.0  # "Is Im Chon Il married?" over his byline: it names him, it does not say
         contact = verdict.contact_found(r, self) if CONTACTS_NEED_SHAPES else None
         if contact is False:

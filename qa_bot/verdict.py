@@ -487,7 +487,7 @@ _SEQUENCE = re.compile(r"\b(?:after|following|before|next)\b", re.IGNORECASE)
 HEADER_MISSING = 0.25  # share of a yes/no question's topic weight a header may lack and still answer it
 
 
-def bylined_yes_no(r, retriever) -> bool:
+def header_says_little(r, retriever) -> bool:
     """A yes/no question ("Is Im Chon Il married?") whose first passage is a document's header (its title,
     byline, subtitle) lacking more than HEADER_MISSING of the question's topic by weight (a word no passage uses
     weighs most): that names the person or the document, and confirms nothing else about them ("Is Im Chon Il

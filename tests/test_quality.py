@@ -1709,7 +1709,8 @@ def test_when_a_document_was_published_is_related_where_no_top_passage_carries_a
 
     guide = ("# The Art of the Shell\n\nFluency on the command line is a skill often neglected, but it improves your"
              " productivity as an engineer.\n\nLearn basic Bash: type man bash and at least skim the whole thing.\n")
-    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     retriever = _folder(tmp_path / "a", encoder, {"guide.md": guide})
     asked = "when was the command line guide first published?"
     assert retriever.ask(asked).verdict == "related"

@@ -338,7 +338,8 @@ def parse_plain(text: str, stem: str) -> Parsed:
     # sees them); a subtitle or byline does.
     title_line = found[1] if found else None
     if found and _TITLE_BY.search(found[0]) and not any(n == title_line for n, _ in header):
-        header = [(title_line, lines[title_line - 1])] + header  # "Press Statement by Im Chon Il, Vice-Minister ...": who and what office
+        # "Press Statement by Im Chon Il, Vice-Minister ...": a title that says who wrote it and what office he holds
+        header = [(title_line, lines[title_line - 1])] + header
     if any((n != title_line or _TITLE_BY.search(l)) and not is_date_line(l) for n, l in header):
         chunks.append(Chunk(lines=tuple(header), kind="header"))
     for it in items[first : last + 1]:
