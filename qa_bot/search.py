@@ -106,6 +106,7 @@ SAID_NEEDS_SUBJECT = True  # "related" when a question asks what was said about 
 CONTACTS_NEED_SHAPES = True  # a question for an address / phone / @handle / URL / hours: "related" when none of that shape is on top
 SAID_NEEDS_SPEAKER = True  # "related" when a question asks what someone said and no top sentence gives speech by them
 HEADERS_SAY_LITTLE = True  # "related" for a yes/no or who-came-after question whose first passage is a header it outruns
+MONTH_BONUS = 0.04  # added to a top passage that names a month the question names
 DAY_ORDINALS = True  # "12 October" is also asked as "12th" where the documents write days so
 UNDATED_DOCUMENTS = True  # "when was it published?" over top passages that carry no date, in their text or as their own
 # the checks that make a verdict "related", in order: (the flag above that switches it, its function in verdict.py);
@@ -231,6 +232,8 @@ def _of_year(passages: list[Passage], year: str) -> bool:
     return any(re.search(rf"\b{year}\b", t) for t in said)
 
 
+# a month by name ("May" only capitalised: "may" is a verb)
+_MONTH_NAME = re.compile(r"\b(?:(?i:january|february|march|april|june|july|august|september|october|november|december)|May)\b")
 _ATTENDANCE_FILLER = frozenset({"there", "at", "were", "was", "in", "took", "part"})
 
 
@@ -907,9 +910,12 @@ class Retriever:
         passages = self.passages_at(cand[top])
         idf: dict[str, float] | None = None  # the question's term weights, once a "He said" paragraph needs them
         year = named_year(info.text) if YEAR_BONUS else ""
+        months = {m.lower() for m in _MONTH_NAME.findall(info.text)} if MONTH_BONUS else set()
         for i, p in zip(top, passages):
             if year and p.date and re.search(rf"\b{year}\b", p.date):
                 bonus[i] += YEAR_BONUS
+            if months and months & {m.lower() for m in _MONTH_NAME.findall(p.text)}:
+                bonus[i] += MONTH_BONUS  # "officials who went to Russia from September": "... and from September, the Chairman ..."
             if CONTEXT_WEIGHT and text and _CONTINUES.match(p.text):
                 if idf is None:
                     terms = list(dict.fromkeys(self.lexical.tokens(text)))

@@ -1753,3 +1753,16 @@ def test_a_contact_asked_for_puts_the_passage_holding_one_first(encoder, tmp_pat
     assert "info@acme.example" in first.hits[0].passage.text and first.verdict == "answered"
     monkeypatch.setattr(search, "CONTACTS_NEED_SHAPES", False)
     assert "info@acme.example" not in retriever.ask("acme PMO contact email", k=1).hits[0].passage.text
+
+
+def test_a_month_the_question_names_lifts_the_passages_that_name_it(retriever, monkeypatch):
+    """"Which North Korean officials went to Russia from September onwards?": the press statement's "... and from
+    September, the Chairman of the Supreme People's Assembly ... visited the Russian Federation" goes above the
+    2023 article's account of the April summit. "may" in lower case is a verb, not the month."""
+    from qa_bot import search
+
+    asked = "which north korean officials went to russia from september onwards"
+    assert "from September" in retriever.ask(asked, k=1).hits[0].passage.text
+    assert search._MONTH_NAME.findall("it may rain in May or june") == ["May", "june"]
+    monkeypatch.setattr(search, "MONTH_BONUS", 0.0)
+    assert "from September" not in retriever.ask(asked, k=1).hits[0].passage.text
