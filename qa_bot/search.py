@@ -480,6 +480,8 @@ class Retriever:
         """"on 12 October 2020" -> "on 12 12th October 2020" where the documents write days as ordinals ("On the
         12th of October"): the day's other form beside it, for BM25 and the model alike."""
         def add(m: re.Match) -> str:
+            if re.search(r"\bmay\b", m.group()):
+                return m.group()  # "level 1 may not be enough": a verb, not the month (May is written capitalised)
             day = m["day"] or m["after"]
             nth = day + ("th" if day in ("11", "12", "13") else {"1": "st", "2": "nd", "3": "rd"}.get(day[-1], "th"))
             if not self.lexical.doc_freqs(self.lexical.tokens(nth)):

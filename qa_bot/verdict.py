@@ -483,7 +483,7 @@ _HOW_TRAVELLED = re.compile(r"\s*how\s+(?:did|will|would)\s+(?!(?:i|you|we|one)\
                             r"\s+(?:(?:to|from)\s+(?:the\s+)?(?P<to>\w)|there\b|here\b|back\b|home\b)", re.IGNORECASE)
 _WAYS = """train trains rail railway plane planes aircraft airplane jet flight flew flown fly flying car cars motorcade limousine limo ship boat
 ferry bus helicopter drove sailed walked foot""".split()
-_SEQUENCE = re.compile(r"\b(?:after|following|before|next)\b", re.IGNORECASE)
+_SEQUENCE = re.compile(r"^\s*(?:who|whom)\b.*\b(?:after|before)\b", re.IGNORECASE)  # "who spoke after him?", not "the year following"
 HEADER_MISSING = 0.25  # share of a yes/no question's topic weight a header may lack and still answer it
 
 
@@ -556,7 +556,8 @@ _ASKS_WHERE = re.compile(r"\s*(?:where\s+(?:(?:exactly|precisely)\s+)?(?:(?:in|a
                          r"|(?:in|at)\s+(?:which|what)\s+(?:city|town|village|country|building|venue|place|location|hall"
                          r"|hotel|island|region|province|part)\b|(?:which|what)\s+(?:city|town|venue|building|location|hall|hotel)\s+"
                          r"(?:(?:in|at|of)\s+(?:[\w'’-]+\s+){1,3}?)?(?:was|were|is|are|did|does|will|hosted|held)\b)", re.IGNORECASE)
-_KEYWORD_WHERE = re.compile(r"\b(?:venue|location|whereabouts)\b", re.IGNORECASE)  # "Vladivostok summit 2019 venue"
+# "Vladivostok summit 2019 venue", "ski resort province location" (not "Mozilla location service start year")
+_KEYWORD_WHERE = re.compile(r"\b(?:venue|whereabouts)\b|\blocation\s*[?.!]*$", re.IGNORECASE)
 # "where in X" asks for a place within the one it names
 # (a place by name, not a year: "take place in 1949"; nor a place something takes: "taking place in the city")
 _WHERE_IN = re.compile(r"\bwhere\s+(?:exactly\s+|precisely\s+)?(?:in|at|on)\s+(?:the\s+)?[^\W\d_]"

@@ -952,6 +952,8 @@ def test_a_title_with_a_byline_is_a_passage_and_since_when_needs_a_date_in_the_t
                            ("Who spoke after Im Chon Il?", "related")):  # a byline says nothing of who came next
         answer = retriever.ask(asked, k=1)
         assert answer.verdict == verdict and answer.hits[0].passage.kind == "header", asked
+    # (not "the year following the visit": no sequence of people asked for; second review of round 16)
+    assert retriever.ask("What did Vice-Minister Im Chon Il say about the year following the visit?").verdict == "answered"
     monkeypatch.setattr(search, "HEADERS_SAY_LITTLE", False)
     assert retriever.ask("Is Im Chon Il married?").verdict == "answered"  # the rule, not the model
 
@@ -974,6 +976,10 @@ def test_a_keyword_query_for_a_venue_needs_a_place_the_query_does_not_name(retri
                 "Russian embassy reception 76th anniversary venue")
     monkeypatch.undo()
     assert retriever.ask("amateur skiers contest location").verdict == "answered"  # "held at the Masikryong Ski Resort"
+    from qa_bot import verdict
+
+    assert verdict._KEYWORD_WHERE.search("Masikryong Ski Resort province location")
+    assert not verdict._KEYWORD_WHERE.search("Mozilla location service start year")  # a service's name (review)
 
 
 def test_who_laid_the_wreath_needs_a_sentence_that_says_who_laid_it(retriever, monkeypatch):
@@ -1737,6 +1743,7 @@ def test_a_day_asked_as_a_number_finds_the_documents_ordinal(retriever, monkeypa
     assert retriever.respell("what happened on October 12") == "what happened on October 12 12th"
     assert retriever.respell("what happened on 29 May") == "what happened on 29 May"  # no "29th" in the seeds
     assert retriever.respell("version 2.12 of may") == "version 2.12 of may"
+    assert retriever.respell("Why level 12 may not be enough?") == "Why level 12 may not be enough?"  # a verb
     assert "first visitors" in retriever.ask(asked, k=1).hits[0].passage.text
     monkeypatch.setattr(search, "DAY_ORDINALS", False)
     monkeypatch.setattr(search, "MONTH_BONUS", 0.0)  # "October" lifts it too (its own test below)
