@@ -93,9 +93,12 @@ _META_TITLE_LONG = re.compile(
 
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
+# ... where "may" counts only as "May": in lower case it is the verb ("level 1 may not be enough")
+_CASED_MONTH = (r"(?:(?i:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+                r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)|May)")
 # "12 October", "12 of October", "October 12" (not "October 12:30" nor a version): a day of a month, as a question writes it
-DAY_MONTH = re.compile(rf"(?<![\w.,])(?P<day>[1-9]|[12]\d|3[01])\s+(?:of\s+)?{_MONTH}\b|\b{_MONTH}\s+(?P<after>[1-9]|[12]\d|3[01])\b(?![\d:.])",
-                       re.IGNORECASE)
+DAY_MONTH = re.compile(rf"(?<![\w.,])(?P<day>[1-9]|[12]\d|3[01])\s+(?i:of\s+)?{_CASED_MONTH}\b"
+                       rf"|\b{_CASED_MONTH}\s+(?P<after>[1-9]|[12]\d|3[01])\b(?![\d:.])")
 DATE = re.compile(rf"\b(?:{_MONTH}\.? \d{{1,2}}\b|\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}\b|(?:1[6-9]|20)\d\d\b|\d{{4}}-\d\d-\d\d)"
                   r"|\b(?:yesterday|today|last (?:week|month|year)|in the (?:\d0s|century))\b", re.IGNORECASE)
 # a day of the month by itself, as dated news gives it: "on the 11th", "between the 15th and the 17th"; not "on the
@@ -504,6 +507,7 @@ def counted(question: str) -> list[str]:
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
            "november", "december")
 _SHORT_MONTH = {m[:3]: m for m in _MONTHS} | {"sept": "september"}
+MONTH_NAME = re.compile(rf"\b(?:(?i:{'|'.join(m for m in _MONTHS if m != 'may')})|May)\b")  # a month by name ("may" is a verb)
 # "feb 2026", "apr 24", "24 apr.": a month abbreviation next to a day or a year (not "mar" or "may" alone)
 _DAY_OR_YEAR = r"(?:(?:19|20)\d\d|[12]\d|3[01]|0?[1-9])(?![\d.,]\d)\b"
 _SHORT_DATE = re.compile(rf"\b(jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?(?=\s+{_DAY_OR_YEAR})"

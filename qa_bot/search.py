@@ -18,9 +18,9 @@ from .documents import SALUTATION, Passage, split_sentences
 from .errors import QaBotError
 from .index import StoredIndex
 from .lexical import PUBLISHER, Lexical, passage_text
-from .query import (ATTENDANCE, DATE, DAY_MONTH, EVENT, NAME, REASON, QuestionInfo, analyse, answer_type, asks_contact,
-                    asks_expansion, asks_reason, asks_role, clean_question, document_part, documents_names, has_type, meta_type,
-                    named_year, shows_role, spelling_variants, spells_out)
+from .query import (ATTENDANCE, CONTACT_SHAPES, DATE, DAY_MONTH, EVENT, MONTH_NAME, NAME, REASON, QuestionInfo, analyse,
+                    answer_type, asks_contact, asks_expansion, asks_reason, asks_role, clean_question, document_part,
+                    documents_names, has_type, meta_type, named_year, shows_role, spelling_variants, spells_out)
 
 CANDIDATES = 100
 # From this many passages BM25 finds its candidates in a worker thread while the question is
@@ -232,8 +232,6 @@ def _of_year(passages: list[Passage], year: str) -> bool:
     return any(re.search(rf"\b{year}\b", t) for t in said)
 
 
-# a month by name ("May" only capitalised: "may" is a verb)
-_MONTH_NAME = re.compile(r"\b(?:(?i:january|february|march|april|june|july|august|september|october|november|december)|May)\b")
 _ATTENDANCE_FILLER = frozenset({"there", "at", "were", "was", "in", "took", "part"})
 
 
@@ -480,8 +478,6 @@ class Retriever:
         """"on 12 October 2020" -> "on 12 12th October 2020" where the documents write days as ordinals ("On the
         12th of October"): the day's other form beside it, for BM25 and the model alike."""
         def add(m: re.Match) -> str:
-            if re.search(r"\bmay\b", m.group()):
-                return m.group()  # "level 1 may not be enough": a verb, not the month (May is written capitalised)
             day = m["day"] or m["after"]
             nth = day + ("th" if day in ("11", "12", "13") else {"1": "st", "2": "nd", "3": "rd"}.get(day[-1], "th"))
             if not self.lexical.doc_freqs(self.lexical.tokens(nth)):
@@ -621,8 +617,6 @@ class Retriever:
     def _contact_at(self, cand: np.ndarray, order: np.ndarray, kind: str) -> int | None:
         """For "fedramp PMO contact email": when the first passage holds no contact of the kind asked (an e-mail
         address) and another of the top three does ("... contact info@FedRAMP.gov"), its position; else None."""
-        from .query import CONTACT_SHAPES
-
         shape = CONTACT_SHAPES[kind]
         top = self.passages_at(cand[order[:3]])
         if shape.search(top[0].text):
@@ -912,11 +906,11 @@ class Retriever:
         passages = self.passages_at(cand[top])
         idf: dict[str, float] | None = None  # the question's term weights, once a "He said" paragraph needs them
         year = named_year(info.text) if YEAR_BONUS else ""
-        months = {m.lower() for m in _MONTH_NAME.findall(info.text)} if MONTH_BONUS else set()
+        months = {m.lower() for m in MONTH_NAME.findall(info.text)} if MONTH_BONUS else set()
         for i, p in zip(top, passages):
             if year and p.date and re.search(rf"\b{year}\b", p.date):
                 bonus[i] += YEAR_BONUS
-            if months and months & {m.lower() for m in _MONTH_NAME.findall(p.text)}:
+            if months and months & {m.lower() for m in MONTH_NAME.findall(p.text)}:
                 bonus[i] += MONTH_BONUS  # "officials who went to Russia from September": "... and from September, the Chairman ..."
             if CONTEXT_WEIGHT and text and _CONTINUES.match(p.text):
                 if idf is None:

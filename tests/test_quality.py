@@ -1775,6 +1775,6 @@ def test_a_month_the_question_names_lifts_the_passages_that_name_it(retriever, m
 
     asked = "which north korean officials went to russia from september onwards"
     assert "from September" in retriever.ask(asked, k=1).hits[0].passage.text
-    assert search._MONTH_NAME.findall("it may rain in May or june") == ["May", "june"]
+    assert query.MONTH_NAME.findall("it may rain in May or june") == ["May", "june"]
     monkeypatch.setattr(search, "MONTH_BONUS", 0.0)
     assert "from September" not in retriever.ask(asked, k=1).hits[0].passage.text
